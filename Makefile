@@ -1,0 +1,46 @@
+# Smartcard Route: `make run` to start it, `make test` to test it. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test lint setup deps clean help
+
+help:
+	@echo "make run   - install, migrate, load demo data and serve on http://127.0.0.1:8000 (with a Celery worker)"
+	@echo "make test  - install and run the whole test suite"
+	@echo "make lint  - ruff, mypy and the migrations check"
+
+# Python dependencies, pinned in requirements.lock; reinstalled only when the lock changes.
+$(BIN)/.installed: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+# NHS.UK frontend (and axe-core for the accessibility tests), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(BIN)/.installed node_modules/.installed
+
+setup: deps
+	@mkdir -p var
+
+# Migrates, loads the demo data (idempotent) and serves: see scripts/run-local.
+run: setup
+	@bash scripts/run-local
+
+test: setup
+	bash scripts/test
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DJANGO_SETTINGS_MODULE=smartcard_route.test_settings $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var/broker var/static

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from smartcard_route import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("directory.account_urls")),
+    path("directory/", include("directory.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "smartcard_route.views.permission_denied"
+handler404 = "smartcard_route.views.page_not_found"
+handler500 = "smartcard_route.views.server_error"
