@@ -1,0 +1,263 @@
+"""A Smartcard issue, its state machine along CPE's route, its timeline and its outbox.
+
+The state field is protected: only `issues.services` changes it, through the transition methods
+below (which carry no side effects; the service writes events, mail and the clock around them).
+"""
+
+from __future__ import annotations
+
+import secrets
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from directory.models import Pharmacy
+
+
+class Kind(models.TextChoices):
+    LOCKED = "locked", "Card locked or passcode forgotten"
+    CERTIFICATES_EXPIRING = "certificates_expiring", "Certificates expiring or expired"
+    LOST_STOLEN_DAMAGED = "lost_stolen_damaged", "Card lost, stolen or damaged"
+    OLD_CARD_SERIES = "old_card_series", "Old card series that must be replaced"
+    ROLES_POSITIONS = "roles_positions", "Role or position missing, wrong or ending"
+    PREMISES_ODS = "premises_ods", "Pharmacy ODS code wrong or changed on the card"
+    MULTI_SITE = "multi_site", "Working at several pharmacies"
+    READER_SOFTWARE = "reader_software", "Card reader or Identity Agent problem"
+    CIS_NOT_RUNNING = "cis_not_running", "Care Identity Service pages will not run"
+    NEW_CARD = "new_card", "New team member needs a card"
+    CONTACT_DETAILS = "contact_details", "Contact details need updating"
+    OTHER = "other", "Something else"
+
+
+class State(models.TextChoices):
+    IN_PHARMACY = "in_pharmacy", "Trying to fix it in the pharmacy"
+    CIS_SELF_SERVICE = "cis_self_service", "Trying Care Identity Service self-service"
+    RA_CONTACTED = "ra_contacted", "RA contacted"
+    LPC_CC = "lpc_cc", "LPC involved"
+    ESCALATED = "escalated", "Escalated to CPE IT"
+    RESOLVED = "resolved", "Resolved"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+OPEN_STATES = [State.IN_PHARMACY, State.CIS_SELF_SERVICE, State.RA_CONTACTED, State.LPC_CC, State.ESCALATED]
+CLOSED_STATES = [State.RESOLVED, State.WITHDRAWN]
+
+
+class Deadline(models.TextChoices):
+    """What the issue waits for until `due_at` (DESIGN.md: windows in working days)."""
+
+    NONE = "", "Nothing"
+    RA_REPLY = "ra_reply", "RA reply"
+    LPC_ACTION = "lpc_action", "LPC action"
+    CPE_TRIAGE = "cpe_triage", "CPE IT triage"
+    PHARMACY_UPDATE = "pharmacy_update", "Pharmacy update"
+
+
+class Step(models.TextChoices):
+    """The step of the route that fixed an issue."""
+
+    IN_PHARMACY = "in_pharmacy", "Fixed in the pharmacy"
+    CIS_SELF_SERVICE = "cis_self_service", "Care Identity Service self-service"
+    RA = "ra", "The Registration Authority"
+    LPC = "lpc", "The LPC, with the RA or NHS England regional team"
+    CPE_IT = "cpe_it", "CPE IT team"
+
+
+def new_tracking_token() -> str:
+    return secrets.token_hex(8)
+
+
+class Issue(ConcurrentTransitionMixin, models.Model):
+    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues")
+    kind = models.CharField("kind of problem", max_length=32, choices=Kind.choices)
+    summary = models.CharField(max_length=200)
+    details = models.TextField(blank=True)
+    tried_in_pharmacy = models.TextField("what was already tried in the pharmacy", blank=True)
+    smartcard_number = models.CharField(max_length=12, blank=True)
+    no_card_yet = models.BooleanField(default=False)
+    contact_name = models.CharField("contact name for the RA", max_length=150)
+    contact_phone = models.CharField("contact phone number for the RA", max_length=30)
+    is_emergency = models.BooleanField(default=False)
+
+    state = FSMField(default=State.IN_PHARMACY, choices=State.choices, protected=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    due_kind = models.CharField(max_length=20, choices=Deadline.choices, default=Deadline.NONE, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(
+        default=0, help_text="Nudges sent for the current wait; the sweep bumps it as it claims a deadline."
+    )
+
+    resolved_from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    fixed_by_step = models.CharField(max_length=20, choices=Step.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True)
+
+    tracking_token = models.CharField(max_length=32, unique=True, default=new_tracking_token, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            # The nudge sweep: only issues somebody is waiting on have a deadline.
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="issue_due_at_waiting"),
+            models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
+            models.Index(fields=["state", "created_at"], name="issue_state_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.summary}"
+
+    @property
+    def reference(self) -> str:
+        return format_reference(self.pk)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.due_at is not None and self.due_at <= timezone.now()
+
+    # Transitions. Bodies stay empty: guards, permissions and effects live in issues.services.
+
+    @transition(field=state, source=State.IN_PHARMACY, target=State.CIS_SELF_SERVICE)
+    def try_cis(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[State.IN_PHARMACY, State.CIS_SELF_SERVICE],
+        target=RETURN_VALUE(State.RA_CONTACTED, State.LPC_CC),
+    )
+    def contact_ra(self, *, cc_lpc: bool = False) -> str:
+        return State.LPC_CC if cc_lpc else State.RA_CONTACTED
+
+    @transition(field=state, source=State.RA_CONTACTED, target=State.LPC_CC)
+    def cc_lpc(self) -> None:
+        pass
+
+    @transition(field=state, source=State.LPC_CC, target=State.ESCALATED)
+    def escalate_to_cpe(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=State.RESOLVED)
+    def resolve(self) -> None:
+        self.resolved_from_state = self.state
+
+    @transition(field=state, source=OPEN_STATES, target=State.WITHDRAWN)
+    def withdraw(self) -> None:
+        pass
+
+    @transition(field=state, source=State.RESOLVED, target=RETURN_VALUE(*OPEN_STATES))
+    def reopen(self) -> str:
+        return self.resolved_from_state
+
+
+def format_reference(pk: int | None) -> str:
+    return f"SC-{pk:06d}" if pk else "SC-new"
+
+
+def parse_reference(reference: str) -> int | None:
+    """'SC-000123' (any case, with or without leading zeros) to 123; None when it is not one."""
+    text = reference.strip().upper()
+    if not text.startswith("SC-") or not text[3:].isdigit():
+        return None
+    return int(text[3:])
+
+
+class EventKind(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    TRANSITION = "transition", "Status changed"
+    NOTE = "note", "Note"
+    PHONE_CALL = "phone_call", "Phone call"
+    RA_REPLY = "ra_reply", "RA replied"
+    EMAIL_OUT = "email_out", "Email sent"
+    EMAIL_IN = "email_in", "Email received"
+    REQUEST_CONFIRMED = "request_confirmed", "Request sent from own mailbox"
+    NUDGE = "nudge", "Reminder"
+    CLOCK = "clock", "Deadline changed"
+    DELIVERY = "delivery", "Delivery update"
+
+
+class IssueEvent(models.Model):
+    """One row of an issue's timeline and audit trail. Written by services; never edited or deleted."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="issue_events"
+    )
+    from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {format_reference(self.issue_id)}"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: a row written with its event, delivered by a task after commit (DESIGN.md, Email)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    class Purpose(models.TextChoices):
+        RA_REQUEST = "ra_request", "Request to the RA"
+        LPC_CC = "lpc_cc", "Thread forwarded to the LPC"
+        CPE_ESCALATION = "cpe_escalation", "Escalation to CPE IT"
+        NUDGE = "nudge", "Reminder"
+        DIGEST = "digest", "Daily digest"
+        NOTIFICATION = "notification", "Notification"
+
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_emails")
+    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    from_email = models.CharField(max_length=254)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    reply_to = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=254, unique=True)
+    in_reply_to = models.CharField(max_length=254, blank=True)
+    references = models.TextField(blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    esp_message_id = models.CharField(max_length=254, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="outbox_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {', '.join(self.to)}"
