@@ -36,7 +36,7 @@ run: setup
 test: setup
 	bash scripts/test
 
-lint: deps
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

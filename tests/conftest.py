@@ -52,3 +52,18 @@ def page(browser: object, live_server: object) -> Iterator[object]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db: None) -> Iterator[object]:
+    """A real Celery worker, in a thread of this process, consuming this test process's queue.
+
+    It talks to the configured broker (Redis in CI, the filesystem transport elsewhere) and to the
+    test database, so tests that use it need committed data (`transactional_db`).
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from smartcard_route.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
