@@ -54,7 +54,9 @@ def normalise_phone(value: str) -> str:
     digits = re.sub(r"\D", "", raw)
     if raw.startswith("+"):
         if not (digits.startswith("44") and len(digits) in (11, 12)):
-            raise ValidationError("Enter a UK phone number, like 0113 496 0000 or +44 113 496 0000.", code="invalid_phone")
+            raise ValidationError(
+                "Enter a UK phone number, like 0113 496 0000 or +44 113 496 0000.", code="invalid_phone"
+            )
     elif not (digits.startswith("0") and len(digits) in (10, 11)):
         raise ValidationError("Enter a UK phone number, like 0113 496 0000.", code="invalid_phone")
     return " ".join(raw.split())

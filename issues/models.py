@@ -7,6 +7,7 @@ below (which carry no side effects; the service writes events, mail and the cloc
 from __future__ import annotations
 
 import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q

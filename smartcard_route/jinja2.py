@@ -36,7 +36,8 @@ def environment(**options: Any) -> Environment:
     project_loader = options.pop("loader")
     # nhsuk-frontend-jinja reads optional nested parameters, which needs ChainableUndefined.
     options["undefined"] = ChainableUndefined
-    env = Environment(
+    # Django's backend passes autoescape=True (its default) in options.
+    env = Environment(  # noqa: S701
         loader=ChoiceLoader([project_loader, PackageLoader("nhsuk_frontend_jinja")]),
         **options,
     )
