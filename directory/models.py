@@ -183,6 +183,9 @@ class CorrectionReport(models.Model):
     resolved_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="resolved_correction_reports"
     )
+    # Set when the task claims the report to email the directory manager (a conditional UPDATE), so a
+    # retried or duplicated task never sends twice; cleared again if sending fails.
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)
