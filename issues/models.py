@@ -95,6 +95,9 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     fixed_by_step = models.CharField(max_length=20, choices=Step.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     withdrawn_reason = models.TextField(blank=True)
+    lpc_involved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the LPC was first involved; from then on its officers see the issue."
+    )
 
     tracking_token = models.CharField(max_length=32, unique=True, default=new_tracking_token, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -195,7 +195,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The outbox: re-enqueue mail whose task was lost or whose worker died mid-send.
+    "requeue-stuck-outbound-emails": {"task": "issues.tasks.requeue_stuck_outbound_emails", "schedule": 300.0},
+}
 REDIS_URL = env_str("REDIS_URL", "")
 
 # Email: the console backend unless an ESP is configured through anymail.
@@ -229,6 +232,14 @@ WINDOW_LPC_ACTION_DAYS = env_float("WINDOW_LPC_ACTION_DAYS", 2)
 WINDOW_CPE_TRIAGE_DAYS = env_float("WINDOW_CPE_TRIAGE_DAYS", 2)
 WINDOW_PHARMACY_UPDATE_DAYS = env_float("WINDOW_PHARMACY_UPDATE_DAYS", 5)
 REOPEN_WITHIN_DAYS = env_int("REOPEN_WITHIN_DAYS", 30)
+
+# The outbox (issues.emails): tries per message, exponential backoff between them, and when the
+# requeue sweep takes back rows left queued (task lost) or sending (worker died).
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6)
+OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 30)
+OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 3600)
+OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES = env_float("OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES", 10)
+OUTBOX_REQUEUE_SENDING_AFTER_MINUTES = env_float("OUTBOX_REQUEUE_SENDING_AFTER_MINUTES", 30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

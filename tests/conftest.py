@@ -67,3 +67,76 @@ def celery_worker_thread(transactional_db: None) -> Iterator[object]:
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
+
+
+# Personas (DESIGN.md, "People and what they may see"): one pharmacy with its owner organisation, RA
+# and LPC, and a person in each role. Built with tests/issues/factories.py; use `db` or `transactional_db`.
+
+
+@pytest.fixture
+def pharmacy(db: None) -> object:
+    from tests.issues.factories import PharmacyFactory
+
+    return PharmacyFactory(name="Riverside Pharmacy", ods_code="FA123")
+
+
+@pytest.fixture
+def staff(pharmacy: object) -> object:
+    """A member of the pharmacy's team."""
+    from tests.issues.factories import UserFactory
+
+    user = UserFactory(email="staff@riverside.example", full_name="Sam Patel")
+    pharmacy.staff.add(user)  # type: ignore[attr-defined]
+    return user
+
+
+@pytest.fixture
+def owner(pharmacy: object) -> object:
+    """A member of the organisation that owns the pharmacy."""
+    from tests.issues.factories import UserFactory
+
+    user = UserFactory(email="owner@riverside.example", full_name="Olu Owner")
+    pharmacy.owner.members.add(user)  # type: ignore[attr-defined]
+    return user
+
+
+@pytest.fixture
+def lpc_officer(pharmacy: object) -> object:
+    """An officer of the pharmacy's LPC."""
+    from tests.issues.factories import UserFactory
+
+    user = UserFactory(email="officer@lpc.example", full_name="Lee Officer")
+    pharmacy.lpc.officers.add(user)  # type: ignore[attr-defined]
+    return user
+
+
+@pytest.fixture
+def cpe_it(db: None) -> object:
+    from tests.issues.factories import UserFactory
+
+    return UserFactory(email="it@cpe.example", full_name="Casey IT", is_cpe_it=True)
+
+
+@pytest.fixture
+def outsider(db: None) -> object:
+    """Staff of another pharmacy, with another owner, RA and LPC."""
+    from tests.issues.factories import PharmacyFactory, UserFactory
+
+    user = UserFactory(email="staff@elsewhere.example", full_name="Alex Elsewhere")
+    PharmacyFactory(name="Elsewhere Pharmacy", ods_code="FZ999", staff=[user])
+    return user
+
+
+@pytest.fixture
+def directory_manager(db: None) -> object:
+    from tests.issues.factories import UserFactory
+
+    return UserFactory(email="directory@cpe.example", full_name="Dee Directory", is_directory_manager=True)
+
+
+@pytest.fixture
+def issue(pharmacy: object, staff: object) -> object:
+    """An issue just reported by `staff` (state in_pharmacy)."""
+    from tests.issues.factories import IssueFactory
+
+    return IssueFactory(pharmacy=pharmacy, reporter=staff)

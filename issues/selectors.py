@@ -1,0 +1,170 @@
+"""Every read of issues that views, the API, tasks and dashboards share, scoped to the user.
+
+`issues_visible_to(user)` is THE scoping selector (DESIGN.md, "People and what they may see"):
+
+| role | sees |
+|---|---|
+| pharmacy staff | issues of the pharmacies they are a member of |
+| pharmacy owner | issues of every pharmacy of their owner organisations |
+| LPC officer | issues of pharmacies in their LPC once the LPC is involved (`lpc_involved_at` set) |
+| CPE IT | everything |
+
+The LPC stays involved from the moment an owner copied it in, whatever happened since (resolved,
+withdrawn, reopened). A user with several roles sees the union. Everything else builds on it, so nothing outside a
+user's scope is ever listed, counted or shown: outside it, `issue_get_visible` raises Http404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from directory.models import LPC, Pharmacy, PharmacyOwner, User
+from issues.emails import RaRequest, issue_ra_request_preview
+from issues.models import OPEN_STATES, Issue, IssueEvent, OutboundEmail, State, parse_reference
+from issues.permissions import Roles, permission_error, reopen_window_open, roles_for
+from issues.services import TRANSITIONS
+
+__all__ = [
+    "RaRequest",
+    "issue_allowed_transitions",
+    "issue_counts_by_state",
+    "issue_events",
+    "issue_get_visible",
+    "issue_list",
+    "issue_ra_request_preview",
+    "issue_roles",
+    "issues_visible_to",
+    "pharmacies_for_reporting",
+]
+
+
+def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
+    """The issues this user may see; an anonymous or inactive user sees none."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Issue.objects.none()
+    if user.is_cpe_it:
+        return Issue.objects.all()
+    staff_of = Pharmacy.staff.through.objects.filter(user_id=user.pk).values("pharmacy_id")
+    owner_of = PharmacyOwner.members.through.objects.filter(user_id=user.pk).values("pharmacyowner_id")
+    officer_of = LPC.officers.through.objects.filter(user_id=user.pk).values("lpc_id")
+    return Issue.objects.filter(
+        Q(pharmacy_id__in=staff_of)
+        | Q(pharmacy__owner_id__in=owner_of)
+        | Q(lpc_involved_at__isnull=False, pharmacy__lpc_id__in=officer_of)
+    )
+
+
+def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:
+    """The issue with this reference ("SC-000123", or its number) if the user may see it, else 404."""
+    pk = reference if isinstance(reference, int) else parse_reference(str(reference))
+    if pk is None and isinstance(reference, str) and reference.strip().isdigit():
+        pk = int(reference.strip())
+    if pk is None:
+        raise Http404("No such issue.")
+    try:
+        return (
+            issues_visible_to(user)
+            .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "pharmacy__owner", "reporter")
+            .get(pk=pk)
+        )
+    except Issue.DoesNotExist:
+        raise Http404("No such issue.") from None
+
+
+def issue_list(
+    *,
+    user: User | Any,
+    state: str | list[str] | None = None,
+    kind: str | None = None,
+    pharmacy: Pharmacy | int | str | None = None,
+    overdue: bool | None = None,
+    open_only: bool = False,
+    search: str = "",
+) -> QuerySet[Issue]:
+    """Visible issues, newest first, filtered; with pharmacy and reporter joined so a page of them
+    costs a constant number of queries. `state` may be "open" for every open state; `pharmacy` an
+    instance, id or ODS code; `overdue` True for issues whose deadline has passed, False for the rest."""
+    issues = issues_visible_to(user).select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
+    if state:
+        states = [state] if isinstance(state, str) else list(state)
+        if "open" in states:
+            states = [s for s in states if s != "open"] + list(OPEN_STATES)
+        issues = issues.filter(state__in=states)
+    if open_only:
+        issues = issues.filter(state__in=OPEN_STATES)
+    if kind:
+        issues = issues.filter(kind=kind)
+    if pharmacy is not None and pharmacy != "":
+        if isinstance(pharmacy, Pharmacy):
+            issues = issues.filter(pharmacy=pharmacy)
+        elif isinstance(pharmacy, int) or str(pharmacy).isdigit():
+            issues = issues.filter(pharmacy_id=int(pharmacy))
+        else:
+            issues = issues.filter(pharmacy__ods_code=str(pharmacy).strip().upper())
+    if overdue is True:
+        issues = issues.filter(due_at__isnull=False, due_at__lte=timezone.now())
+    elif overdue is False:
+        issues = issues.filter(Q(due_at__isnull=True) | Q(due_at__gt=timezone.now()))
+    if search:
+        term = search.strip()
+        pk = parse_reference(term)
+        issues = issues.filter(
+            Q(pk=pk) if pk is not None else Q(summary__icontains=term) | Q(pharmacy__ods_code__iexact=term)
+        )
+    return issues.order_by("-created_at", "-pk")
+
+
+def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
+    """The timeline, oldest first, with actors joined and the outbox rows of each event."""
+    return (
+        IssueEvent.objects.filter(issue=issue)
+        .select_related("actor")
+        .prefetch_related(Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")))
+        .order_by("created_at", "pk")
+    )
+
+
+def issue_roles(*, user: User | Any, issue: Issue) -> Roles:
+    return roles_for(user, issue)
+
+
+def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
+    """The transitions this user may start on this issue now: permission and state (and the
+    reopen window), without side effects. Guards that depend on the directory (an RA with an email,
+    an LPC) are left to the service, whose message tells the user what is missing."""
+    roles = roles_for(user, issue)
+    allowed = []
+    for name in TRANSITIONS:
+        if permission_error(name, roles) is not None:
+            continue
+        if not can_proceed(getattr(issue, name)):
+            continue
+        if name == "reopen" and not reopen_window_open(issue):
+            continue
+        allowed.append(name)
+    return allowed
+
+
+def pharmacies_for_reporting(*, user: User | Any) -> QuerySet[Pharmacy]:
+    """The pharmacies the user may report a problem for: those they work at or own."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Pharmacy.objects.none()
+    return (
+        Pharmacy.objects.filter(Q(staff=user) | Q(owner__members=user))
+        .distinct()
+        .select_related("ra", "lpc", "owner")
+        .order_by("name")
+    )
+
+
+def issue_counts_by_state(*, user: User | Any) -> dict[str, int]:
+    """How many visible issues are in each state (every state present, zero when none)."""
+    counts = {state: 0 for state in State.values}
+    for row in issues_visible_to(user).values("state").annotate(n=Count("pk")).order_by():
+        counts[row["state"]] = row["n"]
+    return counts
