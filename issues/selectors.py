@@ -31,6 +31,7 @@ from issues.services import TRANSITIONS
 
 __all__ = [
     "RaRequest",
+    "issue_allowed_actions",
     "issue_allowed_transitions",
     "issue_counts_by_state",
     "issue_events",
@@ -38,6 +39,7 @@ __all__ = [
     "issue_list",
     "issue_ra_request_preview",
     "issue_roles",
+    "issue_timeline",
     "issues_visible_to",
     "pharmacies_for_reporting",
 ]
@@ -148,6 +150,25 @@ def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
             continue
         allowed.append(name)
     return allowed
+
+
+WORK_ACTIONS = ("ra_reply", "phone_call", "note")
+
+
+def issue_allowed_actions(*, user: User | Any, issue: Issue) -> list[str]:
+    """The transitions of `issue_allowed_transitions` plus the work anyone with a role may log:
+    "ra_reply" and "phone_call" while the issue is open, "note" at any time."""
+    allowed = issue_allowed_transitions(user=user, issue=issue)
+    if roles_for(user, issue).any:
+        if issue.is_open:
+            allowed += ["ra_reply", "phone_call"]
+        allowed.append("note")
+    return allowed
+
+
+def issue_timeline(*, issue: Issue) -> QuerySet[IssueEvent]:
+    """The issue's timeline, oldest first (alias of `issue_events`)."""
+    return issue_events(issue=issue)
 
 
 def pharmacies_for_reporting(*, user: User | Any) -> QuerySet[Pharmacy]:
