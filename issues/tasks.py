@@ -22,3 +22,33 @@ def send_outbound_email(self: Task, email_id: int) -> str:
 def requeue_stuck_outbound_emails() -> int:
     """Beat: re-enqueue outbox rows whose task was lost or whose worker died mid-send."""
     return len(outbound_emails_requeue_stuck())
+
+
+# Nudges (issues.nudges) -----------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def nudge_sweep() -> int:
+    """Beat, every minute: nudge the issues whose deadline has passed (exactly once each)."""
+    from issues.nudges import nudges_sweep
+
+    return nudges_sweep().nudged
+
+
+@shared_task(acks_late=True)
+def send_nudge_digests() -> int:
+    """Beat, weekday mornings: one email per person who chose the daily digest."""
+    from issues.nudges import nudge_digests_send
+
+    return nudge_digests_send().emails
+
+
+@shared_task(acks_late=True)
+def enqueue_outbound_emails(email_ids: list[int]) -> int:
+    """Fan out the delivery of a batch of outbox rows (a sweep enqueues one of these per batch
+    rather than thousands of messages inside its loop). Duplicates are harmless: each send claims
+    its row first; rows this misses stay queued for the requeue beat task."""
+    with send_outbound_email.app.producer_or_acquire() as producer:
+        for email_id in email_ids:
+            send_outbound_email.apply_async((email_id,), producer=producer)
+    return len(email_ids)

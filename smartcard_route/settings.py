@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -195,7 +196,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Nudges (issues.nudges): reminders per wait before they drop to once a working day, issues per
+# sweep transaction, and when the daily digest goes out (weekdays, in TIME_ZONE).
+NUDGE_MAX_REMINDERS = env_int("NUDGE_MAX_REMINDERS", 3)
+NUDGE_BATCH_SIZE = env_int("NUDGE_BATCH_SIZE", 1000)
+DIGEST_TIME = env_str("DIGEST_TIME", "08:00")
+try:
+    _digest_hour, _digest_minute = (int(part) for part in DIGEST_TIME.split(":"))
+except ValueError:
+    raise ImproperlyConfigured(f"DIGEST_TIME must be HH:MM, not {DIGEST_TIME!r}") from None
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Nudges: sweep for passed deadlines every minute (a sweep not started within the minute is
+    # dropped: the next one does its work); the daily digest on weekday mornings.
+    "nudge-sweep": {"task": "issues.tasks.nudge_sweep", "schedule": 60.0, "options": {"expires": 55}},
+    "nudge-daily-digest": {
+        "task": "issues.tasks.send_nudge_digests",
+        "schedule": crontab(hour=_digest_hour, minute=_digest_minute, day_of_week="mon-fri"),
+    },
     # The outbox: re-enqueue mail whose task was lost or whose worker died mid-send.
     "requeue-stuck-outbound-emails": {"task": "issues.tasks.requeue_stuck_outbound_emails", "schedule": 300.0},
 }

@@ -1,0 +1,766 @@
+"""Nudges: remind whoever must take the next step when a window ends (DESIGN.md, "Nudges").
+
+`nudges_sweep` is the beat task's service (every minute). It works in bounded batches, each in
+its own short transaction:
+
+1. read up to NUDGE_BATCH_SIZE open issues whose `due_at` has passed, oldest deadline first,
+   through the partial index `issue_due_at_waiting` (on PostgreSQL with FOR UPDATE SKIP LOCKED,
+   so sweeps running at once share the work instead of queueing behind each other);
+2. claim them with a conditional UPDATE on the deadline it read (compare-and-set: an issue whose
+   `due_at` changed since, because another sweep or a person got there first, is not claimed),
+   moving `due_at` to the next reminder and counting the reminder;
+3. for the claimed issues only, write the NUDGE IssueEvent and, per recipient, an outbox row or
+   (for people who chose the daily digest) a NudgeDigestItem;
+4. after commit, enqueue the delivery of the new outbox rows (one task per batch fans out).
+
+A crash before the commit rolls the claim back with everything else, so the next sweep does the
+same work again; after the commit the claim stops any other sweep. Each deadline is therefore
+nudged exactly once, and each outbox row is sent at most once by the outbox's own claim.
+
+The next reminder comes a further window of the same length after this one (counted from the
+sweep, in working time), up to NUDGE_MAX_REMINDERS reminders; after that, once a working day,
+delivered through the daily digest to people (a shared mailbox such as CPE IT's still gets an
+email). `nudge_digests_send` (weekdays at DIGEST_TIME) sends each person with pending reminders
+one email listing them, settling the items in the same transaction.
+
+Recipients and wording follow DESIGN.md's table, keyed by what the issue waits for (`due_kind`):
+RA reply: the reporter and the owner's members (owners also get the one-click "cc your LPC");
+LPC action: the LPC's officers; CPE IT triage: the CPE IT mailbox and CPE IT users; pharmacy
+update (after an RA reply): the reporter ("is it resolved?").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.template import engines
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from jinja2 import Template
+
+from directory.models import LPC, PharmacyOwner, User
+from issues.clock import add_working_days
+from issues.emails import new_message_id, queue_outbound_email
+from issues.models import (
+    OPEN_STATES,
+    Deadline,
+    EventKind,
+    Issue,
+    IssueEvent,
+    NotificationPreference,
+    NudgeDigestItem,
+    OutboundEmail,
+    format_reference,
+)
+
+logger = logging.getLogger(__name__)
+
+Delivery = NotificationPreference.Delivery
+
+
+class Role:
+    REPORTER = "reporter"
+    OWNER = "owner"
+    LPC_OFFICER = "lpc_officer"
+    CPE_IT = "cpe_it"
+    NOBODY_ELSE = "nobody_else"  # CPE IT's mailbox, told because the directory had nobody to remind
+
+
+ROLE_LABELS = {
+    Role.REPORTER: "reporter",
+    Role.OWNER: "owner",
+    Role.LPC_OFFICER: "LPC",
+    Role.CPE_IT: "CPE IT",
+    Role.NOBODY_ELSE: "CPE IT, as nobody else could be reminded",
+}
+
+# Who is reminded when each kind of wait runs out, in order of precedence: a person holding two
+# roles (an owner who reported the issue) gets the first one's email only.
+AUDIENCES: dict[str, tuple[str, ...]] = {
+    Deadline.RA_REPLY: (Role.OWNER, Role.REPORTER),
+    Deadline.LPC_ACTION: (Role.LPC_OFFICER,),
+    Deadline.CPE_TRIAGE: (Role.CPE_IT,),
+    Deadline.PHARMACY_UPDATE: (Role.REPORTER,),
+}
+NUDGED_KINDS = tuple(AUDIENCES)
+AUDIENCE_WORDS = {
+    Deadline.RA_REPLY: "pharmacy's reporter and owner",
+    Deadline.LPC_ACTION: "LPC",
+    Deadline.CPE_TRIAGE: "CPE IT team",
+    Deadline.PHARMACY_UPDATE: "reporter",
+}
+
+# templates/emails/<name>.txt and .html for each (wait, role).
+TEMPLATES: dict[tuple[str, str], str] = {
+    (Deadline.RA_REPLY, Role.REPORTER): "nudge_ra_reply_reporter",
+    (Deadline.RA_REPLY, Role.OWNER): "nudge_ra_reply_owner",
+    (Deadline.LPC_ACTION, Role.LPC_OFFICER): "nudge_lpc_action",
+    (Deadline.CPE_TRIAGE, Role.CPE_IT): "nudge_cpe_triage",
+    (Deadline.PHARMACY_UPDATE, Role.REPORTER): "nudge_pharmacy_update",
+    **{(kind, Role.NOBODY_ELSE): "nudge_nobody_to_remind" for kind in NUDGED_KINDS},
+}
+
+SUBJECTS: dict[tuple[str, str], str] = {
+    (Deadline.RA_REPLY, Role.REPORTER): "No reply from the RA yet: please chase them",
+    (Deadline.RA_REPLY, Role.OWNER): "No reply from the RA yet: chase them or cc your LPC",
+    (Deadline.LPC_ACTION, Role.LPC_OFFICER): "Waiting for the LPC: work with the RA or escalate to CPE IT",
+    (Deadline.CPE_TRIAGE, Role.CPE_IT): "Escalation waiting for CPE IT triage",
+    (Deadline.PHARMACY_UPDATE, Role.REPORTER): "Is it resolved? The RA replied and there has been no update",
+    **{
+        (kind, Role.NOBODY_ELSE): "Nobody to remind: the directory has no contact for this issue"
+        for kind in NUDGED_KINDS
+    },
+}
+
+# What the event says ran out, e.g. "Reminder 1: no reply from the RA by Wednesday ...".
+WAITED_FOR = {
+    Deadline.RA_REPLY: "no reply from the RA",
+    Deadline.LPC_ACTION: "no action recorded by the LPC",
+    Deadline.CPE_TRIAGE: "the escalation not yet triaged by CPE IT",
+    Deadline.PHARMACY_UPDATE: "no update from the pharmacy since the RA replied",
+}
+
+# The columns the sweep reads for each candidate: one query, no model instances.
+CANDIDATE_FIELDS = (
+    "id",
+    "due_at",
+    "due_kind",
+    "reminders_sent",
+    "state",
+    "kind",
+    "summary",
+    "is_emergency",
+    "contact_name",
+    "contact_phone",
+    "tracking_token",
+    "reporter_id",
+    "pharmacy__name",
+    "pharmacy__ods_code",
+    "pharmacy__owner_id",
+    "pharmacy__owner__email",
+    "pharmacy__lpc_id",
+    "pharmacy__lpc__name",
+    "pharmacy__lpc__email",
+    "pharmacy__ra__name",
+    "pharmacy__ra__phone",
+    "pharmacy__ra__email",
+)
+
+
+# Settings and the cadence ---------------------------------------------------------------------
+
+
+def batch_size() -> int:
+    return max(1, int(settings.NUDGE_BATCH_SIZE))
+
+
+def max_reminders() -> int:
+    return max(1, int(settings.NUDGE_MAX_REMINDERS))
+
+
+def window_days(due_kind: str, *, is_emergency: bool) -> float:
+    """The length of the wait in working days (the windows of DESIGN.md, from settings)."""
+    if due_kind == Deadline.RA_REPLY:
+        return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if is_emergency else settings.WINDOW_RA_REPLY_DAYS)
+    windows: dict[str, float] = {
+        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
+        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
+        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
+    }
+    return float(windows[due_kind])
+
+
+def reminder_gap_days(due_kind: str, *, is_emergency: bool, reminder_number: int) -> float:
+    """Working days from reminder number `reminder_number` to the next one: the window again up to
+    NUDGE_MAX_REMINDERS, then one working day."""
+    if reminder_number < max_reminders():
+        return window_days(due_kind, is_emergency=is_emergency)
+    return 1.0
+
+
+def in_words(days: float) -> str:
+    if days == 0.5:
+        return "half a working day"
+    if days == int(days):
+        return f"{int(days)} working day{'' if days == 1 else 's'}"
+    return f"{days:g} working days"
+
+
+def london(moment: datetime) -> str:
+    """'Wednesday 30 December 2026, 10:00' in England's time."""
+    local = timezone.localtime(moment)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
+
+
+# Recipients -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    name: str
+    role: str
+    user_id: int | None = None
+    digest: bool = False
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "user_id": self.user_id,
+            "delivery": "daily_digest" if self.digest else "email",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    user_id: int
+    email: str
+    name: str
+    wants_digest: bool
+
+
+def _people(user_ids: Iterable[int]) -> dict[int, Person]:
+    """Active users by id, with their delivery choice (one query)."""
+    rows = User.objects.filter(pk__in=set(user_ids), is_active=True).values_list(
+        "pk", "email", "full_name", "notification_preference__nudge_delivery"
+    )
+    return {
+        pk: Person(pk, email, name or email, delivery == Delivery.DAILY_DIGEST)
+        for pk, email, name, delivery in rows
+        if email
+    }
+
+
+def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[int, list[int]]:
+    """{group id: [user ids]} from an M2M table, in one query."""
+    members: dict[int, list[int]] = defaultdict(list)
+    if group_ids:
+        rows = through.objects.filter(**{f"{group_field}__in": group_ids}).order_by("pk")
+        for group_id, user_id in rows.values_list(group_field, "user_id"):
+            members[group_id].append(user_id)
+    return members
+
+
+class RecipientDirectory:
+    """Everyone a batch of nudges goes to, fetched in a handful of queries for the whole batch."""
+
+    def __init__(self, rows: list[dict[str, Any]], cpe_it_people: list[Person]) -> None:
+        owner_ids = {row["pharmacy__owner_id"] for row in rows if row["due_kind"] == Deadline.RA_REPLY}
+        lpc_ids = {
+            row["pharmacy__lpc_id"]
+            for row in rows
+            if row["due_kind"] == Deadline.LPC_ACTION and row["pharmacy__lpc_id"] is not None
+        }
+        self.owner_members = _memberships(PharmacyOwner.members.through, "pharmacyowner_id", owner_ids)
+        self.lpc_officers = _memberships(LPC.officers.through, "lpc_id", lpc_ids)
+        user_ids = {row["reporter_id"] for row in rows}
+        for group in (*self.owner_members.values(), *self.lpc_officers.values()):
+            user_ids.update(group)
+        self.people = _people(user_ids)
+        self.cpe_it_people = cpe_it_people
+
+    def _person(self, user_id: int, role: str, *, force_digest: bool) -> Recipient | None:
+        person = self.people.get(user_id)
+        if person is None:
+            return None
+        return Recipient(person.email, person.name, role, person.user_id, force_digest or person.wants_digest)
+
+    def for_issue(self, row: dict[str, Any], *, reminder_number: int) -> list[Recipient]:
+        """The recipients of this reminder, one per address, in the audience's order of precedence.
+
+        Past NUDGE_MAX_REMINDERS the reminders go to people through their daily digest. With nobody
+        to tell (no active members, no addresses), the CPE IT mailbox is told so nothing is lost."""
+        force_digest = reminder_number > max_reminders()
+        found: list[Recipient] = []
+        for role in AUDIENCES[row["due_kind"]]:
+            found.extend(self._for_role(row, role, force_digest=force_digest))
+        unique: dict[str, Recipient] = {}
+        for recipient in found:
+            unique.setdefault(recipient.email.lower(), recipient)
+        if not unique:
+            return [Recipient(settings.CPE_IT_EMAIL, "CPE IT team", Role.NOBODY_ELSE)]
+        return list(unique.values())
+
+    def _for_role(self, row: dict[str, Any], role: str, *, force_digest: bool) -> list[Recipient]:
+        people: list[Recipient | None]
+        if role == Role.REPORTER:
+            return [r for r in [self._person(row["reporter_id"], role, force_digest=force_digest)] if r]
+        if role == Role.OWNER:
+            people = [
+                self._person(pk, role, force_digest=force_digest)
+                for pk in self.owner_members.get(row["pharmacy__owner_id"], [])
+            ]
+            found = [r for r in people if r]
+            if not found and row["pharmacy__owner__email"]:
+                found = [Recipient(row["pharmacy__owner__email"], "Pharmacy owner", role)]
+            return found
+        if role == Role.LPC_OFFICER:
+            people = [
+                self._person(pk, role, force_digest=force_digest)
+                for pk in self.lpc_officers.get(row["pharmacy__lpc_id"], [])
+            ]
+            found = [r for r in people if r]
+            if not found and row["pharmacy__lpc__email"]:
+                found = [Recipient(row["pharmacy__lpc__email"], row["pharmacy__lpc__name"] or "LPC", role)]
+            return found
+        # CPE IT: the team's mailbox always, by email; CPE IT people as they chose.
+        mailbox = [Recipient(settings.CPE_IT_EMAIL, "CPE IT team", role)] if settings.CPE_IT_EMAIL else []
+        return mailbox + [
+            Recipient(p.email, p.name, role, p.user_id, force_digest or p.wants_digest) for p in self.cpe_it_people
+        ]
+
+
+def cpe_it_people() -> list[Person]:
+    users = User.objects.filter(is_cpe_it=True, is_active=True).order_by("pk").values_list("pk", flat=True)
+    return list(_people(users).values())
+
+
+# Links and addresses --------------------------------------------------------------------------
+
+
+class Links:
+    """Issue page addresses for a whole sweep, without a URL lookup per issue."""
+
+    _SAMPLE = "SC-000001"
+
+    def __init__(self) -> None:
+        try:
+            path = reverse("issues:detail", kwargs={"reference": self._SAMPLE})
+        except NoReverseMatch:
+            path = f"/issues/{self._SAMPLE}/"
+        self._prefix, _, self._suffix = f"{settings.SITE_URL}{path}".partition(self._SAMPLE)
+
+    def issue(self, reference: str, anchor: str = "") -> str:
+        return f"{self._prefix}{reference}{self._suffix}" + (f"#{anchor}" if anchor else "")
+
+
+def tracking_address_for(token: str) -> str:
+    """The issue's tracking address (as issues.emails.tracking_address), from its token alone."""
+    return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"
+
+
+# Rendering ------------------------------------------------------------------------------------
+
+
+class Bodies:
+    """The email templates, loaded once per sweep and rendered straight through Jinja2."""
+
+    def __init__(self) -> None:
+        self._env = engines["jinja2"].env  # type: ignore[attr-defined]
+        self._templates: dict[str, Template] = {}
+
+    def _template(self, name: str) -> Template:
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = self._env.get_template(name)
+        return template
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
+        text = self._template(f"emails/{name}.txt").render(context).strip() + "\n"
+        html = self._template(f"emails/{name}.html").render(context)
+        return text, html
+
+
+def _issue_context(
+    row: dict[str, Any], *, links: Links, now: datetime, reminder: int, next_due: datetime
+) -> dict[str, Any]:
+    reference = format_reference(row["id"])
+    days = window_days(row["due_kind"], is_emergency=row["is_emergency"])
+    return {
+        "reference": reference,
+        "summary": row["summary"],
+        "kind_label": _KIND_LABELS.get(row["kind"], row["kind"]),
+        "pharmacy_name": row["pharmacy__name"],
+        "ods_code": row["pharmacy__ods_code"],
+        "ra_name": row["pharmacy__ra__name"] or "",
+        "ra_phone": row["pharmacy__ra__phone"] or "",
+        "ra_email": row["pharmacy__ra__email"] or "",
+        "lpc_name": row["pharmacy__lpc__name"] or "",
+        "is_emergency": row["is_emergency"],
+        "contact_name": row["contact_name"],
+        "contact_phone": row["contact_phone"],
+        "state_label": _STATE_LABELS.get(row["state"], row["state"]),
+        "deadline": london(row["due_at"]),
+        "window": in_words(days),
+        "audience": AUDIENCE_WORDS[row["due_kind"]],
+        "waiting_since": london(now),
+        "reminder": reminder,
+        "max_reminders": max_reminders(),
+        "next_reminder": london(next_due),
+        "issue_url": links.issue(reference),
+        "cc_lpc_url": links.issue(reference, "cc-lpc"),
+        "escalate_url": links.issue(reference, "escalate-to-cpe"),
+        "resolve_url": links.issue(reference, "resolve"),
+        "tracking_address": tracking_address_for(row["tracking_token"]),
+        "site_url": settings.SITE_URL,
+    }
+
+
+def _choices(model_field: str) -> dict[str, str]:
+    return {str(value): str(label) for value, label in Issue._meta.get_field(model_field).choices or []}  # type: ignore[union-attr]
+
+
+_KIND_LABELS = _choices("kind")
+_STATE_LABELS = _choices("state")
+
+
+# The sweep ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    nudged: int = 0
+    emails: int = 0
+    digest_items: int = 0
+    batches: int = 0
+    lost_claims: int = 0  # read as due, but another sweep or a person changed the deadline first
+
+
+@dataclass
+class _Sweep:
+    """What a sweep shares across its batches: the moment, the cadence, links, templates."""
+
+    now: datetime
+    links: Links = field(default_factory=Links)
+    bodies: Bodies = field(default_factory=Bodies)
+    _next_due: dict[float, datetime] = field(default_factory=dict)
+    _cpe_it: list[Person] | None = None
+
+    def next_due(self, gap_days: float) -> datetime:
+        # The next window starts now, so every issue of the sweep with the same gap shares it.
+        if gap_days not in self._next_due:
+            self._next_due[gap_days] = add_working_days(self.now, gap_days)
+        return self._next_due[gap_days]
+
+    def cpe_it(self) -> list[Person]:
+        if self._cpe_it is None:
+            self._cpe_it = cpe_it_people()
+        return self._cpe_it
+
+
+def due_issues(*, now: datetime):  # type: ignore[no-untyped-def]
+    """Open issues whose deadline has passed, oldest first: the sweep's query (partial index
+    `issue_due_at_waiting`; rows another transaction holds are skipped on PostgreSQL)."""
+    return (
+        Issue.objects.filter(due_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)
+        .order_by("due_at")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+
+
+def nudges_sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepResult:
+    """Nudge every issue whose deadline has passed: see the module docstring for the steps.
+
+    Each batch commits on its own; the loop stops when a batch finds fewer issues than it may take.
+    `limit` caps the batch size (tests); it defaults to NUDGE_BATCH_SIZE.
+    """
+    sweep = _Sweep(now=now or timezone.now())
+    size = limit or batch_size()
+    result = SweepResult()
+    while True:
+        with transaction.atomic():
+            seen, claimed = _sweep_batch(sweep, size, result)
+        result.batches += 1
+        if seen < size or claimed == 0:
+            return result
+
+
+def _sweep_batch(sweep: _Sweep, size: int, result: SweepResult) -> tuple[int, int]:
+    rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
+    if not rows:
+        return 0, 0
+    for row in rows:
+        row["reminder"] = row["reminders_sent"] + 1
+        gap = reminder_gap_days(row["due_kind"], is_emergency=row["is_emergency"], reminder_number=row["reminder"])
+        row["next_due"] = sweep.next_due(gap)
+    won = _claim(rows, now=sweep.now)
+    claimed = [row for row in rows if row["id"] in won]
+    result.lost_claims += len(rows) - len(claimed)
+    if claimed:
+        email_ids, digest_items = _write_nudges(sweep, claimed)
+        result.nudged += len(claimed)
+        result.emails += len(email_ids)
+        result.digest_items += digest_items
+        if email_ids:
+            transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
+    return len(rows), len(claimed)
+
+
+def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
+    """Compare-and-set each issue's deadline from the one read to the next one; the ids won.
+
+    On PostgreSQL one UPDATE ... FROM unnest(...) RETURNING does the whole batch, each row still
+    conditional on its own `due_at`; elsewhere (SQLite, the embedded default) one UPDATE per issue.
+    """
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(rows, now=now)
+    won: set[int] = set()
+    for row in rows:
+        updated = Issue.objects.filter(pk=row["id"], due_at=row["due_at"]).update(
+            due_at=row["next_due"], reminders_sent=F("reminders_sent") + 1, updated_at=now
+        )
+        if updated:
+            won.add(row["id"])
+    return won
+
+
+def _claim_postgresql(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
+    meta = Issue._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk, due_at, reminders, updated = (
+        quote(meta.get_field(name).column) for name in ("id", "due_at", "reminders_sent", "updated_at")
+    )
+    sql = (
+        f"UPDATE {table} AS issue SET {due_at} = claim.next_due, {reminders} = issue.{reminders} + 1, "  # noqa: S608
+        f"{updated} = %s "
+        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS claim(id, seen_due, next_due) "
+        f"WHERE issue.{pk} = claim.id AND issue.{due_at} = claim.seen_due "
+        f"RETURNING issue.{pk}"
+    )
+    params: list[Any] = [
+        now,
+        [row["id"] for row in rows],
+        [row["due_at"] for row in rows],
+        [row["next_due"] for row in rows],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {issue_id for (issue_id,) in cursor.fetchall()}
+
+
+def _write_nudges(sweep: _Sweep, rows: list[dict[str, Any]]) -> tuple[list[int], int]:
+    """The NUDGE events, outbox rows and digest items of a claimed batch (bulk inserts)."""
+    directory = RecipientDirectory(
+        rows, sweep.cpe_it() if any(r["due_kind"] == Deadline.CPE_TRIAGE for r in rows) else []
+    )
+    recipients = [directory.for_issue(row, reminder_number=row["reminder"]) for row in rows]
+    events = IssueEvent.objects.bulk_create(
+        [
+            IssueEvent(
+                issue_id=row["id"],
+                kind=EventKind.NUDGE,
+                from_state=row["state"],
+                to_state=row["state"],
+                text=_event_text(row, people),
+                data={
+                    "due_kind": row["due_kind"],
+                    "deadline": row["due_at"].isoformat(),
+                    "reminder": row["reminder"],
+                    "next_due": row["next_due"].isoformat(),
+                    "recipients": [recipient.as_data() for recipient in people],
+                },
+                created_at=sweep.now,
+            )
+            for row, people in zip(rows, recipients, strict=True)
+        ]
+    )
+    emails: list[OutboundEmail] = []
+    items: list[NudgeDigestItem] = []
+    from_email = settings.DEFAULT_FROM_EMAIL
+    for row, people, event in zip(rows, recipients, events, strict=True):
+        context: dict[str, Any] | None = None
+        rendered: dict[str, tuple[str, str, str]] = {}
+        for recipient in people:
+            if recipient.digest and recipient.user_id is not None:
+                items.append(
+                    NudgeDigestItem(
+                        user_id=recipient.user_id,
+                        issue_id=row["id"],
+                        event=event,
+                        role=recipient.role,
+                        due_kind=row["due_kind"],
+                        created_at=sweep.now,
+                    )
+                )
+                continue
+            if recipient.role not in rendered:
+                if context is None:
+                    context = _issue_context(
+                        row, links=sweep.links, now=sweep.now, reminder=row["reminder"], next_due=row["next_due"]
+                    )
+                key = (row["due_kind"], recipient.role)
+                text, html = sweep.bodies.render(TEMPLATES[key], context)
+                rendered[recipient.role] = (f"[{context['reference']}] {SUBJECTS[key]}", text, html)
+            subject, text, html = rendered[recipient.role]
+            emails.append(
+                OutboundEmail(
+                    issue_id=row["id"],
+                    event=event,
+                    purpose=OutboundEmail.Purpose.NUDGE,
+                    from_email=from_email,
+                    to=[recipient.email],
+                    reply_to=tracking_address_for(row["tracking_token"]),
+                    subject=subject,
+                    body_text=text,
+                    body_html=html,
+                    message_id=new_message_id(),
+                    status=OutboundEmail.Status.QUEUED,
+                    created_at=sweep.now,
+                    status_changed_at=sweep.now,
+                )
+            )
+    created = OutboundEmail.objects.bulk_create(emails)
+    NudgeDigestItem.objects.bulk_create(items)
+    return [email.pk for email in created], len(items)
+
+
+def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
+    told = ", ".join(f"{p.name} ({ROLE_LABELS[p.role]}{', in the daily digest' if p.digest else ''})" for p in people)
+    return (
+        f"Reminder {row['reminder']}: {WAITED_FOR[row['due_kind']]} by {london(row['due_at'])}. "
+        f"Reminded: {told}. Next reminder {london(row['next_due'])}."
+    )
+
+
+def deliver_outbound_emails(email_ids: list[int]) -> None:
+    """Enqueue delivery of these outbox rows (after commit). With the broker down the rows stay
+    queued, and the outbox's requeue beat task enqueues them once it is back."""
+    from issues.tasks import enqueue_outbound_emails
+
+    try:
+        enqueue_outbound_emails.delay(email_ids)
+    except Exception:
+        logger.exception("Could not enqueue %s nudge emails; the requeue sweep will retry.", len(email_ids))
+
+
+# The daily digest -----------------------------------------------------------------------------
+
+
+@dataclass
+class DigestResult:
+    emails: int = 0
+    items: int = 0
+    dropped: int = 0  # settled without listing: the issue has moved on since the reminder
+
+
+def nudge_digests_send(*, now: datetime | None = None, users_per_query: int = 500) -> DigestResult:
+    """One email per person with pending digest items, listing them; exactly once.
+
+    For each person, in a transaction of their own:
+    1. lock their pending items (FOR UPDATE SKIP LOCKED on PostgreSQL: a digest run at the same time
+       skips them);
+    2. drop items whose issue has moved on (closed, or no longer waiting for the same thing);
+    3. queue one digest email (sent after commit) listing the rest, newest reminder per issue;
+    4. settle every item with a conditional UPDATE (only items still pending): if another run
+       settled any first, roll back this person's digest.
+    """
+    now = now or timezone.now()
+    result = DigestResult()
+    links = Links()
+    bodies = Bodies()
+    after = 0
+    while True:
+        user_ids = list(
+            NudgeDigestItem.objects.filter(settled_at__isnull=True, user_id__gt=after)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+            .distinct()[:users_per_query]
+        )
+        if not user_ids:
+            return result
+        for user_id in user_ids:
+            _send_digest(user_id=user_id, now=now, links=links, bodies=bodies, result=result)
+        after = user_ids[-1]
+
+
+class _LostRace(Exception):
+    pass
+
+
+def _send_digest(*, user_id: int, now: datetime, links: Links, bodies: Bodies, result: DigestResult) -> None:
+    try:
+        with transaction.atomic():
+            items = list(
+                NudgeDigestItem.objects.filter(user_id=user_id, settled_at__isnull=True, created_at__lte=now)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("user", "issue", "issue__pharmacy", "event")
+                .order_by("created_at", "pk")
+            )
+            if not items:
+                return
+            user = items[0].user
+            current: dict[int, NudgeDigestItem] = {}
+            for item in items:
+                issue = item.issue
+                if issue.state in OPEN_STATES and issue.due_kind == item.due_kind:
+                    current[issue.pk] = item  # the newest reminder per issue wins
+            listed = list(current.values())
+            email: OutboundEmail | None = None
+            if listed and user.is_active and user.email:
+                email = _queue_digest(user=user, items=listed, links=links, bodies=bodies, now=now)
+            settled = NudgeDigestItem.objects.filter(pk__in=[i.pk for i in items], settled_at__isnull=True).update(
+                settled_at=now, digest_email=email
+            )
+            if settled != len(items):
+                raise _LostRace
+    except _LostRace:
+        logger.info("Digest for user %s was settled by another run; nothing sent twice.", user_id)
+        return
+    result.items += len(items)
+    result.dropped += len(items) - len(listed)
+    result.emails += 1 if email is not None else 0
+
+
+def _queue_digest(
+    *, user: User, items: list[NudgeDigestItem], links: Links, bodies: Bodies, now: datetime
+) -> OutboundEmail:
+    entries = []
+    for item in items:
+        issue = item.issue
+        reference = issue.reference
+        key = (item.due_kind, item.role)
+        entries.append(
+            {
+                "reference": reference,
+                "summary": issue.summary,
+                "pharmacy_name": issue.pharmacy.name,
+                "ods_code": issue.pharmacy.ods_code,
+                "state_label": issue.get_state_display(),  # type: ignore[attr-defined]
+                "step": SUBJECTS.get(key, "Please take the next step"),
+                "what": item.event.text,
+                "reminder": item.event.data.get("reminder"),
+                "is_emergency": issue.is_emergency,
+                "issue_url": links.issue(reference),
+                "cc_lpc_url": links.issue(reference, "cc-lpc") if key == (Deadline.RA_REPLY, Role.OWNER) else "",
+            }
+        )
+    count = len(entries)
+    context = {"name": user.full_name or user.email, "entries": entries, "date": london(now), "count": count}
+    text, html = bodies.render("digest_nudges", context)
+    references = ", ".join(f"[{entry['reference']}]" for entry in entries[:5])
+    more = f" and {count - 5} more" if count > 5 else ""
+    subject = f"Smartcard Route: {count} issue{'' if count == 1 else 's'} waiting for your next step {references}{more}"
+    return queue_outbound_email(
+        purpose=OutboundEmail.Purpose.DIGEST,
+        to=[user.email],
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        reply_to="",
+    )
+
+
+# Preferences ----------------------------------------------------------------------------------
+
+
+def notification_preference_set(*, user: User, nudge_delivery: str) -> NotificationPreference:
+    """Choose immediate reminders or the daily digest. Reminders already waiting for a digest stay
+    there; new ones follow the new choice."""
+    if nudge_delivery not in Delivery.values:
+        raise ValidationError({"nudge_delivery": ["Choose how you want your reminders."]})
+    preference, _ = NotificationPreference.objects.update_or_create(
+        user=user, defaults={"nudge_delivery": nudge_delivery}
+    )
+    return preference

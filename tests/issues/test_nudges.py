@@ -1,0 +1,353 @@
+"""The nudge sweep and the daily digest (issues.nudges): who is reminded, when, and what they read.
+
+These run on SQLite and on PostgreSQL; tests/issues/test_exactly_once.py covers concurrency, worker
+crashes and broker outages against PostgreSQL and a real worker on Redis.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from celery.schedules import crontab
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from issues import nudges, services
+from issues.models import (
+    Deadline,
+    EventKind,
+    Issue,
+    IssueEvent,
+    NotificationPreference,
+    NudgeDigestItem,
+    OutboundEmail,
+    State,
+)
+from tests.issues.factories import IssueFactory, UserFactory
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
+
+
+def make_issue(**fields: Any) -> Issue:
+    return cast(Issue, IssueFactory(**fields))
+
+
+def sweep_at(moment: datetime) -> nudges.SweepResult:
+    with time_machine.travel(moment, tick=False):
+        return nudges.nudges_sweep()
+
+
+def nudge_events(issue: Issue) -> list[IssueEvent]:
+    return list(IssueEvent.objects.filter(issue=issue, kind=EventKind.NUDGE).order_by("created_at", "pk"))
+
+
+def nudge_emails(issue: Issue) -> dict[str, OutboundEmail]:
+    rows = OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.NUDGE).order_by("pk")
+    return {row.to[0]: row for row in rows}
+
+
+@pytest.fixture
+def reported(staff, owner, pharmacy):
+    """Reported by `staff` on Thursday 24 December 2026 (Christmas week: 25 and 28 December and
+    1 January are bank holidays)."""
+    with time_machine.travel(london(2026, 12, 24, 9, 30), tick=False):
+        return services.issue_report(
+            user=staff,
+            pharmacy=pharmacy,
+            kind="locked",
+            summary="Card locked after three tries",
+            contact_name="Sam Patel",
+            contact_phone="0113 496 0002",
+            smartcard_number="1234 5678 9012",
+        )
+
+
+@pytest.fixture
+def ra_contacted(reported, staff):
+    """The RA asked at 10:00 on Thursday 24 December: its two working days end at 10:00 on
+    Wednesday 30 December (Friday 25 and Monday 28 December are bank holidays)."""
+    with time_machine.travel(london(2026, 12, 24, 10, 0), tick=False):
+        services.issue_transition(user=staff, issue=reported, transition="contact_ra", question="Please unlock it")
+    reported.refresh_from_db()
+    assert reported.due_at == london(2026, 12, 30, 10, 0)
+    return reported
+
+
+def test_it_nudges_the_reporter_and_owner_when_the_ra_window_ends_across_christmas(ra_contacted, staff, owner):
+    issue = ra_contacted
+    assert sweep_at(london(2026, 12, 30, 9, 59)).nudged == 0
+    assert nudge_events(issue) == []
+
+    result = sweep_at(london(2026, 12, 30, 10, 0))
+
+    assert (result.nudged, result.emails) == (1, 2)
+    [event] = nudge_events(issue)
+    assert event.data["due_kind"] == Deadline.RA_REPLY
+    assert event.data["reminder"] == 1
+    assert {r["email"] for r in event.data["recipients"]} == {staff.email, owner.email}
+    assert "Reminder 1: no reply from the RA by Wednesday 30 December 2026, 10:00" in event.text
+    issue.refresh_from_db()
+    assert issue.reminders_sent == 1
+    # The next reminder: two more working days, skipping New Year's Day and the weekend.
+    assert issue.due_at == london(2027, 1, 4, 10, 0)
+    assert event.data["next_due"] == london(2027, 1, 4, 10, 0).isoformat()
+
+    emails = nudge_emails(issue)
+    assert set(emails) == {staff.email, owner.email}
+    for email in emails.values():
+        assert email.subject.startswith(f"[{issue.reference}] No reply from the RA yet")
+        assert email.event_id == event.pk
+        assert email.status == OutboundEmail.Status.QUEUED
+        assert email.reply_to == f"{settings.INBOUND_LOCAL_PART}+{issue.tracking_token}@{settings.INBOUND_DOMAIN}"
+        assert email.message_id.startswith("<") and email.message_id.endswith(f"@{settings.INBOUND_DOMAIN}>")
+        assert f"{settings.SITE_URL}/issues/{issue.reference}/" in email.body_text
+        assert f'href="{settings.SITE_URL}/issues/{issue.reference}/"' in email.body_html
+        assert "Riverside Pharmacy (ODS code FA123)" in email.body_text
+        assert "0113 496 0000" in email.body_text  # the RA's phone number, to chase them
+    owner_email, staff_email = emails[owner.email], emails[staff.email]
+    assert owner_email.subject.endswith("chase them or cc your LPC")
+    assert f"{settings.SITE_URL}/issues/{issue.reference}/#cc-lpc" in owner_email.body_text
+    assert f'href="{settings.SITE_URL}/issues/{issue.reference}/#cc-lpc"' in owner_email.body_html
+    assert "#cc-lpc" not in staff_email.body_text
+
+
+def test_it_sends_nothing_again_for_the_same_deadline(ra_contacted):
+    sweep_at(london(2026, 12, 30, 10, 0))
+    assert sweep_at(london(2026, 12, 30, 10, 1)).nudged == 0
+    assert sweep_at(london(2027, 1, 4, 9, 59)).nudged == 0
+    assert len(nudge_events(ra_contacted)) == 1
+    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).count() == 2
+
+
+def test_it_repeats_a_window_apart_then_daily_through_the_digest(ra_contacted, staff, owner, settings):
+    settings.NUDGE_MAX_REMINDERS = 2
+    issue = ra_contacted
+    sweep_at(london(2026, 12, 30, 10, 0))  # reminder 1; next: two working days later
+    assert sweep_at(london(2027, 1, 4, 10, 0)).nudged == 1  # reminder 2, the last a window apart
+    issue.refresh_from_db()
+    assert issue.due_at == london(2027, 1, 5, 10, 0)  # then one working day
+    assert sweep_at(london(2027, 1, 5, 9, 59)).nudged == 0
+
+    result = sweep_at(london(2027, 1, 5, 10, 0))  # reminder 3: past the maximum, into the digest
+
+    assert (result.nudged, result.emails, result.digest_items) == (1, 0, 2)
+    issue.refresh_from_db()
+    assert (issue.reminders_sent, issue.due_at) == (3, london(2027, 1, 6, 10, 0))
+    assert [e.data["reminder"] for e in nudge_events(issue)] == [1, 2, 3]
+    assert set(NudgeDigestItem.objects.values_list("user_id", flat=True)) == {staff.pk, owner.pk}
+    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).count() == 4
+
+
+def test_it_chases_an_emergency_after_half_a_working_day(reported, staff):
+    Issue.objects.filter(pk=reported.pk).update(is_emergency=True)
+    reported.refresh_from_db()
+    with time_machine.travel(london(2026, 12, 24, 14, 0), tick=False):  # Thursday afternoon
+        services.issue_transition(user=staff, issue=reported, transition="contact_ra", question="Urgent")
+    reported.refresh_from_db()
+    # Three hours on Thursday, then one more after the bank holiday, the weekend and the substitute day.
+    assert reported.due_at == london(2026, 12, 29, 10, 0)
+    assert sweep_at(london(2026, 12, 29, 9, 59)).nudged == 0
+    assert sweep_at(london(2026, 12, 29, 10, 0)).nudged == 1
+    email = nudge_emails(reported)[staff.email]
+    assert "This is an emergency, so phone them now on 0113 496 0000" in email.body_text
+
+
+def test_it_nudges_the_lpc_officers_when_the_lpc_window_ends(ra_contacted, owner, lpc_officer, staff):
+    with time_machine.travel(london(2027, 1, 8, 16, 0), tick=False):  # Friday afternoon
+        services.issue_transition(user=owner, issue=ra_contacted, transition="cc_lpc", note="Please help")
+    issue = ra_contacted
+    issue.refresh_from_db()
+    assert (issue.state, issue.due_kind) == (State.LPC_CC, Deadline.LPC_ACTION)
+    assert issue.due_at == london(2027, 1, 12, 16, 0)  # one hour Friday, eight Monday, seven Tuesday
+    assert sweep_at(london(2027, 1, 12, 15, 59)).nudged == 0
+
+    result = sweep_at(london(2027, 1, 12, 16, 0))
+
+    assert (result.nudged, result.emails) == (1, 1)
+    email = nudge_emails(issue)[lpc_officer.email]
+    assert email.subject == f"[{issue.reference}] Waiting for the LPC: work with the RA or escalate to CPE IT"
+    assert "work with the RA or the NHS England regional team" in email.body_text
+    assert "escalate it to the CPE IT team" in email.body_text
+    assert staff.email not in nudge_emails(issue)
+
+
+def test_it_falls_back_to_the_lpc_mailbox_then_cpe_it_when_the_lpc_has_no_officers(pharmacy):
+    issue = make_issue(pharmacy=pharmacy, state=State.LPC_CC, due_at=timezone.now())
+    sweep_at(timezone.now())
+    assert set(nudge_emails(issue)) == {pharmacy.lpc.email}
+
+    other = make_issue(state=State.LPC_CC, due_at=timezone.now(), pharmacy__lpc__email="")
+    sweep_at(timezone.now())
+    assert set(nudge_emails(other)) == {settings.CPE_IT_EMAIL}
+
+
+def test_it_nudges_cpe_it_when_the_triage_window_ends(pharmacy, cpe_it):
+    retired = UserFactory(is_cpe_it=True, is_active=False)
+    issue = make_issue(pharmacy=pharmacy, state=State.ESCALATED, due_at=london(2027, 1, 12, 16, 0))
+
+    sweep_at(london(2027, 1, 12, 16, 0))
+
+    emails = nudge_emails(issue)
+    assert set(emails) == {settings.CPE_IT_EMAIL, cpe_it.email}
+    assert retired.email not in emails
+    assert emails[cpe_it.email].subject == f"[{issue.reference}] Escalation waiting for CPE IT triage"
+
+
+def test_it_asks_the_reporter_whether_it_is_resolved_after_the_ra_replied(ra_contacted, staff, owner):
+    with time_machine.travel(london(2026, 12, 29, 11, 0), tick=False):
+        services.issue_log_ra_reply(user=staff, issue=ra_contacted, text="The RA unlocked the card")
+    issue = ra_contacted
+    issue.refresh_from_db()
+    assert issue.due_kind == Deadline.PHARMACY_UPDATE
+    assert issue.due_at == london(2027, 1, 6, 11, 0)  # five working days, New Year's Day skipped
+    assert sweep_at(london(2026, 12, 30, 10, 0)).nudged == 0  # the RA window was stopped
+
+    sweep_at(london(2027, 1, 6, 11, 0))
+
+    emails = nudge_emails(issue)
+    assert set(emails) == {staff.email}
+    assert emails[staff.email].subject.startswith(f"[{issue.reference}] Is it resolved?")
+    assert f"{settings.SITE_URL}/issues/{issue.reference}/#resolve" in emails[staff.email].body_text
+
+
+def test_it_leaves_closed_and_not_yet_due_issues_alone(pharmacy):
+    now = timezone.now()
+    later = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=now + timedelta(minutes=1))
+    closed = make_issue(pharmacy=pharmacy, state=State.RESOLVED, due_at=now, due_kind=Deadline.RA_REPLY)
+    waiting_for_nobody = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=None)
+    assert sweep_at(now).nudged == 0
+    for issue in (later, closed, waiting_for_nobody):
+        assert nudge_events(issue) == []
+
+
+def test_it_skips_people_who_left_and_sends_one_email_to_someone_in_two_roles(pharmacy, owner):
+    leaver = UserFactory(is_active=False)
+    pharmacy.owner.members.add(leaver)
+    issue = make_issue(pharmacy=pharmacy, reporter=owner, state=State.RA_CONTACTED, due_at=timezone.now())
+    sweep_at(timezone.now())
+    emails = nudge_emails(issue)
+    assert list(emails) == [owner.email]
+    assert "#cc-lpc" in emails[owner.email].body_text  # the owner's version
+
+
+def test_it_claims_nothing_when_the_deadline_changed_after_it_was_read(pharmacy):
+    """The compare-and-set: a sweep that read a deadline someone else has since moved wins nothing."""
+    now = timezone.now()
+    issue = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=now - timedelta(minutes=5))
+    rows = list(nudges.due_issues(now=now).values("id", "due_at"))
+    Issue.objects.filter(pk=issue.pk).update(due_at=now + timedelta(days=2))  # another sweep won
+    for row in rows:
+        row["next_due"] = now + timedelta(days=1)
+
+    assert nudges._claim(rows, now=now) == set()
+    issue.refresh_from_db()
+    assert (issue.due_at, issue.reminders_sent) == (now + timedelta(days=2), 0)
+
+    rows[0]["due_at"] = issue.due_at
+    assert nudges._claim(rows, now=now) == {issue.pk}
+
+
+def test_it_sweeps_in_bounded_batches(pharmacy, owner):
+    overdue = [
+        make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=timezone.now() - timedelta(hours=h))
+        for h in range(1, 6)
+    ]
+    result = nudges.nudges_sweep(limit=2)
+    assert (result.nudged, result.batches) == (5, 3)
+    assert all(len(nudge_events(issue)) == 1 for issue in overdue)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite claims row by row (one UPDATE per issue)")
+def test_it_uses_a_constant_number_of_queries_per_batch(pharmacy, django_assert_max_num_queries):
+    owners = [UserFactory() for _ in range(3)]
+    pharmacy.owner.members.add(*owners)
+    now = timezone.now()
+    for _ in range(40):
+        make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=now)
+    # read, claim, people, memberships, events, emails, digest items, savepoints: not per issue.
+    with django_assert_max_num_queries(12):
+        result = nudges.nudges_sweep(now=now)
+    assert (result.nudged, result.emails) == (40, 40 * 4)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN output and partial indexes are PostgreSQL's")
+def test_it_finds_due_issues_through_the_partial_index(db):
+    queryset = nudges.due_issues(now=timezone.now()).values("id")[:1000]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned whole anyway
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "issue_due_at_waiting" in plan
+
+
+def test_it_puts_reminders_in_the_digest_for_people_who_chose_it(ra_contacted, staff, owner):
+    nudges.notification_preference_set(user=owner, nudge_delivery=NotificationPreference.Delivery.DAILY_DIGEST)
+    result = sweep_at(london(2026, 12, 30, 10, 0))
+    assert (result.emails, result.digest_items) == (1, 1)
+    assert set(nudge_emails(ra_contacted)) == {staff.email}
+    [event] = nudge_events(ra_contacted)
+    assert "Olu Owner (owner, in the daily digest)" in event.text
+
+    with time_machine.travel(london(2026, 12, 31, 8, 0), tick=False):
+        sent = nudges.nudge_digests_send()
+        again = nudges.nudge_digests_send()
+
+    assert (sent.emails, sent.items) == (1, 1)
+    assert (again.emails, again.items) == (0, 0)
+    [digest] = OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.DIGEST)
+    assert digest.to == [owner.email]
+    assert f"[{ra_contacted.reference}]" in digest.subject
+    assert f"[{ra_contacted.reference}] Riverside Pharmacy (FA123)" in digest.body_text
+    assert f"{settings.SITE_URL}/issues/{ra_contacted.reference}/#cc-lpc" in digest.body_text
+    assert f'href="{settings.SITE_URL}/issues/{ra_contacted.reference}/"' in digest.body_html
+    item = NudgeDigestItem.objects.get()
+    assert (item.settled_at, item.digest_email_id) == (london(2026, 12, 31, 8, 0), digest.pk)
+
+
+def test_it_drops_digest_items_for_issues_that_moved_on(ra_contacted, staff, owner):
+    nudges.notification_preference_set(user=owner, nudge_delivery=NotificationPreference.Delivery.DAILY_DIGEST)
+    sweep_at(london(2026, 12, 30, 10, 0))
+    with time_machine.travel(london(2026, 12, 30, 15, 0), tick=False):
+        services.issue_transition(
+            user=staff, issue=ra_contacted, transition="resolve", note="Fixed", fixed_by_step="ra"
+        )
+
+    with time_machine.travel(london(2026, 12, 31, 8, 0), tick=False):
+        result = nudges.nudge_digests_send()
+
+    assert (result.emails, result.items, result.dropped) == (0, 1, 1)
+    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.DIGEST).exists()
+    assert NudgeDigestItem.objects.filter(settled_at__isnull=True).count() == 0
+
+
+def test_it_refuses_an_unknown_delivery_choice(owner):
+    with pytest.raises(ValidationError):
+        nudges.notification_preference_set(user=owner, nudge_delivery="hourly")
+    assert not NotificationPreference.objects.filter(user=owner).exists()
+
+
+def test_it_enqueues_delivery_once_per_batch_after_commit(ra_contacted, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        sweep_at(london(2026, 12, 30, 10, 0))
+    assert len(callbacks) == 1
+
+
+def test_the_beat_schedule_sweeps_every_minute_and_digests_on_weekday_mornings():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["nudge-sweep"]["task"] == "issues.tasks.nudge_sweep"
+    assert schedule["nudge-sweep"]["schedule"] == 60.0
+    digest = schedule["nudge-daily-digest"]
+    assert digest["task"] == "issues.tasks.send_nudge_digests"
+    assert digest["schedule"] == crontab(hour=8, minute=0, day_of_week="mon-fri")
+    assert settings.CELERY_TIMEZONE == "Europe/London"
