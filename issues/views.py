@@ -1,0 +1,567 @@
+"""The issue pages: report a problem, the issue page and its actions, contact the RA, the lists.
+
+Every read goes through issues.selectors (scoped to the user: 404 outside it), every write
+through issues.services; a refused action or a lost race is shown as a message, never a 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, F, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from directory.models import Pharmacy, User
+from issues import forms as issue_forms
+from issues import guidance, presentation, selectors, services
+from issues.emails import default_ra_question, format_smartcard_number, issue_ra_request_preview
+from issues.exceptions import IssueActionForbidden, IssueServiceError
+from issues.models import Issue, Kind, State
+from issues.services import SEND_VIA_OWN_MAIL
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _issue_or_404(request: HttpRequest, reference: str) -> Issue:
+    return selectors.issue_get_visible(user=_user(request), reference=reference)
+
+
+def _status_for(error: IssueServiceError) -> int:
+    """403 when the user may not do it at all, 409 when not now or someone else was first."""
+    return 403 if isinstance(error, IssueActionForbidden) else 409
+
+
+def _add_service_errors(form: issue_forms.NhsukForm, error: ValidationError) -> None:
+    """A service's ValidationError on the form: on the matching field, else at the top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# Report a Smartcard problem: question pages, the answers kept in the session until the end ------
+
+REPORT_SESSION_KEY = "issues:report"
+REPORT_STEPS = ("pharmacy", "kind", "tried", "details", "check")
+STEP_FORMS: dict[str, type[issue_forms.NhsukForm]] = {
+    "pharmacy": issue_forms.PharmacyStepForm,
+    "kind": issue_forms.KindStepForm,
+    "tried": issue_forms.TriedStepForm,
+    "details": issue_forms.DetailsStepForm,
+}
+STEP_DONE_WHEN = {"pharmacy": "pharmacy", "kind": "kind", "tried": "tried_in_pharmacy", "details": "summary"}
+
+
+def _reporting_pharmacies(user: User) -> QuerySet[Pharmacy]:
+    return selectors.pharmacies_for_reporting(user=user)
+
+
+def _wizard(request: HttpRequest, pharmacies: QuerySet[Pharmacy]) -> dict[str, Any]:
+    """The answers so far; the pharmacy is answered for the user who has only one."""
+    answers: dict[str, Any] = dict(request.session.get(REPORT_SESSION_KEY, {}))
+    choices = list(pharmacies.values_list("pk", flat=True)[:2])
+    if len(choices) == 1:
+        answers["pharmacy"] = choices[0]
+    elif answers.get("pharmacy") not in set(pharmacies.values_list("pk", flat=True)):
+        answers.pop("pharmacy", None)
+    return answers
+
+
+def _first_unanswered(answers: dict[str, Any]) -> str:
+    for step in REPORT_STEPS[:-1]:
+        if STEP_DONE_WHEN[step] not in answers:
+            return step
+    return "check"
+
+
+def _step_url(step: str, *, change: bool = False) -> str:
+    url = reverse("issues:report_step", kwargs={"step": step})
+    return f"{url}?change=1" if change else url
+
+
+def _step_form(step: str, *, data: Any = None, answers: dict[str, Any], pharmacies: Any) -> issue_forms.NhsukForm:
+    form_class = STEP_FORMS[step]
+    kwargs: dict[str, Any] = {"pharmacies": pharmacies} if step == "pharmacy" else {}
+    if data is not None:
+        return form_class(data, **kwargs)
+    if step == "details":
+        return form_class(initial=issue_forms.DetailsStepForm.from_session(answers), **kwargs)
+    return form_class(initial=answers, **kwargs)
+
+
+def _previous_step(step: str, *, several_pharmacies: bool) -> str | None:
+    index = REPORT_STEPS.index(step)
+    steps = REPORT_STEPS if several_pharmacies else REPORT_STEPS[1:]
+    earlier = [s for s in steps if REPORT_STEPS.index(s) < index]
+    return earlier[-1] if earlier else None
+
+
+@require_http_methods(["GET"])
+def report_start(request: HttpRequest) -> HttpResponse:
+    """A fresh report: forget any half-answered one, and go to the first question."""
+    request.session.pop(REPORT_SESSION_KEY, None)
+    pharmacies = _reporting_pharmacies(_user(request))
+    if not pharmacies.exists():
+        return render(request, "issues/report/no_pharmacy.jinja", status=403)
+    return redirect(_step_url(_first_unanswered(_wizard(request, pharmacies))))
+
+
+@require_http_methods(["GET", "POST"])
+def report_step(request: HttpRequest, step: str) -> HttpResponse:
+    if step not in REPORT_STEPS:
+        raise Http404("No such step")
+    user = _user(request)
+    pharmacies = _reporting_pharmacies(user)
+    if not pharmacies.exists():
+        return render(request, "issues/report/no_pharmacy.jinja", status=403)
+    answers = _wizard(request, pharmacies)
+    first_unanswered = _first_unanswered(answers)
+    if REPORT_STEPS.index(step) > REPORT_STEPS.index(first_unanswered):
+        return redirect(_step_url(first_unanswered))
+    if step == "check":
+        return _report_check(request, user=user, answers=answers, pharmacies=pharmacies)
+
+    changing = request.GET.get("change") == "1"
+    form = _step_form(
+        step, data=request.POST if request.method == "POST" else None, answers=answers, pharmacies=pharmacies
+    )
+    if step == "details" and not form.is_bound:
+        form.initial.setdefault("contact_name", user.full_name)
+        form.initial.setdefault("contact_phone", user.phone)
+    if request.method == "POST" and form.is_valid():
+        answers.update(form.to_session())  # type: ignore[attr-defined]
+        request.session[REPORT_SESSION_KEY] = answers
+        next_step = "check" if changing else _first_unanswered(answers)
+        if not changing and next_step == "check" and step != "details":
+            next_step = REPORT_STEPS[REPORT_STEPS.index(step) + 1]
+        return redirect(_step_url(next_step))
+    several = pharmacies.count() > 1
+    previous = _previous_step(step, several_pharmacies=several)
+    context = {
+        "form": form,
+        "step": step,
+        "answers": answers,
+        "back_url": _step_url("check") if changing else (_step_url(previous) if previous else reverse("issues:list")),
+        **_step_context(step, form=form, answers=answers, pharmacies=pharmacies),
+    }
+    return render(request, f"issues/report/{step}.jinja", context, status=400 if form.is_bound else 200)
+
+
+def _step_context(
+    step: str, *, form: issue_forms.NhsukForm, answers: dict[str, Any], pharmacies: Any
+) -> dict[str, Any]:
+    if step == "pharmacy":
+        return {
+            "pharmacy_items": [
+                {
+                    "value": str(pharmacy.pk),
+                    "text": pharmacy.name,
+                    "hint": {"text": f"{pharmacy.ods_code}, {pharmacy.postcode}".strip(", ")},
+                }
+                for pharmacy in pharmacies
+            ]
+        }
+    if step == "kind":
+        return {
+            "kind_items": [
+                {"value": kind.value, "text": kind.label, "hint": {"text": guidance.kind_hint(kind.value)}}
+                for kind in Kind
+            ]
+        }
+    if step == "tried":
+        return {
+            "kind_label": Kind(answers["kind"]).label,
+            "in_pharmacy": guidance.in_pharmacy_steps(answers["kind"]),
+            "skip_to_ra": guidance.kind_allows_skipping_to_ra(answers["kind"]),
+        }
+    if step == "details":
+        return {"emergency_items": [{"value": "yes", "text": "Yes"}, {"value": "no", "text": "No"}]}
+    return {}
+
+
+def _report_fields(answers: dict[str, Any], pharmacies: QuerySet[Pharmacy]) -> tuple[dict[str, Any], str | None]:
+    """All answers checked again by their forms: (the issue_report arguments, the first step to redo)."""
+    fields: dict[str, Any] = {}
+    for step in REPORT_STEPS[:-1]:
+        data = issue_forms.DetailsStepForm.from_session(answers) if step == "details" else answers
+        form = _step_form(step, data=data, answers=answers, pharmacies=pharmacies)
+        if not form.is_valid():
+            return {}, step
+        fields.update(form.cleaned_data)
+    fields["is_emergency"] = fields["is_emergency"] == "yes"
+    fields["no_card_yet"] = bool(fields["no_card_yet"])
+    return fields, None
+
+
+def _report_check(
+    request: HttpRequest, *, user: User, answers: dict[str, Any], pharmacies: QuerySet[Pharmacy]
+) -> HttpResponse:
+    fields, redo = _report_fields(answers, pharmacies)
+    if redo:
+        return redirect(_step_url(redo))
+    errors: list[dict[str, str]] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            issue = services.issue_report(user=user, **fields)
+        except ValidationError as error:
+            errors = [{"text": message} for message in error.messages]
+            status = 400
+        except IssueServiceError as error:
+            errors = [{"text": error.message}]
+            status = _status_for(error)
+        else:
+            request.session.pop(REPORT_SESSION_KEY, None)
+            return redirect("issues:reported", reference=issue.reference)
+    several = pharmacies.count() > 1
+    context = {
+        "fields": fields,
+        "kind_label": Kind(fields["kind"]).label,
+        "smartcard_number": format_smartcard_number(fields["smartcard_number"]) if fields["smartcard_number"] else "",
+        "several_pharmacies": several,
+        "errors": errors,
+        "back_url": _step_url("details"),
+        "change_url": lambda step: _step_url(step, change=True),
+    }
+    return render(request, "issues/report/check.jinja", context, status=status)
+
+
+@require_http_methods(["GET"])
+def report_done(request: HttpRequest, reference: str) -> HttpResponse:
+    issue = _issue_or_404(request, reference)
+    return render(request, "issues/report/done.jinja", {"issue": issue, "guidance": _guidance(_user(request), issue)})
+
+
+# The issue page and its actions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the user may do on the issue page: a short form that calls one service."""
+
+    name: str
+    title: str
+    button: str
+    form_class: type[issue_forms.NhsukForm]
+    success: str
+
+
+ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action(
+            "try_cis",
+            "I have tried Care Identity Service self-service",
+            "Record the CIS attempt",
+            issue_forms.TryCisForm,
+            "Recorded: you tried Care Identity Service self-service.",
+        ),
+        Action(
+            "ra_reply", "Log the RA's reply", "Log the reply", issue_forms.RaReplyForm, "The RA's reply is recorded."
+        ),
+        Action("phone_call", "Log a phone call", "Log the call", issue_forms.PhoneCallForm, "The call is recorded."),
+        Action("cc_lpc", "Copy in your LPC", "Copy in the LPC", issue_forms.CcLpcForm, "Your LPC has been copied in."),
+        Action(
+            "escalate_to_cpe",
+            "Escalate to the CPE IT team",
+            "Escalate to CPE IT",
+            issue_forms.EscalateForm,
+            "Escalated to the CPE IT team.",
+        ),
+        Action("resolve", "Mark it as resolved", "Mark as resolved", issue_forms.ResolveForm, "The issue is resolved."),
+        Action("reopen", "Reopen it", "Reopen the issue", issue_forms.ReopenForm, "The issue is open again."),
+        Action("withdraw", "Withdraw it", "Withdraw the issue", issue_forms.WithdrawForm, "The issue is withdrawn."),
+        Action("note", "Add a note", "Add the note", issue_forms.NoteForm, "Your note is on the timeline."),
+    )
+}
+# Logging a reply only makes sense once the RA has been asked.
+RA_ASKED_STATES = (State.RA_CONTACTED, State.LPC_CC, State.ESCALATED)
+
+
+def _allowed_actions(user: User, issue: Issue) -> list[str]:
+    allowed = selectors.issue_allowed_actions(user=user, issue=issue)
+    return [name for name in allowed if name != "ra_reply" or issue.state in RA_ASKED_STATES]
+
+
+def _guidance(user: User, issue: Issue) -> guidance.Guidance:
+    return guidance.guidance_for(issue=issue, user=user)
+
+
+def _run_action(action: Action, *, user: User, issue: Issue, form: issue_forms.NhsukForm) -> None:
+    fields = form.service_fields()
+    if action.name == "note":
+        services.issue_add_note(user=user, issue=issue, **fields)
+    elif action.name == "phone_call":
+        services.issue_log_phone_call(user=user, issue=issue, **fields)
+    elif action.name == "ra_reply":
+        services.issue_log_ra_reply(user=user, issue=issue, **fields)
+    else:
+        services.issue_transition(user=user, issue=issue, transition=action.name, **fields)
+
+
+def _render_detail(
+    request: HttpRequest,
+    issue: Issue,
+    *,
+    bound: issue_forms.NhsukForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    user = _user(request)
+    allowed = _allowed_actions(user, issue)
+    open_action = bound.prefix if bound is not None else None
+    actions = [
+        {
+            "action": action,
+            "form": bound if action.name == open_action else action.form_class(prefix=action.name),
+            "open": action.name == open_action,
+        }
+        for action in ACTIONS.values()
+        if action.name in allowed
+    ]
+    context = {
+        "issue": issue,
+        "tag": presentation.state_tag(issue.state),
+        "deadline": presentation.deadline_text(issue),
+        "overdue": presentation.overdue_text(issue),
+        "guidance": _guidance(user, issue),
+        "may_contact_ra": "contact_ra" in allowed,
+        "actions": actions,
+        "events": selectors.issue_timeline(issue=issue),
+        "state_labels": dict(State.choices),
+        "smartcard_number": format_smartcard_number(issue.smartcard_number) if issue.smartcard_number else "",
+        "error": error,
+    }
+    return render(request, "issues/detail.jinja", context, status=status)
+
+
+@require_http_methods(["GET"])
+def issue_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    return _render_detail(request, _issue_or_404(request, reference))
+
+
+@require_POST
+def issue_action(request: HttpRequest, reference: str, action: str) -> HttpResponse:
+    issue = _issue_or_404(request, reference)
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404("No such action")
+    form = spec.form_class(request.POST, prefix=spec.name)
+    if not form.is_valid():
+        return _render_detail(request, issue, bound=form, status=400)
+    try:
+        _run_action(spec, user=_user(request), issue=issue, form=form)
+    except ValidationError as error:
+        _add_service_errors(form, error)
+        return _render_detail(request, _issue_or_404(request, reference), bound=form, status=400)
+    except IssueServiceError as error:
+        # The service saved nothing: show the issue as it is now, with the reason.
+        issue = _issue_or_404(request, reference)
+        return _render_detail(request, issue, error=error.message, status=_status_for(error))
+    messages.success(request, spec.success)
+    return redirect("issues:detail", reference=issue.reference)
+
+
+# Contact the RA --------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
+    """The prepared request to the RA: sent from the app, or from the user's own mail and confirmed."""
+    user = _user(request)
+    issue = _issue_or_404(request, reference)
+    if "contact_ra" not in selectors.issue_allowed_transitions(user=user, issue=issue):
+        messages.error(request, "You cannot contact the RA about this issue at this stage.")
+        return redirect("issues:detail", reference=issue.reference)
+    may_cc_lpc = selectors.issue_roles(user=user, issue=issue).owner
+    if request.method == "GET":
+        initial = {
+            "question": default_ra_question(issue),
+            "contact_name": issue.contact_name,
+            "contact_phone": issue.contact_phone,
+            "smartcard_number": issue.smartcard_number,
+            "no_card_yet": issue.no_card_yet,
+        }
+        form = issue_forms.ContactRaForm(initial=initial, may_cc_lpc=may_cc_lpc)
+        return _render_contact_ra(request, issue, form)
+    form = issue_forms.ContactRaForm(request.POST, may_cc_lpc=may_cc_lpc)
+    if not form.is_valid():
+        return _render_contact_ra(request, issue, form, status=400)
+    fields = form.service_fields()
+    if fields["send_via"] == SEND_VIA_OWN_MAIL and request.POST.get("confirmed") != "yes":
+        return _render_contact_ra(request, issue, form, template="issues/contact_ra_own_mail.jinja")
+    try:
+        services.issue_transition(user=user, issue=issue, transition="contact_ra", **fields)
+    except ValidationError as error:
+        _add_service_errors(form, error)
+        return _render_contact_ra(request, _issue_or_404(request, reference), form, status=400)
+    except IssueServiceError as error:
+        issue = _issue_or_404(request, reference)
+        return _render_detail(request, issue, error=error.message, status=_status_for(error))
+    if fields["send_via"] == SEND_VIA_OWN_MAIL:
+        messages.success(request, "Recorded: you sent the request to the RA from your own email.")
+    else:
+        messages.success(request, "Your request is on its way to the RA. Their reply will appear on this page.")
+    return redirect("issues:detail", reference=issue.reference)
+
+
+def _render_contact_ra(
+    request: HttpRequest,
+    issue: Issue,
+    form: issue_forms.ContactRaForm,
+    *,
+    status: int = 200,
+    template: str = "issues/contact_ra.jinja",
+) -> HttpResponse:
+    answers = form.service_fields() if form.is_bound and form.is_valid() else dict(form.initial)
+    preview = issue_ra_request_preview(
+        issue=issue,
+        question=answers.get("question", ""),
+        contact_name=answers.get("contact_name"),
+        contact_phone=answers.get("contact_phone"),
+        smartcard_number=answers.get("smartcard_number"),
+        no_card_yet=answers.get("no_card_yet"),
+    )
+    context = {
+        "issue": issue,
+        "form": form,
+        "preview": preview,
+        "ra_window": presentation.working_days_in_words(
+            settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS
+        ),
+        "ra": issue.pharmacy.ra,
+        "no_ra": "ra" in preview.missing,
+        "no_ra_email": "ra_email" in preview.missing,
+        "report_missing_url": _report_missing_url(issue),
+    }
+    return render(request, template, context, status=status)
+
+
+def _report_missing_url(issue: Issue) -> str | None:
+    """Where to tell the directory manager that the pharmacy's RA is missing or wrong."""
+    ra_id = issue.pharmacy.ra_id
+    lpc_id = issue.pharmacy.lpc_id
+    if ra_id is not None:
+        return _url_or_none("directory:ra_report", ra_id)
+    if lpc_id is not None:
+        return _url_or_none("directory:lpc_report", lpc_id)
+    return None
+
+
+def _url_or_none(viewname: str, *args: Any) -> str | None:
+    try:
+        return reverse(viewname, args=args)
+    except NoReverseMatch:
+        return None
+
+
+# Lists and dashboards --------------------------------------------------------------------------
+
+PAGE_SIZE = 25
+DASHBOARD_SIZE = 50
+
+
+def _page_items(page: Page[Any], url_for: Any) -> list[dict[str, Any]]:
+    """NHS.UK numbered pagination: first, last, and two either side of the current page."""
+    last = page.paginator.num_pages
+    shown = sorted({1, last, *range(max(1, page.number - 2), min(last, page.number + 2) + 1)})
+    items: list[dict[str, Any]] = []
+    for index, number in enumerate(shown):
+        if index and number - shown[index - 1] > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": number, "href": url_for(number), "current": number == page.number})
+    return items
+
+
+def _rows(issues: Any) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [
+        {
+            "issue": issue,
+            "tag": presentation.state_tag(issue.state),
+            "age": presentation.age_in_words(issue, now=now),
+            "deadline": presentation.deadline_text(issue, now=now),
+            "overdue": presentation.is_overdue(issue, now=now),
+        }
+        for issue in issues
+    ]
+
+
+@require_http_methods(["GET"])
+def issue_list(request: HttpRequest) -> HttpResponse:
+    form = issue_forms.IssueFilterForm(request.GET or None)
+    issues = selectors.issue_list(user=_user(request), **form.filters())
+    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+
+    def url_for(number: int) -> str:
+        query["page"] = str(number)
+        return f"?{query.urlencode()}"
+
+    context = {
+        "form": form,
+        "page": page,
+        "rows": _rows(page.object_list),
+        "pagination": {
+            "items": _page_items(page, url_for) if page.paginator.num_pages > 1 else [],
+            "previous": {"href": url_for(page.previous_page_number())} if page.has_previous() else {},
+            "next": {"href": url_for(page.next_page_number())} if page.has_next() else {},
+        },
+        "state_items": [{"value": value, "text": label} for value, label in issue_forms.IssueFilterForm.STATE_CHOICES],
+    }
+    return render(request, "issues/list.jinja", context)
+
+
+@require_http_methods(["GET"])
+def lpc_dashboard(request: HttpRequest) -> HttpResponse:
+    """The LPC officer's issues, those waiting on the LPC first, and how many are in each state."""
+    user = _user(request)
+    if not user.lpcs.exists():
+        raise PermissionDenied("Only LPC officers have an LPC dashboard.")
+    waiting_on_lpc_first = Case(When(state=State.LPC_CC, then=Value(0)), default=Value(1))
+    issues = (
+        selectors.issue_list(user=user, state="open")
+        .filter(lpc_involved_at__isnull=False)
+        .order_by(waiting_on_lpc_first, F("due_at").asc(nulls_last=True), "-created_at")
+    )
+    context = {
+        "rows": _rows(issues[:DASHBOARD_SIZE]),
+        "counts": _count_rows(selectors.issue_counts_by_state(user=user)),
+        "limit": DASHBOARD_SIZE,
+    }
+    return render(request, "issues/lpc_dashboard.jinja", context)
+
+
+@require_http_methods(["GET"])
+def cpe_dashboard(request: HttpRequest) -> HttpResponse:
+    """Escalations awaiting the CPE IT team's triage, oldest deadline first, and counts by state."""
+    user = _user(request)
+    if not user.is_cpe_it:
+        raise PermissionDenied("Only the CPE IT team has this dashboard.")
+    issues = selectors.issue_list(user=user, state=State.ESCALATED).order_by(
+        F("due_at").asc(nulls_last=True), "created_at"
+    )
+    context = {
+        "rows": _rows(issues[:DASHBOARD_SIZE]),
+        "counts": _count_rows(selectors.issue_counts_by_state(user=user)),
+        "limit": DASHBOARD_SIZE,
+    }
+    return render(request, "issues/cpe_dashboard.jinja", context)
+
+
+def _count_rows(counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"state": state, "tag": presentation.state_tag(state), "count": counts.get(state, 0)} for state in State]
