@@ -309,3 +309,154 @@ class NudgeDigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder about {format_reference(self.issue_id)} for {self.user_id}"
+
+
+# Inbound mail
+
+
+def inbound_attachment_path(instance: InboundAttachment, filename: str) -> str:
+    """Stored under a random folder, never under the sender's own file name alone."""
+    return f"inbound/{timezone.now():%Y/%m}/{secrets.token_hex(8)}/{filename}"
+
+
+class InboundEmail(models.Model):
+    """One email received through an ESP's inbound webhook, stored once per Message-ID.
+
+    Attached to the issue it matched (status "matched", with its EMAIL_IN event), or waiting in the
+    unmatched list for CPE IT (status "unmatched", no issue). Nothing received is ever dropped.
+    """
+
+    class Status(models.TextChoices):
+        MATCHED = "matched", "Attached to an issue"
+        UNMATCHED = "unmatched", "Unmatched"
+
+    class MatchedBy(models.TextChoices):
+        NONE = "", "Not matched"
+        TOKEN = "token", "The issue's tracking address"
+        THREAD = "thread", "A reply to an earlier email on the issue"
+        REFERENCE = "reference", "The issue reference in the subject"
+        MANUAL = "manual", "Attached by CPE IT"
+
+    class Sender(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown sender"
+        RA = "ra", "The pharmacy's RA"
+        REPORTER = "reporter", "The person who reported the issue"
+        PHARMACY = "pharmacy", "The pharmacy (staff or owner)"
+        LPC = "lpc", "The pharmacy's LPC"
+        CPE_IT = "cpe_it", "CPE IT team"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNMATCHED)
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails")
+    event = models.ForeignKey(
+        IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails"
+    )
+    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices, default=MatchedBy.NONE, blank=True)
+    sender_role = models.CharField(max_length=10, choices=Sender.choices, default=Sender.UNKNOWN)
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="attached_emails"
+    )
+
+    esp_name = models.CharField(max_length=40)
+    esp_event_id = models.CharField(max_length=254, blank=True)
+    message_id = models.CharField(max_length=998, unique=True)
+    in_reply_to = models.TextField(blank=True)
+    references = models.TextField(blank=True)
+    from_email = models.CharField(max_length=254, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    recipients = models.JSONField(
+        default=list, blank=True, help_text="Every address it was delivered to: To, Cc, Bcc and the envelope."
+    )
+    subject = models.CharField(max_length=998, blank=True)
+    sent_at = models.DateTimeField("date in the email", null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    headers = models.TextField(blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField("sanitised HTML body", blank=True)
+    automatic_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why it is taken for an auto-reply or a mail loop (empty: a person)."
+    )
+    spam_detected = models.BooleanField(null=True, blank=True)
+    notes = models.TextField(blank=True, help_text="What happened while receiving it: refused attachments, errors.")
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbound_status_received"),
+            models.Index(fields=["issue", "received_at"], name="inbound_issue_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject or '(no subject)'} <- {self.from_email}"
+
+    @property
+    def is_automatic(self) -> bool:
+        return bool(self.automatic_reason)
+
+
+class InboundAttachment(models.Model):
+    """A file that came with an inbound email; too large ones are listed with the reason, not stored."""
+
+    email = models.ForeignKey(InboundEmail, on_delete=models.PROTECT, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=150, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to=inbound_attachment_path, max_length=400, blank=True)
+    refused_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_stored(self) -> bool:
+        return bool(self.file)
+
+
+# Nudges ---------------------------------------------------------------------------------------
+
+
+class NotificationPreference(models.Model):
+    """How a person wants their reminders (nudges): each one straight away, or one email a day."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate", "Email me each reminder straight away"
+        DAILY_DIGEST = "daily_digest", "One email each weekday morning listing my reminders"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    nudge_delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_nudge_delivery_display()}"
+
+
+class NudgeDigestItem(models.Model):
+    """A reminder waiting for its person's daily digest; the digest run settles it exactly once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nudge_digest_items")
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="nudge_digest_items")
+    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, related_name="digest_items")
+    role = models.CharField(max_length=20)
+    due_kind = models.CharField(max_length=20, choices=Deadline.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    digest_email = models.ForeignKey(
+        OutboundEmail, on_delete=models.PROTECT, null=True, blank=True, related_name="digest_items"
+    )
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = [
+            models.Index(
+                fields=["user", "created_at"], condition=Q(settled_at__isnull=True), name="digest_item_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder about {format_reference(self.issue_id)} for {self.user_id}"

@@ -238,6 +238,29 @@ DIRECTORY_MANAGER_EMAIL = env_str("DIRECTORY_MANAGER_EMAIL", "directory-manager@
 CPE_IT_EMAIL = env_str("CPE_IT_EMAIL", "it@cpe.org.uk")
 INBOUND_LOCAL_PART = env_str("INBOUND_LOCAL_PART", "issues")
 INBOUND_DOMAIN = env_str("INBOUND_DOMAIN", "smartcard-route.localhost")
+# Inbound mail (issues.inbound): attachments larger than this are refused (listed, not stored); a
+# webhook post larger than INBOUND_MAX_WEBHOOK_BYTES is refused whole (413).
+INBOUND_MAX_ATTACHMENT_BYTES = env_int("INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+INBOUND_MAX_WEBHOOK_BYTES = env_int("INBOUND_MAX_WEBHOOK_BYTES", 100 * 1024 * 1024)
+# Mail domains shared by many organisations: a sender there is never taken for an RA by domain alone.
+INBOUND_SHARED_MAIL_DOMAINS = env_list(
+    "INBOUND_SHARED_MAIL_DOMAINS",
+    [
+        "nhs.net",
+        "nhs.uk",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "live.co.uk",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "icloud.com",
+        "btinternet.com",
+        "aol.com",
+    ],
+)
 
 # The working-time clock (issues.clock) and the reply windows, in working days.
 WORKING_DAY_START = env_str("WORKING_DAY_START", "09:00")

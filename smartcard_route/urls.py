@@ -10,6 +10,9 @@ urlpatterns = [
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
     path("admin/", admin.site.urls),
+    # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
+    path("webhooks/anymail/", include("issues.webhook_urls")),
+    path("webhooks/anymail/", include("anymail.urls")),
 ]
 
 handler403 = "smartcard_route.views.permission_denied"

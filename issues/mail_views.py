@@ -1,0 +1,104 @@
+"""Pages for inbound mail: CPE IT's list of unmatched email, one email, attaching it to an issue,
+and downloading an inbound attachment (for anyone who may see its issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from directory.models import User
+from issues import inbound
+from issues.exceptions import IssueServiceError
+from issues.forms import NhsukForm
+from issues.models import InboundEmail
+
+PAGE_SIZE = 50
+
+
+class AttachEmailForm(NhsukForm):
+    reference = forms.CharField(
+        label="Issue reference",
+        help_text="For example, SC-000123",
+        max_length=20,
+        strip=True,
+        error_messages={"required": "Enter the reference of the issue this email belongs to"},
+    )
+
+
+def _cpe_it(request: HttpRequest) -> User:
+    user: Any = request.user
+    if not (user.is_authenticated and user.is_active and user.is_cpe_it):
+        raise Http404("No such page.")
+    return user  # type: ignore[no-any-return]
+
+
+def _email_or_404(user: User, pk: int) -> InboundEmail:
+    email = (
+        inbound.inbound_emails_visible_to(user)
+        .select_related("issue", "attached_by")
+        .prefetch_related("attachments")
+        .filter(pk=pk)
+        .first()
+    )
+    if email is None:
+        raise Http404("No such email.")
+    return email
+
+
+@require_GET
+def unmatched_mail(request: HttpRequest) -> HttpResponse:
+    user = _cpe_it(request)
+    page = Paginator(inbound.unmatched_emails(user=user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "issues/unmatched_list.jinja", {"page": page})
+
+
+@require_GET
+def unmatched_mail_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _cpe_it(request)
+    return _render_detail(request, _email_or_404(user, pk), AttachEmailForm())
+
+
+@require_POST
+def unmatched_mail_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _cpe_it(request)
+    email = _email_or_404(user, pk)
+    form = AttachEmailForm(request.POST)
+    if form.is_valid():
+        try:
+            email = inbound.inbound_email_attach(user=user, email=email, reference=form.cleaned_data["reference"])
+        except ValidationError as error:
+            for message in error.message_dict.get("reference", error.messages):
+                form.add_error("reference", message)
+        except IssueServiceError as error:
+            form.add_error(None, error.message)
+        else:
+            assert email.issue is not None
+            return redirect(reverse("issues:detail", kwargs={"reference": email.issue.reference}))
+    return _render_detail(request, email, form, status=400)
+
+
+def _render_detail(request: HttpRequest, email: InboundEmail, form: AttachEmailForm, status: int = 200) -> HttpResponse:
+    return render(request, "issues/unmatched_detail.jinja", {"email": email, "form": form}, status=status)
+
+
+@require_GET
+def inbound_attachment(request: HttpRequest, pk: int) -> FileResponse:
+    """Always a download (never shown inline): an attachment may be hostile HTML or script."""
+    attachment = inbound.inbound_attachment_visible(user=request.user, pk=pk)
+    if not attachment.file:
+        raise Http404("This attachment was not stored.")
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,121 @@
+"""django-anymail's inbound and tracking webhook views for Amazon SES and Postmark, made safe.
+
+anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth: a wrong or
+missing secret answers 400, or 401 for Amazon SNS) and sends its signals, handled by issues.inbound
+and issues.tracking. On top of anymail, these views:
+
+- answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
+  become a 500 that the ESP retries forever; an error while *handling* a well-formed payload is
+  still a 500, so the ESP tries again later;
+- accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
+  email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond): the message
+  is kept and its oversized attachments are refused one by one (issues.inbound).
+
+They are public (no login: anymail marks them login_not_required and csrf_exempt).
+"""
+
+from __future__ import annotations
+
+import logging
+from io import BytesIO
+from typing import Any
+
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.utils import get_request_basic_auth
+from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
+from django.conf import settings
+from django.core.exceptions import BadRequest, ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
+
+logger = logging.getLogger(__name__)
+
+# What a malformed payload makes anymail's parsers raise (json, KeyError on a missing field, ...).
+PAYLOAD_ERRORS: tuple[type[BaseException], ...] = (
+    AnymailError,
+    ImproperlyConfigured,  # anymail's "wrong webhook for this payload" (AnymailConfigurationError)
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    LookupError,
+)
+
+
+class SafeWebhookMixin:
+    """Put before an anymail webhook view class: bounded body size, 400 on malformed payloads."""
+
+    basic_auth: list[str]
+    esp_name: str
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("Bad Content-Length.", status=400, content_type="text/plain")
+        limit = int(settings.INBOUND_MAX_WEBHOOK_BYTES)
+        if length > limit:
+            logger.warning("%s webhook: %s bytes refused (limit %s)", self.esp_name, length, limit)
+            return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+        if self._authenticated(request) and not _read_body(request, limit):
+            logger.warning("%s webhook: body over %s bytes refused", self.esp_name, limit)
+            return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+        return super().post(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+
+    def _authenticated(self, request: HttpRequest) -> bool:
+        """The basic-auth secret is right (anymail checks it again); only then read a large body."""
+        if not self.basic_auth:
+            return True
+        given = get_request_basic_auth(request)
+        return given is not None and any(constant_time_compare(given, secret) for secret in self.basic_auth)
+
+    def run_validators(self, request: HttpRequest) -> None:
+        self._bad_payload_is_400(super().run_validators, request)  # type: ignore[misc]
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        return self._bad_payload_is_400(super().parse_events, request)  # type: ignore[misc, no-any-return]
+
+    def _bad_payload_is_400(self, step: Any, request: HttpRequest) -> Any:
+        try:
+            return step(request)
+        except AnymailWebhookValidationFailure:
+            raise  # anymail's own 400 (wrong secret, mismatched SNS headers), logged by Django
+        except PAYLOAD_ERRORS as error:
+            logger.warning(
+                "%s webhook: malformed payload refused (%s: %s)",
+                self.esp_name,
+                type(error).__name__,
+                str(error)[:300],
+            )
+            raise BadRequest(f"Malformed {self.esp_name} webhook payload.") from error
+
+
+def _read_body(request: HttpRequest, limit: int) -> bool:
+    """Read the body into memory up to `limit` bytes, past DATA_UPLOAD_MAX_MEMORY_SIZE, for this
+    view only (request.body then returns it without Django's smaller check). False when too big."""
+    if hasattr(request, "_body"):
+        return len(request.body) <= limit
+    data = request.read(limit + 1)
+    if len(data) > limit:
+        return False
+    request._body = data  # type: ignore[attr-defined]
+    request._stream = BytesIO(data)  # type: ignore[attr-defined]
+    return True
+
+
+class AmazonSESInboundView(SafeWebhookMixin, AmazonSESInboundWebhookView):
+    pass
+
+
+class AmazonSESTrackingView(SafeWebhookMixin, AmazonSESTrackingWebhookView):
+    pass
+
+
+class PostmarkInboundView(SafeWebhookMixin, PostmarkInboundWebhookView):
+    pass
+
+
+class PostmarkTrackingView(SafeWebhookMixin, PostmarkTrackingWebhookView):
+    pass
