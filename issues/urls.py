@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from issues import views
+from issues import mail_views, views
 
 
 class ReferenceConverter:
@@ -29,4 +29,9 @@ urlpatterns = [
     path("<reference:reference>/reported/", views.report_done, name="reported"),
     path("<reference:reference>/contact-ra/", views.contact_ra, name="contact_ra"),
     path("<reference:reference>/actions/<slug:action>/", views.issue_action, name="action"),
+    # Inbound mail (issues.mail_views): CPE IT's unmatched list, and inbound attachments.
+    path("unmatched-mail/", mail_views.unmatched_mail, name="unmatched_mail"),
+    path("unmatched-mail/<int:pk>/", mail_views.unmatched_mail_detail, name="unmatched_mail_detail"),
+    path("unmatched-mail/<int:pk>/attach/", mail_views.unmatched_mail_attach, name="unmatched_mail_attach"),
+    path("attachments/<int:pk>/", mail_views.inbound_attachment, name="inbound_attachment"),
 ]
