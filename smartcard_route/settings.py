@@ -296,6 +296,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Smartcard issues along Community Pharmacy England's resolution and escalation route.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name per choice set shared by several fields (the API's enums).
+    "ENUM_NAME_OVERRIDES": {
+        "IssueKindEnum": "issues.models.Kind",
+        "IssueStateEnum": "issues.models.State",
+        "EventKindEnum": "issues.models.EventKind",
+        "TransitionEnum": "issues.services.TRANSITIONS",
+    },
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
+from issues.api import api_docs
 from smartcard_route import views
 
 urlpatterns = [
@@ -13,6 +15,9 @@ urlpatterns = [
     # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
     path("webhooks/anymail/", include("issues.webhook_urls")),
     path("webhooks/anymail/", include("anymail.urls")),
+    path("api/v1/", include("issues.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs, name="api-docs"),
 ]
 
 handler403 = "smartcard_route.views.permission_denied"

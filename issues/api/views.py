@@ -1,0 +1,252 @@
+"""The JSON API (/api/v1/): the same issues, scope and services as the pages.
+
+Every read goes through `issues.selectors` (so an issue outside the user's scope answers 404) and
+every write through `issues.services`. The services' exceptions become status codes here:
+
+| raised by the service | status |
+|---|---|
+| django ValidationError (field errors) | 400 `{field: [messages]}` |
+| IssueActionForbidden | 403 `{"detail": message}` |
+| TransitionNotAllowedNow, IssueChangedConcurrently | 409 `{"detail": message}` |
+
+Token authentication is tried before the session, so a request without credentials answers 401
+with `WWW-Authenticate: Token` rather than 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from issues import services
+from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
+from issues.models import Issue, IssueEvent
+from issues.selectors import issue_events, issue_get_visible, issue_list, issues_visible_to
+from issues.serializers import (
+    FIELD_ERRORS_SCHEMA,
+    TRANSITION_SERIALIZERS,
+    ErrorSerializer,
+    IssueCreateSerializer,
+    IssueDetailSerializer,
+    IssueEventSerializer,
+    IssueFilterSerializer,
+    IssueListSerializer,
+    NoteSerializer,
+    PhoneCallSerializer,
+    RaReplySerializer,
+    TransitionSerializer,
+)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This action conflicts with the issue's current state."
+    default_code = "conflict"
+
+
+def api_exception_for(error: Exception) -> Exception:
+    """The REST framework exception that answers a service-layer exception (others pass through)."""
+    if isinstance(error, IssueActionForbidden):
+        return exceptions.PermissionDenied(error.message)
+    if isinstance(error, TransitionNotAllowedNow | IssueChangedConcurrently):
+        return Conflict(error.message, code=type(error).__name__)
+    if isinstance(error, DjangoValidationError):
+        return exceptions.ValidationError(serializers.as_serializer_error(error))
+    return error
+
+
+class IssuePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+# Responses shared by the schema of several operations.
+UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No or invalid credentials.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such issue, or it is outside your scope.")
+FIELD_ERRORS = OpenApiResponse(FIELD_ERRORS_SCHEMA, description="Field errors: nothing was saved.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this on this issue.")
+CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description=(
+        "Not possible in the issue's current state (or a guard failed, e.g. no RA in the directory), "
+        "or someone else changed the issue first. Nothing was saved; reload the issue and try again."
+    ),
+    examples=[
+        OpenApiExample(
+            "Changed by someone else",
+            value={"detail": "This issue was changed by someone else. Check the latest details and try again."},
+        )
+    ],
+)
+REFERENCE = OpenApiParameter(
+    "reference", OpenApiTypes.STR, OpenApiParameter.PATH, description='The issue\'s reference, like "SC-000123".'
+)
+
+TRANSITION_REQUEST = PolymorphicProxySerializer(
+    component_name="TransitionRequest",
+    serializers=dict(TRANSITION_SERIALIZERS),
+    resource_type_field_name="transition",
+)
+
+
+def _event_operation(request_serializer: type[BaseSerializer[Any]], summary: str) -> Any:
+    return extend_schema(
+        summary=summary,
+        parameters=[REFERENCE],
+        request=request_serializer,
+        responses={
+            201: IssueEventSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the issues you can see",
+        description="Newest first, paginated. Filters combine.",
+        parameters=[IssueFilterSerializer],
+        responses={200: IssueListSerializer(many=True), 400: FIELD_ERRORS, 401: UNAUTHENTICATED},
+    ),
+    create=extend_schema(
+        summary="Report a Smartcard problem",
+        request=IssueCreateSerializer,
+        responses={
+            201: IssueDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One issue, with its timeline and the transitions you may start",
+        parameters=[REFERENCE],
+        responses={200: IssueDetailSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+    ),
+)
+class IssueViewSet(viewsets.GenericViewSet[Issue]):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    pagination_class = IssuePagination
+    lookup_field = "reference"
+    lookup_value_regex = "[^/]+"
+    serializer_class = IssueDetailSerializer
+
+    def get_queryset(self) -> Any:
+        return issues_visible_to(self.request.user)
+
+    def get_object(self) -> Issue:
+        return issue_get_visible(user=self.request.user, reference=self.kwargs["reference"])
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        by_action: dict[str, type[BaseSerializer[Any]]] = {
+            "list": IssueListSerializer,
+            "create": IssueCreateSerializer,
+            "transitions": TransitionSerializer,
+            "notes": NoteSerializer,
+            "phone_calls": PhoneCallSerializer,
+            "ra_replies": RaReplySerializer,
+        }
+        return by_action.get(self.action, IssueDetailSerializer)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        return super().handle_exception(api_exception_for(exc))
+
+    def _detail(self, issue: Issue, *, status_code: int = status.HTTP_200_OK) -> Response:
+        context = {**self.get_serializer_context(), "events": issue_events(issue=issue)}
+        return Response(IssueDetailSerializer(issue, context=context).data, status=status_code)
+
+    def list(self, request: Request) -> Response:
+        filters = IssueFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        issues = issue_list(user=request.user, **filters.validated_data)
+        page = self.paginate_queryset(issues)
+        assert page is not None
+        return self.get_paginated_response(
+            IssueListSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
+
+    def create(self, request: Request) -> Response:
+        serializer = IssueCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        issue = services.issue_report(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        response = self._detail(issue, status_code=status.HTTP_201_CREATED)
+        response["Location"] = reverse("api:issue-detail", kwargs={"reference": issue.reference})
+        return response
+
+    def retrieve(self, request: Request, reference: str) -> Response:
+        return self._detail(self.get_object())
+
+    @extend_schema(
+        summary="Move the issue along the route",
+        description=(
+            'Run one transition by name ("transition") with its fields. allowed_transitions in the issue '
+            "lists those you may start now."
+        ),
+        parameters=[REFERENCE],
+        request=TRANSITION_REQUEST,
+        responses={
+            200: IssueDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def transitions(self, request: Request, reference: str) -> Response:
+        issue = self.get_object()
+        name = request.data.get("transition") if hasattr(request.data, "get") else None
+        serializer_class = (
+            TRANSITION_SERIALIZERS.get(name, TransitionSerializer) if isinstance(name, str) else TransitionSerializer
+        )
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        issue = services.issue_transition(user=request.user, issue=issue, **fields)  # type: ignore[arg-type]
+        return self._detail(issue)
+
+    @_event_operation(NoteSerializer, "Add a note to the timeline")
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, NoteSerializer, services.issue_add_note)
+
+    @_event_operation(PhoneCallSerializer, "Log a phone call")
+    @action(detail=True, methods=["post"], url_path="phone-calls")
+    def phone_calls(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, PhoneCallSerializer, services.issue_log_phone_call)
+
+    @_event_operation(RaReplySerializer, "Log the RA's reply, received outside Smartcard Route")
+    @action(detail=True, methods=["post"], url_path="ra-replies")
+    def ra_replies(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, RaReplySerializer, services.issue_log_ra_reply)
+
+    def _log_event(self, request: Request, serializer_class: type[BaseSerializer[Any]], service: Any) -> Response:
+        issue = self.get_object()
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event: IssueEvent = service(user=request.user, issue=issue, **serializer.validated_data)
+        return Response(IssueEventSerializer(event).data, status=status.HTTP_201_CREATED)

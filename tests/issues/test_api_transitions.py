@@ -1,0 +1,331 @@
+"""The JSON API's writes to an issue: transitions, notes, phone calls and RA replies."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from issues import services
+from issues.api import IssueViewSet
+from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail, State
+from tests.issues.factories import IssueFactory, PharmacyFactory
+
+
+def transitions_url(issue: Issue) -> str:
+    return f"/api/v1/issues/{issue.reference}/transitions/"
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def as_staff(api, staff) -> APIClient:
+    api.force_login(staff)
+    return api
+
+
+@pytest.fixture
+def as_owner(api, owner) -> APIClient:
+    api.force_login(owner)
+    return api
+
+
+def state_of(issue: Issue) -> str:
+    return Issue.objects.values_list("state", flat=True).get(pk=issue.pk)
+
+
+# 200 ------------------------------------------------------------------------------------------
+
+
+def test_it_runs_a_transition_and_answers_with_the_issue(as_staff, issue, staff):
+    response = as_staff.post(
+        transitions_url(issue), {"transition": "try_cis", "note": "Self-unlock failed"}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "cis_self_service"
+    assert body["state_label"] == "Trying Care Identity Service self-service"
+    assert body["allowed_transitions"] == ["contact_ra", "resolve", "withdraw"]
+    last = body["events"][-1]
+    assert (last["kind"], last["transition"], last["from_state"], last["to_state"], last["text"]) == (
+        "transition",
+        "try_cis",
+        "in_pharmacy",
+        "cis_self_service",
+        "Self-unlock failed",
+    )
+    assert last["actor"] == {"name": staff.full_name}
+    assert state_of(issue) == State.CIS_SELF_SERVICE
+
+
+def test_it_contacts_the_ra_and_starts_the_reply_window(as_staff, issue, pharmacy):
+    response = as_staff.post(
+        transitions_url(issue),
+        {"transition": "contact_ra", "question": "Please unlock my card.", "contact_phone": "0113 496 0999"},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "ra_contacted"
+    assert body["due_kind"] == Deadline.RA_REPLY
+    assert body["due_at"] is not None
+    assert body["contact_phone"] == "0113 496 0999"
+    email = OutboundEmail.objects.get(issue=issue)
+    assert email.to == [pharmacy.ra.email]
+    assert email.status == OutboundEmail.Status.QUEUED
+
+
+def test_it_contacts_the_ra_from_the_users_own_mailbox(as_staff, issue):
+    response = as_staff.post(
+        transitions_url(issue),
+        {"transition": "contact_ra", "question": "Please unlock my card.", "send_via": "own_mail"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.RA_REQUEST).exists()
+    assert EventKind.REQUEST_CONFIRMED in [event["kind"] for event in response.json()["events"]]
+
+
+def test_it_lets_an_owner_cc_the_lpc_while_contacting_the_ra(as_owner, issue):
+    response = as_owner.post(
+        transitions_url(issue), {"transition": "contact_ra", "question": "Please help.", "cc_lpc": True}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == "lpc_cc"
+
+
+def test_it_resolves(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    response = as_staff.post(
+        transitions_url(issue),
+        {"transition": "resolve", "note": "RA unlocked it", "fixed_by_step": "ra"},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["state"], body["resolution_note"], body["fixed_by_step"]) == ("resolved", "RA unlocked it", "ra")
+    assert body["due_at"] is None
+    assert body["resolved_at"] is not None
+
+
+def test_it_lets_an_lpc_officer_escalate(api, lpc_officer, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    services.issue_log_ra_reply(user=staff, issue=issue, text="We cannot help.")
+    api.force_login(lpc_officer)
+    response = api.post(
+        transitions_url(issue), {"transition": "escalate_to_cpe", "note": "The RA will not act."}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == "escalated"
+
+
+def test_it_accepts_token_authentication_for_writes(api, staff, issue):
+    from rest_framework.authtoken.models import Token
+
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    response = api.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
+    assert response.status_code == 200
+
+
+# 400 ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"transition"}),
+        ({"transition": "teleport"}, {"transition"}),
+        ({"transition": ["try_cis"]}, {"transition"}),
+        ({"transition": "resolve"}, {"note", "fixed_by_step"}),
+        ({"transition": "resolve", "note": "done", "fixed_by_step": "magic"}, {"fixed_by_step"}),
+        ({"transition": "resolve", "note": "x" * 5001, "fixed_by_step": "ra"}, {"note"}),
+        ({"transition": "withdraw", "reason": "   "}, {"reason"}),
+        ({"transition": "try_cis", "reason": "not a field of try_cis"}, {"reason"}),
+        ({"transition": "contact_ra"}, {"question"}),
+        ({"transition": "contact_ra", "question": "Help", "contact_phone": "12345"}, {"contact_phone"}),
+        ({"transition": "contact_ra", "question": "Help", "smartcard_number": "1234"}, {"smartcard_number"}),
+        ({"transition": "contact_ra", "question": "Help", "send_via": "pigeon"}, {"send_via"}),
+        ({"transition": "contact_ra", "question": "Help", "cc_lpc": "perhaps"}, {"cc_lpc"}),
+    ],
+)
+def test_it_answers_400_with_field_errors(as_staff, issue, body, fields):
+    response = as_staff.post(transitions_url(issue), body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == fields
+    assert state_of(issue) == State.IN_PHARMACY
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+def test_it_answers_400_with_the_services_field_errors(as_staff, pharmacy, staff):
+    """The service validates against the issue too: contacting the RA needs a Smartcard number."""
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, smartcard_number="", no_card_yet=False)
+    response = as_staff.post(transitions_url(issue), {"transition": "contact_ra", "question": "Help"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["smartcard_number"]
+    assert state_of(issue) == State.IN_PHARMACY
+    assert not OutboundEmail.objects.exists()
+
+
+def test_it_takes_a_form_encoded_body(as_staff, issue):
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis", "note": "tried"})
+    assert response.status_code == 200
+
+
+# 401, 403, 404 --------------------------------------------------------------------------------
+
+
+def test_it_answers_401_to_anonymous_transitions(api, issue):
+    response = api.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
+    assert response.status_code == 401
+    assert state_of(issue) == State.IN_PHARMACY
+
+
+@pytest.mark.parametrize(
+    ("persona", "state", "body"),
+    [
+        ("staff", State.RA_CONTACTED, {"transition": "cc_lpc"}),
+        ("staff", State.IN_PHARMACY, {"transition": "contact_ra", "question": "Help", "cc_lpc": True}),
+        ("owner", State.LPC_CC, {"transition": "escalate_to_cpe", "note": "Please"}),
+        ("lpc_officer", State.LPC_CC, {"transition": "withdraw", "reason": "Not ours"}),
+        ("cpe_it", State.IN_PHARMACY, {"transition": "try_cis"}),
+    ],
+)
+def test_it_answers_403_when_the_role_may_not(api, request, pharmacy, staff, persona, state, body):
+    user = request.getfixturevalue(persona)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+    api.force_login(user)
+    response = api.post(transitions_url(issue), body, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Only ")
+    assert state_of(issue) == state
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+def test_it_answers_404_outside_scope(api, outsider, issue):
+    api.force_login(outsider)
+    response = api.post(transitions_url(issue), {"transition": "withdraw", "reason": "x"}, format="json")
+    assert response.status_code == 404
+    assert state_of(issue) == State.IN_PHARMACY
+
+
+def test_it_answers_404_before_looking_at_the_body(api, outsider, issue):
+    api.force_login(outsider)
+    assert api.post(transitions_url(issue), {"transition": "teleport"}, format="json").status_code == 404
+
+
+# 409 ------------------------------------------------------------------------------------------
+
+
+def test_it_answers_409_when_the_transition_is_not_possible_from_the_state(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Recording a Care Identity Service attempt is not possible now: the issue is 'RA contacted'."
+    }
+    assert state_of(issue) == State.RA_CONTACTED
+
+
+def test_it_answers_409_when_a_guard_fails(as_staff, staff):
+    no_ra = PharmacyFactory.create(ra=None, staff=[staff])
+    issue = IssueFactory.create(pharmacy=no_ra, reporter=staff)
+    response = as_staff.post(transitions_url(issue), {"transition": "contact_ra", "question": "Help"}, format="json")
+    assert response.status_code == 409
+    assert "no Registration Authority" in response.json()["detail"]
+    assert state_of(issue) == State.IN_PHARMACY
+    assert not OutboundEmail.objects.exists()
+
+
+def test_it_answers_409_when_someone_else_changed_the_issue_first(as_staff, monkeypatch, issue, owner):
+    """The lost race: between the API loading the issue and running the transition, the owner
+    withdraws it through the service layer. The staff member's resolve must not overwrite that."""
+    load = IssueViewSet.get_object
+
+    def load_then_lose_the_race(self):
+        loaded = load(self)
+        services.issue_transition(
+            user=owner, issue=Issue.objects.get(pk=loaded.pk), transition="withdraw", reason="Reported twice"
+        )
+        return loaded
+
+    monkeypatch.setattr(IssueViewSet, "get_object", load_then_lose_the_race)
+    response = as_staff.post(
+        transitions_url(issue),
+        {"transition": "resolve", "note": "Fixed", "fixed_by_step": "in_pharmacy"},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This issue was changed by someone else. Check the latest details and try again."
+    }
+    issue.refresh_from_db()
+    assert issue.state == State.WITHDRAWN
+    assert issue.withdrawn_reason == "Reported twice"
+    assert issue.resolution_note == ""
+    transitions = IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITION)
+    assert [event.data["transition"] for event in transitions] == ["withdraw"]
+
+
+# Notes, phone calls, RA replies ---------------------------------------------------------------
+
+
+def test_it_adds_a_note(as_staff, issue, staff):
+    response = as_staff.post(f"/api/v1/issues/{issue.reference}/notes/", {"text": "<b>Tried</b> again"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["kind"] == "note"
+    assert response.json()["text"] == "<b>Tried</b> again"
+    assert IssueEvent.objects.get(issue=issue, kind=EventKind.NOTE).actor == staff
+
+
+def test_it_logs_a_phone_call_with_the_ra_as_its_reply(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    response = as_staff.post(
+        f"/api/v1/issues/{issue.reference}/phone-calls/",
+        {"text": "RA will unlock today", "with_ra": True},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["kind"] == "phone_call"
+    issue.refresh_from_db()
+    assert issue.due_kind == Deadline.PHARMACY_UPDATE
+
+
+def test_it_logs_an_ra_reply(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    response = as_staff.post(f"/api/v1/issues/{issue.reference}/ra-replies/", {"text": "Unlocked"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["kind"] == "ra_reply"
+    issue.refresh_from_db()
+    assert issue.due_kind == Deadline.PHARMACY_UPDATE
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fields"),
+    [
+        ("notes", {}, {"text"}),
+        ("notes", {"text": ""}, {"text"}),
+        ("notes", {"text": "x" * 5001}, {"text"}),
+        ("phone-calls", {"text": "Called"}, {"with_ra"}),
+        ("ra-replies", {"text": " "}, {"text"}),
+    ],
+)
+def test_it_answers_400_to_a_bad_note(as_staff, issue, path, body, fields):
+    response = as_staff.post(f"/api/v1/issues/{issue.reference}/{path}/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == fields
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+@pytest.mark.parametrize("path", ["notes", "phone-calls", "ra-replies"])
+def test_it_answers_404_to_notes_outside_scope(api, outsider, issue, path):
+    api.force_login(outsider)
+    response = api.post(f"/api/v1/issues/{issue.reference}/{path}/", {"text": "hi", "with_ra": False}, format="json")
+    assert response.status_code == 404
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+@pytest.mark.parametrize("path", ["transitions", "notes", "phone-calls", "ra-replies"])
+def test_it_refuses_get_on_write_endpoints(as_staff, issue, path):
+    assert as_staff.get(f"/api/v1/issues/{issue.reference}/{path}/").status_code == 405
