@@ -608,9 +608,15 @@ def inbound_email_record(
     return email
 
 
+def sender_label(role: str) -> str:
+    """ "the pharmacy's RA", "CPE IT team"...: the label, to follow "from"."""
+    label = str(Sender(role).label)
+    return label if label.startswith("CPE") else label[:1].lower() + label[1:]
+
+
 def _event_text(email: InboundEmail, role: str, attached_by: User | None) -> str:
     who = f"{email.from_name} <{email.from_email}>" if email.from_name else email.from_email or "an unknown sender"
-    text = f"Email from {who} ({Sender(role).label.lower()}): {email.subject or '(no subject)'}"
+    text = f"Email from {who} ({sender_label(role)}): {email.subject or '(no subject)'}"
     if email.automatic_reason:
         text += " [automatic reply]"
     if attached_by is not None:
@@ -651,7 +657,7 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
         {
             "issue": issue,
             "email": email,
-            "sender": Sender(role).label,
+            "sender": sender_label(role),
             "issue_url": emails.issue_url(issue),
             "site_url": settings.SITE_URL,
         },
@@ -661,7 +667,7 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
         issue=issue,
         event=event,
         to=[reporter.email],
-        subject=emails.subject_for(issue, f"New email from {Sender(role).label.lower()}: {email.subject}"[:250]),
+        subject=emails.subject_for(issue, f"New email from {sender_label(role)}: {email.subject}"[:250]),
         body_text=text,
         body_html=html,
     )

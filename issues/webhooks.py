@@ -7,6 +7,7 @@ and issues.tracking. On top of anymail, these views:
 - answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
   become a 500 that the ESP retries forever; an error while *handling* a well-formed payload is
   still a 500, so the ESP tries again later;
+- refuse every post (403) while no secret is configured, where anymail would accept anyone's;
 - accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
   email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond): the message
   is kept and its oversized attachments are refused one by one (issues.inbound).
@@ -51,6 +52,10 @@ class SafeWebhookMixin:
     esp_name: str
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.basic_auth:
+            # anymail would accept anyone's posts (with a warning): we refuse them instead.
+            logger.error("%s webhook refused: ANYMAIL_WEBHOOK_SECRET is not set", self.esp_name)
+            return HttpResponse("Webhook secret not configured.", status=403, content_type="text/plain")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -66,8 +71,6 @@ class SafeWebhookMixin:
 
     def _authenticated(self, request: HttpRequest) -> bool:
         """The basic-auth secret is right (anymail checks it again); only then read a large body."""
-        if not self.basic_auth:
-            return True
         given = get_request_basic_auth(request)
         return given is not None and any(constant_time_compare(given, secret) for secret in self.basic_auth)
 

@@ -333,6 +333,16 @@ def test_it_rejects_a_wrong_or_missing_secret_and_changes_nothing(
     assert issue.due_kind == Deadline.RA_REPLY
 
 
+def test_it_refuses_every_post_while_no_secret_is_configured(deliver: Deliver, issue: Issue, settings: Any) -> None:
+    settings.ANYMAIL = {key: value for key, value in settings.ANYMAIL.items() if key != "WEBHOOK_SECRET"}
+
+    with pytest.warns(Warning, match="insecure"):
+        response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]), secret=None)
+
+    assert response.status_code == 403
+    assert not InboundEmail.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body",
     ["this is not json", "[1, 2, 3]", '{"FromFull": "nonsense", "Headers": 7, "Attachments": [{"Name": 1}]}', ""],
