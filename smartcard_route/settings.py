@@ -96,6 +96,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A write lock wait instead of "database is locked" when the web server and worker write at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast instead of hanging a web worker (or the health check) when the server does not answer.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
@@ -119,7 +122,7 @@ AXES_COOLOFF_TIME = env_float("LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "directory/locked_out.jinja"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.jinja"
 AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 LANGUAGE_CODE = "en-gb"
@@ -163,6 +166,7 @@ if env_bool("BEHIND_TLS_PROXY", False):
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "smartcard_route.views.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 
 CONTENT_SECURITY_POLICY = {
@@ -188,14 +192,22 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # The transport expects its folders to exist; they are plain data folders under var/.
+    for _folder in ("out", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules that autodiscovery (each app's tasks.py) does not find.
+CELERY_IMPORTS = ["directory.account_tasks"]
+# Workers log through LOGGING below (JSON on stdout) like the web processes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Nudges (issues.nudges): reminders per wait before they drop to once a working day, issues per
 # sweep transaction, and when the daily digest goes out (weekdays, in TIME_ZONE).
 NUDGE_MAX_REMINDERS = env_int("NUDGE_MAX_REMINDERS", 3)
@@ -215,6 +227,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # The outbox: re-enqueue mail whose task was lost or whose worker died mid-send.
     "requeue-stuck-outbound-emails": {"task": "issues.tasks.requeue_stuck_outbound_emails", "schedule": 300.0},
+    # Correction reports whose email to the directory manager was never enqueued (broker outage).
+    "notify-directory-manager-pending": {"task": "directory.tasks.notify_directory_manager_pending", "schedule": 300.0},
 }
 REDIS_URL = env_str("REDIS_URL", "")
 
