@@ -352,6 +352,33 @@ class RaReplySerializer(serializers.Serializer[Any]):
     text = _text(required=True, help_text="What the RA said (received outside Smartcard Route).")
 
 
+# The prepared request to the RA (for sending it from one's own mailbox).
+
+
+class RaRequestQuerySerializer(serializers.Serializer[Any]):
+    question = serializers.CharField(
+        max_length=MAX_TEXT, required=False, allow_blank=True, help_text="Your question; a default one otherwise."
+    )
+
+
+class RaRequestSerializer(serializers.Serializer[Any]):
+    to = serializers.CharField(read_only=True, help_text='The RA\'s address ("" when the directory has none).')
+    cc = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="The issue's tracking address: keep it in Cc."
+    )
+    subject = serializers.CharField(read_only=True)
+    body_text = serializers.CharField(read_only=True)
+    body_html = serializers.CharField(read_only=True)
+    reply_to = serializers.CharField(read_only=True)
+    ra_name = serializers.CharField(read_only=True)
+    mailto_url = serializers.CharField(read_only=True, help_text="Opens the request in the user's mail client.")
+    missing = serializers.ListField(
+        child=serializers.ChoiceField(choices=["ra", "ra_email"]),
+        read_only=True,
+        help_text='What the directory lacks: "ra" (no RA) or "ra_email" (no RA email address).',
+    )
+
+
 # Error bodies, for the schema.
 
 

@@ -40,7 +40,13 @@ from rest_framework.serializers import BaseSerializer
 from issues import services
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.models import Issue, IssueEvent
-from issues.selectors import issue_events, issue_get_visible, issue_list, issues_visible_to
+from issues.selectors import (
+    issue_events,
+    issue_get_visible,
+    issue_list,
+    issue_ra_request_preview,
+    issues_visible_to,
+)
 from issues.serializers import (
     FIELD_ERRORS_SCHEMA,
     TRANSITION_SERIALIZERS,
@@ -53,6 +59,8 @@ from issues.serializers import (
     NoteSerializer,
     PhoneCallSerializer,
     RaReplySerializer,
+    RaRequestQuerySerializer,
+    RaRequestSerializer,
     TransitionSerializer,
 )
 
@@ -168,6 +176,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
             "notes": NoteSerializer,
             "phone_calls": PhoneCallSerializer,
             "ra_replies": RaReplySerializer,
+            "ra_request": RaRequestSerializer,
         }
         return by_action.get(self.action, IssueDetailSerializer)
 
@@ -228,6 +237,23 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         fields = dict(serializer.validated_data)
         issue = services.issue_transition(user=request.user, issue=issue, **fields)  # type: ignore[arg-type]
         return self._detail(issue)
+
+    @extend_schema(
+        summary="The prepared request to the RA",
+        description=(
+            'The email the contact_ra transition sends (send_via "app"), for sending it from your own '
+            'mailbox instead: then run contact_ra with send_via "own_mail".'
+        ),
+        parameters=[REFERENCE, RaRequestQuerySerializer],
+        responses={200: RaRequestSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], url_path="ra-request")
+    def ra_request(self, request: Request, reference: str) -> Response:
+        issue = self.get_object()
+        query = RaRequestQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        preview = issue_ra_request_preview(issue=issue, question=query.validated_data.get("question", ""))
+        return Response(RaRequestSerializer(preview).data)
 
     @_event_operation(NoteSerializer, "Add a note to the timeline")
     @action(detail=True, methods=["post"])

@@ -21,6 +21,7 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/notes/", "post"),
     ("/api/v1/issues/{reference}/phone-calls/", "post"),
     ("/api/v1/issues/{reference}/ra-replies/", "post"),
+    ("/api/v1/issues/{reference}/ra-request/", "get"),
 }
 
 

@@ -329,3 +329,38 @@ def test_it_answers_404_to_notes_outside_scope(api, outsider, issue, path):
 @pytest.mark.parametrize("path", ["transitions", "notes", "phone-calls", "ra-replies"])
 def test_it_refuses_get_on_write_endpoints(as_staff, issue, path):
     assert as_staff.get(f"/api/v1/issues/{issue.reference}/{path}/").status_code == 405
+
+
+# The prepared request to the RA ---------------------------------------------------------------
+
+
+def test_it_shows_the_prepared_request_to_the_ra(as_staff, issue, pharmacy):
+    response = as_staff.get(f"/api/v1/issues/{issue.reference}/ra-request/?question=Please+unlock+<my>+card")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["to"] == pharmacy.ra.email
+    assert body["cc"] == [body["reply_to"]]
+    assert body["subject"].startswith(f"[{issue.reference}]")
+    assert "Please unlock <my> card" in body["body_text"]
+    assert "123456789012" in body["body_text"].replace(" ", "")
+    assert body["mailto_url"].startswith(f"mailto:{pharmacy.ra.email}?cc=")
+    assert body["missing"] == []
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+def test_it_says_when_the_directory_has_no_ra(as_staff, staff):
+    issue = IssueFactory.create(pharmacy=PharmacyFactory.create(ra=None, staff=[staff]), reporter=staff)
+    body = as_staff.get(f"/api/v1/issues/{issue.reference}/ra-request/").json()
+    assert body["to"] == ""
+    assert body["missing"] == ["ra"]
+
+
+def test_it_answers_404_to_the_ra_request_outside_scope(api, outsider, issue):
+    api.force_login(outsider)
+    assert api.get(f"/api/v1/issues/{issue.reference}/ra-request/").status_code == 404
+
+
+def test_it_answers_400_to_an_overlong_question(as_staff, issue):
+    response = as_staff.get(f"/api/v1/issues/{issue.reference}/ra-request/?question={'x' * 5001}")
+    assert response.status_code == 400
+    assert list(response.json()) == ["question"]
