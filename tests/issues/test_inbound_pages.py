@@ -155,7 +155,7 @@ def test_it_lets_those_who_see_the_issue_download_its_attachments_and_nobody_els
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith('attachment; filename="page.html"')
     assert response["Content-Type"] == "application/octet-stream"
-    assert b"".join(response.streaming_content) == b"<script>alert(1)</script>"
+    assert response.getvalue() == b"<script>alert(1)</script>"
 
     client.force_login(other_issue.reporter)
     assert client.get(url).status_code == 404
