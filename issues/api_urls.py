@@ -1,12 +1,18 @@
 """/api/v1/: the JSON API's routes (the router's root lists them in the browsable API)."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
-from issues.api.views import IssueViewSet
+from issues.api.views import API_AUTHENTICATION, IssueViewSet
 
 app_name = "api"
 
+
+class ApiRootView(APIRootView):
+    authentication_classes = API_AUTHENTICATION
+
+
 router = DefaultRouter()
+router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
 
 urlpatterns = router.urls

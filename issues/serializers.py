@@ -235,6 +235,9 @@ def _phone(value: str) -> str:
 
 # Transitions: one serializer per transition, chosen by the body's "transition" field.
 
+# Sent by HTML forms (the browsable API's among them) with every POST; not an input of any transition.
+IGNORED_FORM_FIELDS = ("csrfmiddlewaretoken",)
+
 
 class TransitionSerializer(serializers.Serializer[Any]):
     """The common part of every transition request: which transition to run."""
@@ -244,7 +247,7 @@ class TransitionSerializer(serializers.Serializer[Any]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Refuse fields this transition does not take, rather than silently ignoring them.
         name = attrs["transition"]
-        unknown = sorted(set(self.initial_data) - {"transition", *TRANSITION_FIELDS[name]})
+        unknown = sorted(set(self.initial_data) - {"transition", *TRANSITION_FIELDS[name], *IGNORED_FORM_FIELDS})
         if unknown:
             raise serializers.ValidationError({field: [f"'{name}' does not take this field."] for field in unknown})
         return attrs

@@ -82,6 +82,10 @@ def api_exception_for(error: Exception) -> Exception:
     return error
 
 
+# Token first: DRF answers an unauthenticated request with the first class's challenge, so 401.
+API_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+
+
 class IssuePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -155,7 +159,7 @@ def _event_operation(request_serializer: type[BaseSerializer[Any]], summary: str
     ),
 )
 class IssueViewSet(viewsets.GenericViewSet[Issue]):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = API_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     pagination_class = IssuePagination
     lookup_field = "reference"

@@ -53,7 +53,7 @@ def report_body(**overrides):
 
 @pytest.mark.parametrize(
     ("method", "url"),
-    [("get", LIST_URL), ("post", LIST_URL), ("get", "/api/v1/issues/SC-000001/")],
+    [("get", "/api/v1/"), ("get", LIST_URL), ("post", LIST_URL), ("get", "/api/v1/issues/SC-000001/")],
 )
 def test_it_answers_401_to_anonymous_requests(api, issue, method, url):
     response = getattr(api, method)(url, {}, format="json")

@@ -168,9 +168,16 @@ def test_it_answers_400_with_the_services_field_errors(as_staff, pharmacy, staff
     assert not OutboundEmail.objects.exists()
 
 
-def test_it_takes_a_form_encoded_body(as_staff, issue):
-    response = as_staff.post(transitions_url(issue), {"transition": "try_cis", "note": "tried"})
-    assert response.status_code == 200
+def test_it_takes_a_form_encoded_body_with_its_csrf_token(staff, issue):
+    """As the browsable API's HTML form posts it, with CSRF checks on as in a real browser."""
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(staff)
+    browser.get(f"/api/v1/issues/{issue.reference}/", HTTP_ACCEPT="text/html")
+    token = browser.cookies["csrftoken"].value
+    body = {"transition": "try_cis", "note": "tried", "csrfmiddlewaretoken": token}
+    assert browser.post(transitions_url(issue), {"transition": "try_cis"}).status_code == 403  # no token
+    assert browser.post(transitions_url(issue), body).status_code == 200
+    assert state_of(issue) == State.CIS_SELF_SERVICE
 
 
 # 401, 403, 404 --------------------------------------------------------------------------------
