@@ -447,3 +447,23 @@ def test_it_records_mail_for_a_closed_issue_without_changing_its_state(deliver: 
     issue.refresh_from_db()
     assert issue.state == State.RESOLVED and issue.due_at is None
     assert only_email().issue_id == issue.pk
+
+
+def test_it_accepts_the_minimal_postmark_payload_of_the_docs(client: Any, issue: Issue) -> None:
+    import json
+
+    from tests.issues import payloads
+
+    payload = {
+        "FromFull": {"Email": RA_EMAIL, "Name": "RA team"},
+        "ToFull": [{"Email": tracking_address(issue), "Name": ""}],
+        "Subject": "RE: Smartcard help",
+        "TextBody": "We have unlocked the card.",
+        "Headers": [{"Name": "Message-ID", "Value": "<sample-1@example.org>"}],
+    }
+
+    response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, json.dumps(payload))
+
+    assert response.status_code == 200
+    email = only_email()
+    assert (email.issue_id, email.message_id, email.sender_role) == (issue.pk, "<sample-1@example.org>", "ra")
