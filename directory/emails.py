@@ -13,8 +13,10 @@ from directory.models import CorrectionReport
 def correction_report_message(*, report: CorrectionReport, to: str) -> EmailMultiAlternatives:
     target = report.target
     kind = "Registration Authority" if report.ra_id else "LPC"
-    page = reverse("directory:ra_detail", args=[target.pk]) if report.ra_id else reverse(
-        "directory:lpc_detail", args=[target.pk]
+    page = (
+        reverse("directory:ra_detail", args=[target.pk])
+        if report.ra_id
+        else reverse("directory:lpc_detail", args=[target.pk])
     )
     context = {
         "report": report,

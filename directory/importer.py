@@ -105,7 +105,7 @@ def _date(value: str) -> datetime.date:
     text = value.strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date
+            return datetime.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
     raise ValidationError("Enter a date like 2026-03-31 (or 31/03/2026).")
@@ -152,9 +152,9 @@ class Spec:
 
 
 def _max(model: type[models.Model], name: str) -> int:
-    max_length = model._meta.get_field(name).max_length
-    assert max_length is not None
-    return max_length
+    model_field = model._meta.get_field(name)
+    assert isinstance(model_field, models.CharField) and model_field.max_length is not None
+    return model_field.max_length
 
 
 SPECS: dict[str, Spec] = {
@@ -292,9 +292,7 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             next_line = reader.line_num + 1
 
 
-def _read_file(
-    spec: Spec, path: Path, errors: list[RowError], progress: Progress, progress_every: int
-) -> _File | None:
+def _read_file(spec: Spec, path: Path, errors: list[RowError], progress: Progress, progress_every: int) -> _File | None:
     loaded = _File(spec=spec, display_name=path.name)
 
     def problem(line: int | None, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -12,6 +13,7 @@ from django.utils import timezone
 from directory import emails
 from directory.models import LPC, CorrectionReport, RegistrationAuthority, User
 
+logger = logging.getLogger(__name__)
 
 
 def _enqueue_notification(report_id: int) -> None:
@@ -20,14 +22,13 @@ def _enqueue_notification(report_id: int) -> None:
     notify_directory_manager.delay(report_id)
 
 
-def correction_report_create(
-    *, reporter: User, target: RegistrationAuthority | LPC, details: str
-) -> CorrectionReport:
+def correction_report_create(*, reporter: User, target: RegistrationAuthority | LPC, details: str) -> CorrectionReport:
     """Record "wrong or missing details" about an RA or LPC, and email the directory manager.
 
     Steps, in one transaction: create the report; flag an RA entry as needing checking. After the
     commit a task emails the directory manager (never inside the request). If the broker is down
-    the enqueue fails quietly (`robust`), and the sweep `correction_report_notify_pending` sends it.
+    the enqueue fails quietly (`robust`), and the beat sweep `correction_report_notify_pending`
+    sends it later.
     """
     text = details.strip()
     if not text:
@@ -63,22 +64,27 @@ def correction_report_notify(*, report_id: int) -> bool:
 
 
 def correction_report_notify_pending(*, older_than_seconds: int = 120) -> list[int]:
-    """Enqueue the email for reports still not notified a while after they were made.
+    """Send the email of reports still not notified a while after they were made; their ids.
 
-    Catches an enqueue lost to a broker outage at commit time; the claim in
-    `correction_report_notify` keeps this from ever sending twice. (A worker killed between its
-    claim and the send loses that one email: at most once, never twice. The report itself stays in
-    the directory manager's queue of open reports, so nothing is lost.)
+    Catches an enqueue lost to a broker outage at commit time, and a send that failed for good.
+    The claim in `correction_report_notify` keeps this from ever sending twice. (A worker killed
+    between its claim and the send loses that one email: at most once, never twice. The report
+    itself stays in the directory manager's queue of open reports, so nothing is lost.)
     """
     cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    ids = list(
+    pending = (
         CorrectionReport.objects.filter(notified_at__isnull=True, created_at__lt=cutoff)
         .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", flat=True)[:100]
     )
-    for report_id in ids:
-        _enqueue_notification(report_id)
-    return ids
+    sent: list[int] = []
+    for report_id in pending:
+        try:
+            if correction_report_notify(report_id=report_id):
+                sent.append(report_id)
+        except Exception:
+            logger.exception("correction report %s: email to the directory manager failed", report_id)
+    return sent
 
 
 def correction_report_mark_done(*, user: User, report: CorrectionReport) -> bool:

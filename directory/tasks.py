@@ -19,5 +19,5 @@ def notify_directory_manager(self: Task, report_id: int) -> bool:
 
 @shared_task
 def notify_directory_manager_pending() -> int:
-    """Beat: re-enqueue the email of reports whose task was lost (say, to a broker outage)."""
+    """Beat: send the email of reports whose task was lost (say, to a broker outage) or gave up."""
     return len(correction_report_notify_pending())

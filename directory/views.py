@@ -37,8 +37,7 @@ def _page(request: HttpRequest, items: QuerySet[Any], per_page: int) -> tuple[Pa
         return "?" + params.urlencode()
 
     numbers = sorted(
-        {1, page.paginator.num_pages, page.number - 1, page.number, page.number + 1}
-        & set(page.paginator.page_range)
+        {1, page.paginator.num_pages, page.number - 1, page.number, page.number + 1} & set(page.paginator.page_range)
     )
     items_: list[dict[str, Any]] = []
     for previous, number in zip([0, *numbers], numbers, strict=False):
@@ -106,9 +105,7 @@ def lpc_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "directory/lpc_detail.jinja", {"lpc": lpc, "page": page, "pagination": pagination})
 
 
-def _report_correction(
-    request: HttpRequest, target: RegistrationAuthority | LPC, target_url: str
-) -> HttpResponse:
+def _report_correction(request: HttpRequest, target: RegistrationAuthority | LPC, target_url: str) -> HttpResponse:
     form = CorrectionReportForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         services.correction_report_create(reporter=_user(request), target=target, details=form.cleaned_data["details"])
