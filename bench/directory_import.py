@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcard_route.settings")
 os.environ.setdefault("DEBUG", "True")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
