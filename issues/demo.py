@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from directory.demo import DemoAccounts
 from directory.models import Pharmacy, User
 from issues import services
+from issues.clock import add_working_days
 from issues.models import Issue, Kind, Step
 
 Walk = Callable[[Issue, DemoAccounts], None]
@@ -73,8 +75,10 @@ def _phone_call(who: str, text: str, *, with_ra: bool) -> Walk:
 
 
 def _ra_window_already_passed(issue: Issue, accounts: DemoAccounts) -> None:
-    # Demo only (see the module docstring): the RA was asked long enough ago for the reply to be late.
-    Issue.objects.filter(pk=issue.pk).update(due_at=timezone.now() - timedelta(hours=3))
+    # Demo only (see the module docstring): as if the RA had been asked a week ago, so the reply is late.
+    now = timezone.now()
+    due_at = add_working_days(now - timedelta(days=7), settings.WINDOW_RA_REPLY_DAYS)
+    Issue.objects.filter(pk=issue.pk).update(due_at=min(due_at, now - timedelta(hours=1)))
 
 
 DEMO_ISSUES: tuple[DemoIssue, ...] = (
@@ -85,7 +89,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="Card locked after three wrong passcodes",
         details="The card locked at 8:50 this morning when a locum tried the wrong passcode.",
         tried_in_pharmacy="Tried the Forgot passcode link: no one-time code arrived.",
-        smartcard_number="555 000 111 201",
+        smartcard_number="5550 0011 1201",
     ),
     DemoIssue(
         ods_code="FDW12",
@@ -93,7 +97,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         kind=Kind.CERTIFICATES_EXPIRING,
         summary="Certificates expire next week",
         details="The login screen warns that the card's certificates expire in 6 days.",
-        smartcard_number="555 000 111 202",
+        smartcard_number="5550 0011 1202",
         steps=[
             _transition(
                 "try_cis",
@@ -109,7 +113,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="Add the locum code FFFFF to my card",
         details="I cover Saturdays at several pharmacies and need the national locum code on my card.",
         tried_in_pharmacy="Nothing to try in the pharmacy: only the RA can add the code.",
-        smartcard_number="555 000 111 203",
+        smartcard_number="5550 0011 1203",
         steps=[
             _transition(
                 "contact_ra",
@@ -127,7 +131,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="Card lost on the way to work",
         details="The pharmacist's card was lost on the bus this morning. We cannot run the dispensary safely.",
         tried_in_pharmacy="Nothing: a lost card must be cancelled by the RA.",
-        smartcard_number="555 000 111 204",
+        smartcard_number="5550 0011 1204",
         is_emergency=True,
         steps=[
             _transition(
@@ -151,7 +155,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="New ODS code not on the team's cards",
         details="Our ODS code changed on 1 November after the change of ownership. Nobody's card shows it yet.",
         tried_in_pharmacy="Checked each card in Care Identity Management: all still show the old code FDW10.",
-        smartcard_number="555 000 111 205",
+        smartcard_number="5550 0011 1205",
         steps=[
             _transition(
                 "contact_ra",
@@ -170,7 +174,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="Pharmacist role missing after the move",
         details="Since moving to Market Place my card has no pharmacist position there, so I cannot sign off.",
         tried_in_pharmacy="Our Sponsor tried to add the position but the option is not offered.",
-        smartcard_number="555 000 111 206",
+        smartcard_number="5550 0011 1206",
         steps=[
             _transition(
                 "contact_ra",
@@ -199,7 +203,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         kind=Kind.READER_SOFTWARE,
         summary="Problem reading your Smartcard on the dispensary PC",
         details='The dispensary PC shows "Problem reading your Smartcard" for every card.',
-        smartcard_number="555 000 111 207",
+        smartcard_number="5550 0011 1207",
         steps=[
             _note("staff", "Restarted Identity Agent and rebooted: same error."),
             _transition(
@@ -217,7 +221,7 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
         summary="Locked card, no email on my profile",
         details="Locked after three tries; the unlock code cannot be sent because my profile has no email.",
         tried_in_pharmacy="Tried self-service unlock: it says there is no email address on my profile.",
-        smartcard_number="555 000 111 208",
+        smartcard_number="5550 0011 1208",
         steps=[
             _transition(
                 "contact_ra",

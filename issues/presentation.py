@@ -83,5 +83,6 @@ def overdue_text(issue: Issue, *, now: datetime | None = None) -> str:
 
 
 def age_in_words(issue: Issue, *, now: datetime | None = None) -> str:
-    """How long ago it was reported: '3 days', '2 hours'."""
-    return timesince(issue.created_at, now=now or timezone.now(), depth=1)
+    """How long ago it was reported: '3 days', '2 hours', 'less than a minute'."""
+    text = timesince(issue.created_at, now=now or timezone.now(), depth=1)
+    return "less than a minute" if text.startswith("0\xa0") or text.startswith("0 ") else text

@@ -393,7 +393,7 @@ def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
             "question": default_ra_question(issue),
             "contact_name": issue.contact_name,
             "contact_phone": issue.contact_phone,
-            "smartcard_number": issue.smartcard_number,
+            "smartcard_number": format_smartcard_number(issue.smartcard_number) if issue.smartcard_number else "",
             "no_card_yet": issue.no_card_yet,
         }
         form = issue_forms.ContactRaForm(initial=initial, may_cc_lpc=may_cc_lpc)

@@ -1,0 +1,149 @@
+"""The pharmacy's journey in Chromium: report a locked card, record the CIS attempt, contact the RA
+from the app (the email leaves through the outbox and a real Celery worker), see the deadline, log
+the RA's reply and resolve the issue. axe-core finds no violation on any page on the way."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from issues.models import EventKind, Issue, OutboundEmail, State
+from issues.presentation import deadline_text
+from tests.issues.factories import PharmacyFactory, UserFactory
+
+AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
+
+pytestmark = [pytest.mark.browser, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def axe() -> Axe:
+    # The project's pinned axe-core when npm has installed it, else the copy bundled with the library.
+    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def pharmacist():
+    user = UserFactory.create(email="priya@riverside.example", full_name="Priya Shah", phone="0113 496 0111")
+    PharmacyFactory.create(name="Riverside Pharmacy", ods_code="FR123", staff=[user])
+    return user
+
+
+def assert_accessible(axe: Axe, page) -> None:
+    results = axe.run(page)
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+
+
+def continue_to(page, heading: str, axe: Axe) -> None:
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
+    assert heading in page.locator("h1").inner_text()
+    assert_accessible(axe, page)
+
+
+def take_action(page, summary: str) -> None:
+    """Open one of the issue page's actions (a details element holding its short form)."""
+    page.locator("summary", has_text=summary).click()
+
+
+def wait_until_sent(email_id: int, timeout: float = 30) -> OutboundEmail:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        email = OutboundEmail.objects.get(pk=email_id)
+        if email.status == OutboundEmail.Status.SENT:
+            return email
+        time.sleep(0.1)
+    raise AssertionError(f"The worker did not send the email within {timeout:.0f} s (status {email.status}).")
+
+
+def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, celery_worker_thread, mailoutbox):
+    page.goto("/login/")
+    page.locator("[name=username]").fill(pharmacist.email)
+    page.locator("[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]", has_text="Log in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+    # Report a Smartcard problem: one question per page, then check your answers.
+    page.goto("/issues/report/")
+    assert "What kind of problem is it?" in page.locator("h1").inner_text()
+    assert_accessible(axe, page)
+    page.get_by_label("Card locked or passcode forgotten").check()
+    continue_to(page, "What have you already tried in the pharmacy?", axe)
+    assert page.get_by_text("Care Identity Management (CIM)").first.is_visible()
+
+    page.get_by_label("What you have tried, and what happened").fill("The unlock email never arrived.")
+    page.get_by_role("button", name="Continue").click()
+    assert "Tell us about the problem" in page.locator("h1").inner_text()
+    # A mistake first: the error summary names it and nothing is saved.
+    page.get_by_label("Summary").fill("Card locked after three wrong passcodes")
+    page.get_by_label("Smartcard number").fill("1234 5678")
+    page.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Continue").click()
+    assert page.locator(".nhsuk-error-summary").is_visible()
+    assert_accessible(axe, page)
+    assert not Issue.objects.exists()
+
+    page.get_by_label("Smartcard number").fill("1234 5678 9012")
+    continue_to(page, "Check your answers", axe)
+    assert "1234 5678 9012" in page.locator(".nhsuk-summary-list").inner_text()
+
+    page.get_by_role("button", name="Report the problem").click()
+    page.wait_for_load_state()
+    issue = Issue.objects.get()
+    assert issue.reference in page.locator(".nhsuk-panel").inner_text()
+    assert_accessible(axe, page)
+
+    # The issue page: record the CIS attempt.
+    page.get_by_role("button", name="Go to the issue").click()
+    assert "Trying to fix it in the pharmacy" in page.locator(".app-issue-status").inner_text()
+    assert_accessible(axe, page)
+    take_action(page, "I have tried Care Identity Service self-service")
+    page.get_by_label("What you tried and what happened (optional)").fill("CIS says there is no email on my profile.")
+    page.get_by_role("button", name="Record the CIS attempt").click()
+    assert "Trying Care Identity Service self-service" in page.locator(".app-issue-status").inner_text()
+    assert_accessible(axe, page)
+
+    # Contact the RA from the app: the request goes through the outbox and the Celery worker.
+    page.get_by_role("button", name="Contact the RA").click()
+    assert "Contact the Registration Authority" in page.locator("h1").inner_text()
+    assert_accessible(axe, page)
+    page.get_by_label("Send it from Smartcard Route").check()
+    page.get_by_role("button", name="Continue").click()
+    assert "RA contacted" in page.locator(".app-issue-status").inner_text()
+    email = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
+    sent = wait_until_sent(email.pk)
+    assert sent.to == [issue.pharmacy.ra.email]
+    assert [message.subject for message in mailoutbox] == [sent.subject]
+    assert sent.subject.startswith(f"[{issue.reference}]")
+
+    # The deadline in words, and the email as sent on the timeline.
+    issue.refresh_from_db()
+    assert issue.state == State.RA_CONTACTED
+    page.reload()
+    assert deadline_text(issue) in page.locator(".app-issue-deadline").inner_text()
+    assert "2 working days" in page.locator(".app-issue-deadline").inner_text()
+    assert "Sent" in page.locator(".app-timeline__email").first.inner_text()
+    assert_accessible(axe, page)
+
+    # The RA replies by phone or to someone's own mailbox: log it, then resolve.
+    take_action(page, "Log the RA's reply")
+    page.get_by_label("What the RA said").fill("We added your nhs.net address. Unlock the card yourself now.")
+    page.get_by_role("button", name="Log the reply").click()
+    assert page.get_by_text("The RA's reply is recorded.").is_visible()
+    assert_accessible(axe, page)
+
+    take_action(page, "Mark it as resolved")
+    page.get_by_label("The Registration Authority").check()
+    page.get_by_label("How it was fixed").fill("Unlocked it with the one-time code.")
+    page.get_by_role("button", name="Mark as resolved").click()
+    assert "Resolved" in page.locator(".app-issue-status").inner_text()
+    assert_accessible(axe, page)
+
+    issue.refresh_from_db()
+    assert (issue.state, issue.fixed_by_step, issue.due_at) == (State.RESOLVED, "ra", None)
+    assert issue.events.filter(kind=EventKind.RA_REPLY).exists()
+    assert issue.events.filter(kind=EventKind.EMAIL_OUT).exists()

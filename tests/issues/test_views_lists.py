@@ -1,0 +1,161 @@
+"""'Your pharmacy's issues' and the LPC and CPE IT dashboards: scope, filters, pages, query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from issues.models import Deadline, Issue, State
+from tests.issues.factories import IssueFactory, PharmacyFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("issues:list")
+LPC = reverse("issues:lpc_dashboard")
+CPE = reverse("issues:cpe_dashboard")
+
+
+def references(page: str, issues: list[Issue]) -> set[str]:
+    return {issue.reference for issue in issues if f">{issue.reference}<" in page}
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_it_lists_the_open_issues_of_the_users_pharmacies_only(client, pharmacy, staff, outsider):
+    mine = [
+        IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+        for state in (State.IN_PHARMACY, State.LPC_CC)
+    ]
+    closed = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
+    theirs = IssueFactory.create(reporter=outsider, pharmacy=outsider.pharmacies.get())
+    client.force_login(staff)
+    page = client.get(LIST).content.decode()
+    assert references(page, [*mine, closed, theirs]) == {issue.reference for issue in mine}
+    assert "LPC involved" in page and "Trying to fix it in the pharmacy" in page
+
+
+def test_it_filters_by_state_and_by_overdue(client, pharmacy, staff):
+    late = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    Issue.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=1))
+    waiting = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    fresh = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    resolved = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
+    every = [late, waiting, fresh, resolved]
+    client.force_login(staff)
+
+    page = client.get(LIST, {"state": "ra_contacted"}).content.decode()
+    assert references(page, every) == {late.reference, waiting.reference}
+    page = client.get(LIST, {"state": "open", "overdue": "on"}).content.decode()
+    assert references(page, every) == {late.reference}
+    assert "Overdue" in page
+    page = client.get(LIST, {"state": "all"}).content.decode()
+    assert references(page, every) == {issue.reference for issue in every}
+    # A state that does not exist falls back to the open issues instead of failing.
+    page = client.get(LIST, {"state": "<script>"}).content.decode()
+    assert references(page, every) == {late.reference, waiting.reference, fresh.reference}
+    assert "<script>" not in page
+
+
+def test_it_shows_the_deadline_and_age_in_words(client, pharmacy, staff):
+    IssueFactory.create(
+        pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED, created_at=timezone.now() - timedelta(days=3)
+    )
+    client.force_login(staff)
+    page = client.get(LIST).content.decode()
+    assert "3\xa0days ago" in page or "3 days ago" in page
+    assert "RA reply due by" in page and "2 working days" in page
+
+
+def test_it_pages_the_list_with_numbered_links(client, pharmacy, staff):
+    IssueFactory.create_batch(60, pharmacy=pharmacy, reporter=staff)
+    client.force_login(staff)
+    first = client.get(LIST).content.decode()
+    assert "Showing 1 to 25 of 60" in first
+    assert "nhsuk-pagination" in first and 'href="?page=3"' in first
+    third = client.get(LIST, {"page": 3}).content.decode()
+    assert "Showing 51 to 60 of 60" in third
+    assert 'href="?page=2"' in third and 'rel="prev"' in third
+    # A page beyond the end shows the last one rather than an error.
+    assert "Showing 51 to 60 of 60" in client.get(LIST, {"page": 99}).content.decode()
+
+
+def test_it_keeps_the_filters_in_the_page_links(client, pharmacy, staff):
+    IssueFactory.create_batch(30, pharmacy=pharmacy, reporter=staff, state=State.CIS_SELF_SERVICE)
+    client.force_login(staff)
+    page = client.get(LIST, {"state": "cis_self_service"}).content.decode()
+    assert 'href="?state=cis_self_service&amp;page=2"' in page
+
+
+def test_it_reads_the_list_in_a_constant_number_of_queries(client, pharmacy, staff):
+    IssueFactory.create_batch(3, pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    client.force_login(staff)
+    few = queries_for(client, LIST)
+    other_pharmacy = PharmacyFactory.create(staff=[staff])
+    IssueFactory.create_batch(40, pharmacy=other_pharmacy, reporter=staff, state=State.LPC_CC)
+    IssueFactory.create_batch(40, pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    assert queries_for(client, LIST) == few
+    assert few <= 8
+
+
+def test_it_shows_the_lpc_dashboard_to_lpc_officers_only(client, staff, owner, cpe_it, lpc_officer):
+    for user in (staff, owner, cpe_it):
+        client.force_login(user)
+        assert client.get(LPC).status_code == 403
+    client.force_login(lpc_officer)
+    assert client.get(LPC).status_code == 200
+
+
+def test_it_puts_the_issues_waiting_on_the_lpc_first(client, pharmacy, staff, lpc_officer):
+    escalated = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    waiting_on_lpc = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    not_involved = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    client.force_login(lpc_officer)
+    page = client.get(LPC).content.decode()
+    assert page.index(waiting_on_lpc.reference) < page.index(escalated.reference)
+    assert not_involved.reference not in page
+    # Counts by state, of the issues the officer can see.
+    counts = page.split("Issues you can see, by status")[1]
+    assert "LPC involved" in counts and ">1<" in counts.replace(" ", "").replace("\n", "")
+
+
+def test_it_reads_the_lpc_dashboard_in_a_constant_number_of_queries(client, pharmacy, staff, lpc_officer):
+    IssueFactory.create_batch(2, pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    client.force_login(lpc_officer)
+    few = queries_for(client, LPC)
+    IssueFactory.create_batch(80, pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    assert queries_for(client, LPC) == few
+    assert few <= 8
+
+
+def test_it_shows_escalations_awaiting_triage_to_cpe_it_only(client, pharmacy, staff, owner, lpc_officer, cpe_it):
+    for user in (staff, owner, lpc_officer):
+        client.force_login(user)
+        assert client.get(CPE).status_code == 403
+    later = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    sooner = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    Issue.objects.filter(pk=sooner.pk).update(due_at=timezone.now() + timedelta(hours=1), due_kind=Deadline.CPE_TRIAGE)
+    waiting_on_ra = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    client.force_login(cpe_it)
+    page = client.get(CPE).content.decode()
+    assert page.index(sooner.reference) < page.index(later.reference)
+    assert waiting_on_ra.reference not in page.split("All issues, by status")[0]
+    assert "CPE IT triage due by" in page
+
+
+def test_it_reads_the_cpe_dashboard_in_a_constant_number_of_queries(client, pharmacy, staff, cpe_it):
+    IssueFactory.create_batch(2, pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    client.force_login(cpe_it)
+    few = queries_for(client, CPE)
+    IssueFactory.create_batch(80, pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    IssueFactory.create_batch(40, pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
+    assert queries_for(client, CPE) == few
+    assert few <= 8
