@@ -186,6 +186,7 @@ def post_postmark(client: Any, url: str, payload: Any, *, secret: str | None = W
 
 def post_sns(client: Any, url: str, envelope: Any, *, secret: str | None = WEBHOOK_SECRET, **headers: str) -> Any:
     """As Amazon SNS posts: a JSON body sent as text/plain, with its type and id in headers."""
+    require_boto3()
     if isinstance(envelope, dict):
         body = json.dumps(envelope)
         meta = {
@@ -200,6 +201,16 @@ def post_sns(client: Any, url: str, envelope: Any, *, secret: str | None = WEBHO
     if secret is not None:
         meta.update(basic_auth(secret))
     return client.post(url, data=body, content_type="text/plain; charset=UTF-8", **meta)
+
+
+def require_boto3() -> None:
+    """anymail's Amazon SES webhook views need boto3 (django-anymail's amazon-ses extra)."""
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        import pytest
+
+        pytest.fail("boto3 is not installed: anymail's Amazon SES webhooks need it (requirements.lock).")
 
 
 def clone(payload: dict[str, Any]) -> dict[str, Any]:
