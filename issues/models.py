@@ -267,50 +267,6 @@ class OutboundEmail(models.Model):
         return f"{self.subject} -> {', '.join(self.to)}"
 
 
-# Nudges ---------------------------------------------------------------------------------------
-
-
-class NotificationPreference(models.Model):
-    """How a person wants their reminders (nudges): each one straight away, or one email a day."""
-
-    class Delivery(models.TextChoices):
-        IMMEDIATE = "immediate", "Email me each reminder straight away"
-        DAILY_DIGEST = "daily_digest", "One email each weekday morning listing my reminders"
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
-    )
-    nudge_delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.IMMEDIATE)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.user}: {self.get_nudge_delivery_display()}"
-
-
-class NudgeDigestItem(models.Model):
-    """A reminder waiting for its person's daily digest; the digest run settles it exactly once."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nudge_digest_items")
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="nudge_digest_items")
-    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, related_name="digest_items")
-    role = models.CharField(max_length=20)
-    due_kind = models.CharField(max_length=20, choices=Deadline.choices)
-    created_at = models.DateTimeField(default=timezone.now)
-    settled_at = models.DateTimeField(null=True, blank=True)
-    digest_email = models.ForeignKey(
-        OutboundEmail, on_delete=models.PROTECT, null=True, blank=True, related_name="digest_items"
-    )
-
-    class Meta:
-        ordering = ("created_at", "id")
-        indexes = [
-            models.Index(fields=["user", "created_at"], condition=Q(settled_at__isnull=True), name="digest_item_pending")
-        ]
-
-    def __str__(self) -> str:
-        return f"Reminder about {format_reference(self.issue_id)} for {self.user_id}"
-
-
 # Inbound mail
 
 
