@@ -228,9 +228,10 @@ def outbound_email_send(*, email_id: int) -> SendResult:
     3. Mark it sent with the ESP's message id (when the backend reports one) and write an
        EMAIL_OUT event; or, on an error, put it back to queued with the error (RETRY) until
        OUTBOX_MAX_ATTEMPTS tries, then mark it failed and write a DELIVERY event.
+
+    Call it outside any transaction (as the task does), so the claim is committed before the
+    message leaves and a concurrent worker sees it.
     """
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("outbound_email_send must run outside a transaction (it commits its claim first).")
     if not _claim(email_id):
         return SendResult(SendOutcome.NOT_CLAIMED)
     email = OutboundEmail.objects.get(pk=email_id)
@@ -239,8 +240,7 @@ def outbound_email_send(*, email_id: int) -> SendResult:
         message.send(fail_silently=False)
     except Exception as exc:
         return _record_failure(email, exc)
-    status = getattr(message, "anymail_status", None)
-    esp_message_id = str(getattr(status, "message_id", None) or "")
+    esp_message_id, esp_status = _esp_result(message)
     now = timezone.now()
     with transaction.atomic():
         OutboundEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(
@@ -259,6 +259,7 @@ def outbound_email_send(*, email_id: int) -> SendResult:
                     "email_id": email.pk,
                     "message_id": email.message_id,
                     "esp_message_id": esp_message_id,
+                    "esp_status": esp_status,
                     "purpose": email.purpose,
                     "to": email.to,
                     "cc": email.cc,
@@ -267,6 +268,19 @@ def outbound_email_send(*, email_id: int) -> SendResult:
                 created_at=now,
             )
     return SendResult(SendOutcome.SENT, attempts=email.attempts)
+
+
+def _esp_result(message: EmailMultiAlternatives) -> tuple[str, list[str]]:
+    """The provider's message id(s) and status(es) that django-anymail backends record on the
+    message (`message.anymail_status`); empty for Django's own backends."""
+    status = getattr(message, "anymail_status", None)
+    if status is None:
+        return "", []
+    message_id = status.message_id
+    if isinstance(message_id, set):
+        message_id = " ".join(sorted(str(item) for item in message_id))
+    statuses = sorted(str(item) for item in (status.status or []))
+    return ("" if message_id is None else str(message_id)), statuses
 
 
 def _record_failure(email: OutboundEmail, exc: Exception) -> SendResult:

@@ -1,0 +1,281 @@
+"""The outbox: rows written with their event, claimed once, sent once, retried on provider errors,
+re-enqueued when stuck; and a real Celery worker delivering them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.utils import timezone
+
+from issues import services
+from issues.emails import (
+    SendOutcome,
+    outbound_email_requeue,
+    outbound_email_send,
+    outbound_emails_requeue_stuck,
+    outbox_retry_delay,
+    tracking_address,
+)
+from issues.models import EventKind, IssueEvent, OutboundEmail
+from issues.tasks import send_outbound_email
+from tests.issues.esp_double import FlakyEspBackend
+
+FLAKY = "tests.issues.esp_double.FlakyEspBackend"
+Status = OutboundEmail.Status
+
+
+@pytest.fixture
+def flaky_esp(settings):
+    settings.EMAIL_BACKEND = FLAKY
+    FlakyEspBackend.reset()
+    yield FlakyEspBackend
+    FlakyEspBackend.reset()
+
+
+def contact_ra(issue, user, **fields):
+    return services.issue_transition(
+        user=user, issue=issue, transition="contact_ra", question="Please add an email to my profile.", **fields
+    )
+
+
+def test_it_writes_the_ra_request_with_its_event_and_enqueues_it_after_commit(
+    issue, staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+    event = IssueEvent.objects.get(issue=issue, kind=EventKind.TRANSITION)
+    assert email.event == event
+    assert email.status == Status.QUEUED
+    assert email.to == [issue.pharmacy.ra.email]
+    assert email.cc == [staff.email]
+    assert email.subject.startswith(f"[{issue.reference}] ")
+    assert email.reply_to == tracking_address(issue) == f"issues+{issue.tracking_token}@smartcard-route.localhost"
+    assert email.message_id.startswith("<") and email.message_id.endswith("@smartcard-route.localhost>")
+    for expected in ("Sam Patel", "0113 496 0002", "FA123", "1234 5678 9012", "Please add an email to my profile."):
+        assert expected in email.body_text
+    assert "Please add an email" in email.body_html
+    assert len(callbacks) == 1
+    assert mail.outbox == []  # nothing is sent inside the request
+
+
+def test_it_writes_no_email_when_the_request_goes_from_the_users_own_mailbox(issue, staff):
+    contact_ra(issue, staff, send_via="own_mail")
+    assert not OutboundEmail.objects.exists()
+    confirmed = IssueEvent.objects.get(issue=issue, kind=EventKind.REQUEST_CONFIRMED)
+    assert "FA123" in confirmed.text
+
+
+def test_it_sends_a_row_once_with_its_headers(issue, staff, flaky_esp):
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+
+    result = outbound_email_send(email_id=email.pk)
+
+    assert result.outcome is SendOutcome.SENT
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.extra_headers["Message-ID"] == email.message_id
+    assert message.reply_to == [tracking_address(issue)]
+    assert message.subject == email.subject
+    assert message.alternatives[0][1] == "text/html"
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.esp_message_id) == (Status.SENT, 1, "esp-0")
+    assert email.sent_at is not None
+    sent_event = IssueEvent.objects.get(issue=issue, kind=EventKind.EMAIL_OUT)
+    assert sent_event.data["message_id"] == email.message_id
+
+    again = outbound_email_send(email_id=email.pk)
+    assert again.outcome is SendOutcome.NOT_CLAIMED
+    assert len(mail.outbox) == 1
+
+
+def test_it_threads_the_lpc_forward_under_the_ra_request(issue, staff, owner):
+    contact_ra(issue, staff)
+    services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please chase the RA.")
+    request, forward = OutboundEmail.objects.order_by("pk")
+    assert forward.purpose == OutboundEmail.Purpose.LPC_CC
+    assert forward.in_reply_to == request.message_id
+    assert request.message_id in forward.references
+    lpc = issue.pharmacy.lpc
+    assert lpc.email in forward.to
+    assert "Please chase the RA." in forward.body_text
+    assert "Please add an email to my profile." in forward.body_text  # the RA thread
+
+
+def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff, owner, lpc_officer, settings):
+    settings.CPE_IT_EMAIL = "it@cpe.example"
+    contact_ra(issue, staff)
+    services.issue_log_ra_reply(user=staff, issue=issue, text="We cannot add that email domain.")
+    services.issue_transition(user=owner, issue=issue, transition="cc_lpc")
+    services.issue_transition(
+        user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="The RA says the domain is not allowed."
+    )
+    escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
+    assert escalation.to == ["it@cpe.example"]
+    assert escalation.subject.startswith(f"[{issue.reference}] ")
+    assert "We cannot add that email domain." in escalation.body_text
+    assert "Please add an email to my profile." in escalation.body_text
+    assert escalation.in_reply_to
+
+
+def test_it_retries_a_provider_error_then_sends_once(issue, staff, flaky_esp):
+    flaky_esp.reset(failures=2)
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+
+    first = outbound_email_send(email_id=email.pk)
+    assert first.outcome is SendOutcome.RETRY
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Status.QUEUED, 1)
+    assert "503" in email.last_error
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.RETRY
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.SENT
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.NOT_CLAIMED
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == (Status.SENT, 3, "")
+    assert len(mail.outbox) == 1
+    assert flaky_esp.calls == 3
+
+
+def test_it_gives_up_after_the_last_attempt(issue, staff, flaky_esp, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    flaky_esp.reset(failures=5)
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.RETRY
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.FAILED
+    email.refresh_from_db()
+    assert email.status == Status.FAILED
+    failed = IssueEvent.objects.get(issue=issue, kind=EventKind.DELIVERY)
+    assert "could not be sent" in failed.text
+    assert mail.outbox == []
+
+    # The admin's "try again" puts it back in the queue with fresh attempts.
+    flaky_esp.reset()
+    assert outbound_email_requeue(email_id=email.pk)
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_it_does_not_retry_refused_recipients(issue, staff, flaky_esp):
+    flaky_esp.reset(refuse_recipients=True)
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.FAILED
+
+
+def test_it_backs_off_exponentially(settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 30
+    settings.OUTBOX_RETRY_MAX_SECONDS = 3600
+    assert [outbox_retry_delay(n) for n in (1, 2, 3, 4, 10)] == [30, 60, 120, 240, 3600]
+
+
+def test_it_requeues_rows_whose_task_was_lost_or_whose_worker_died(
+    issue, staff, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES = 10
+    settings.OUTBOX_REQUEUE_SENDING_AFTER_MINUTES = 30
+    now = timezone.now()
+
+    def row(status, **fields):
+        return OutboundEmail.objects.create(
+            issue=issue,
+            purpose="ra_request",
+            from_email="a@example.org",
+            to=["ra@nhs.example"],
+            subject="[SC-1] x",
+            body_text="x",
+            message_id=f"<{status}-{len(fields)}-{OutboundEmail.objects.count()}@example.org>",
+            status=status,
+            **fields,
+        )
+
+    lost = row(Status.QUEUED, status_changed_at=now - timedelta(minutes=11))
+    fresh = row(Status.QUEUED, status_changed_at=now - timedelta(minutes=1))
+    died = row(Status.SENDING, claimed_at=now - timedelta(minutes=31))
+    busy = row(Status.SENDING, claimed_at=now - timedelta(minutes=5))
+    done = row(Status.SENT, status_changed_at=now - timedelta(days=1))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ids = outbound_emails_requeue_stuck(now=now)
+
+    assert ids == sorted([lost.pk, died.pk])
+    assert len(callbacks) == 2
+    died.refresh_from_db()
+    assert died.status == Status.QUEUED
+    for untouched, status in ((fresh, Status.QUEUED), (busy, Status.SENDING), (done, Status.SENT)):
+        untouched.refresh_from_db()
+        assert untouched.status == status
+    # A second sweep straight after does not enqueue them again.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert outbound_emails_requeue_stuck(now=now + timedelta(minutes=1)) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locking under concurrency: PostgreSQL")
+def test_it_sends_exactly_once_when_two_workers_claim_the_same_row_at_once(pharmacy, staff, flaky_esp):
+    from tests.issues.factories import IssueFactory
+
+    issue = IssueFactory(pharmacy=pharmacy, reporter=staff)
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+    for _ in range(20):
+        OutboundEmail.objects.filter(pk=email.pk).update(status=Status.QUEUED)
+        mail.outbox.clear()
+        barrier = threading.Barrier(2)
+        outcomes: list[SendOutcome] = []
+
+        def worker(barrier: threading.Barrier = barrier, outcomes: list[SendOutcome] = outcomes) -> None:
+            try:
+                barrier.wait(timeout=10)
+                outcomes.append(outbound_email_send(email_id=email.pk).outcome)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(o.value for o in outcomes) == ["not_claimed", "sent"]
+        assert len(mail.outbox) == 1
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.celery_worker
+def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_tasks(
+    celery_worker_thread, pharmacy, staff, flaky_esp, settings
+):
+    from tests.issues.factories import IssueFactory
+
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0.05
+    settings.OUTBOX_RETRY_MAX_SECONDS = 0.2
+    flaky_esp.reset(failures=2)
+    issue = IssueFactory(pharmacy=pharmacy, reporter=staff)
+
+    contact_ra(issue, staff)  # committed: the on_commit hook enqueues the task
+    email = OutboundEmail.objects.get()
+    send_outbound_email.delay(email.pk)  # a duplicate task, as after a broker redelivery
+
+    assert wait_for(lambda: OutboundEmail.objects.get(pk=email.pk).status == Status.SENT)
+    email.refresh_from_db()
+    assert email.attempts == 3
+    assert email.esp_message_id
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["Message-ID"] == email.message_id
+    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_OUT).count() == 1
