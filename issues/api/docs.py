@@ -1,5 +1,7 @@
 """/api/docs/: the API's reference as an NHS.UK page, rendered on the server from the OpenAPI schema.
 
+Like the schema and the API, it is for logged-in users; anyone else gets a 403 with a link to log in.
+
 Swagger UI and Redoc need JavaScript from a CDN (or drf-spectacular's "sidecar" package), which the
 site's Content Security Policy (self only) and offline installs rule out. This page needs neither:
 it walks the same schema that /api/schema/ serves, so it cannot drift from the API.
@@ -14,6 +16,8 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
 
@@ -215,7 +219,10 @@ def _site_api_reference() -> ApiReference:
     return api_reference(SchemaGenerator().get_schema(request=None, public=True))
 
 
-@login_not_required
+@login_not_required  # /api/ answers 401/403 rather than redirecting (smartcard_route.middleware)
 @require_GET
 def api_docs(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        login_url = f"{reverse('login')}?{urlencode({'next': request.path})}"
+        return render(request, "api/docs_log_in.jinja", {"login_url": login_url}, status=403)
     return render(request, "api/docs.jinja", {"api": _site_api_reference()})

@@ -28,6 +28,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
@@ -280,3 +281,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         serializer.is_valid(raise_exception=True)
         event: IssueEvent = service(user=request.user, issue=issue, **serializer.validated_data)
         return Response(IssueEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+# The OpenAPI schema, for logged-in users and tokens like the API itself.
+api_schema = SpectacularAPIView.as_view(authentication_classes=API_AUTHENTICATION, permission_classes=[IsAuthenticated])

@@ -26,7 +26,8 @@ OPERATIONS = {
 
 
 @pytest.fixture
-def schema(client) -> dict:
+def schema(client, staff) -> dict:
+    client.force_login(staff)
     response = client.get("/api/schema/?format=json")
     assert response.status_code == 200
     return json.loads(response.content)
@@ -35,11 +36,24 @@ def schema(client) -> dict:
 # The schema -----------------------------------------------------------------------------------
 
 
-def test_it_serves_the_schema_as_yaml(client, db):
+def test_it_serves_the_schema_as_yaml(client, staff):
+    client.force_login(staff)
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.oai.openapi")
     assert response.content.startswith(b"openapi: 3.0")
+
+
+def test_it_serves_the_schema_to_a_token(staff):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    assert api.get("/api/schema/").status_code == 200
+
+
+def test_it_answers_401_to_anonymous_schema_requests(client, db):
+    response = client.get("/api/schema/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_it_documents_every_operation(schema, db):
@@ -92,7 +106,15 @@ def test_it_generates_a_valid_schema_without_warnings(tmp_path, db):
 # The reference page ---------------------------------------------------------------------------
 
 
-def test_it_shows_the_reference_page_without_logging_in(client, db):
+def test_it_asks_anonymous_visitors_of_the_reference_page_to_log_in(client, db):
+    response = client.get("/api/docs/")
+    assert response.status_code == 403
+    assert 'href="/login/?next=%2Fapi%2Fdocs%2F"' in response.content.decode()
+    assert "/api/v1/issues/" not in response.content.decode()
+
+
+def test_it_shows_the_reference_page(client, staff):
+    client.force_login(staff)
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -124,7 +146,15 @@ def test_it_builds_the_reference_from_the_schema(schema, db):
 def test_it_shows_an_accessible_reference_page(page):
     from axe_playwright_python.sync_playwright import Axe
 
+    user = UserFactory.create(email="reader@example.org")
     page.goto("/api/docs/")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_role("textbox", name="Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/api/docs/")
     assert page.locator("h1").inner_text().startswith("Smartcard Route API")
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
