@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from issues.models import EventKind, Issue, OutboundEmail, State
 from issues.presentation import deadline_text
@@ -33,6 +34,14 @@ def pharmacist():
     return user
 
 
+def log_in(page, email: str) -> None:
+    page.goto("/login/")
+    page.locator("[name=username]").fill(email)
+    page.locator("[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]", has_text="Log in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
 def assert_accessible(axe: Axe, page) -> None:
     results = axe.run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
@@ -40,8 +49,7 @@ def assert_accessible(axe: Axe, page) -> None:
 
 def continue_to(page, heading: str, axe: Axe) -> None:
     page.get_by_role("button", name="Continue").click()
-    page.wait_for_load_state()
-    assert heading in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text(heading)
     assert_accessible(axe, page)
 
 
@@ -61,59 +69,55 @@ def wait_until_sent(email_id: int, timeout: float = 30) -> OutboundEmail:
 
 
 def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, celery_worker_thread, mailoutbox):
-    page.goto("/login/")
-    page.locator("[name=username]").fill(pharmacist.email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
+    log_in(page, pharmacist.email)
 
     # Report a Smartcard problem: one question per page, then check your answers.
     page.goto("/issues/report/")
-    assert "What kind of problem is it?" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("What kind of problem is it?")
     assert_accessible(axe, page)
     page.get_by_label("Card locked or passcode forgotten").check()
     continue_to(page, "What have you already tried in the pharmacy?", axe)
-    assert page.get_by_text("Care Identity Management (CIM)").first.is_visible()
+    expect(page.get_by_text("Care Identity Management (CIM)").first).to_be_visible()
 
     page.get_by_label("What you have tried, and what happened").fill("The unlock email never arrived.")
     page.get_by_role("button", name="Continue").click()
-    assert "Tell us about the problem" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Tell us about the problem")
     # A mistake first: the error summary names it and nothing is saved.
     page.get_by_label("Summary").fill("Card locked after three wrong passcodes")
     page.get_by_label("Smartcard number").fill("1234 5678")
     page.get_by_label("No", exact=True).check()
     page.get_by_role("button", name="Continue").click()
-    assert page.locator(".nhsuk-error-summary").is_visible()
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
     assert_accessible(axe, page)
     assert not Issue.objects.exists()
 
     page.get_by_label("Smartcard number").fill("1234 5678 9012")
     continue_to(page, "Check your answers", axe)
-    assert "1234 5678 9012" in page.locator(".nhsuk-summary-list").inner_text()
+    expect(page.locator(".nhsuk-summary-list")).to_contain_text("1234 5678 9012")
 
     page.get_by_role("button", name="Report the problem").click()
-    page.wait_for_load_state()
+    expect(page.locator(".nhsuk-panel")).to_contain_text("Problem reported")
     issue = Issue.objects.get()
-    assert issue.reference in page.locator(".nhsuk-panel").inner_text()
+    expect(page.locator(".nhsuk-panel")).to_contain_text(issue.reference)
     assert_accessible(axe, page)
 
     # The issue page: record the CIS attempt.
     page.get_by_role("button", name="Go to the issue").click()
-    assert "Trying to fix it in the pharmacy" in page.locator(".app-issue-status").inner_text()
+    expect(page.locator(".app-issue-status")).to_contain_text("Trying to fix it in the pharmacy")
     assert_accessible(axe, page)
     take_action(page, "I have tried Care Identity Service self-service")
     page.get_by_label("What you tried and what happened (optional)").fill("CIS says there is no email on my profile.")
     page.get_by_role("button", name="Record the CIS attempt").click()
-    assert "Trying Care Identity Service self-service" in page.locator(".app-issue-status").inner_text()
+    expect(page.locator(".app-issue-status")).to_contain_text("Trying Care Identity Service self-service")
     assert_accessible(axe, page)
 
     # Contact the RA from the app: the request goes through the outbox and the Celery worker.
     page.get_by_role("button", name="Contact the RA").click()
-    assert "Contact the Registration Authority" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Contact the Registration Authority")
     assert_accessible(axe, page)
     page.get_by_label("Send it from Smartcard Route").check()
     page.get_by_role("button", name="Continue").click()
-    assert "RA contacted" in page.locator(".app-issue-status").inner_text()
+    expect(page.locator(".app-issue-status")).to_contain_text("RA contacted")
     email = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
     sent = wait_until_sent(email.pk)
     assert sent.to == [issue.pharmacy.ra.email]
@@ -124,26 +128,70 @@ def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, c
     issue.refresh_from_db()
     assert issue.state == State.RA_CONTACTED
     page.reload()
-    assert deadline_text(issue) in page.locator(".app-issue-deadline").inner_text()
-    assert "2 working days" in page.locator(".app-issue-deadline").inner_text()
-    assert "Sent" in page.locator(".app-timeline__email").first.inner_text()
+    expect(page.locator(".app-issue-deadline")).to_contain_text(deadline_text(issue))
+    expect(page.locator(".app-issue-deadline")).to_contain_text("2 working days")
+    expect(page.locator(".app-timeline__email").first).to_contain_text("Sent")
     assert_accessible(axe, page)
 
     # The RA replies by phone or to someone's own mailbox: log it, then resolve.
     take_action(page, "Log the RA's reply")
     page.get_by_label("What the RA said").fill("We added your nhs.net address. Unlock the card yourself now.")
     page.get_by_role("button", name="Log the reply").click()
-    assert page.get_by_text("The RA's reply is recorded.").is_visible()
+    expect(page.get_by_text("The RA's reply is recorded.")).to_be_visible()
     assert_accessible(axe, page)
 
     take_action(page, "Mark it as resolved")
     page.get_by_label("The Registration Authority").check()
     page.get_by_label("How it was fixed").fill("Unlocked it with the one-time code.")
     page.get_by_role("button", name="Mark as resolved").click()
-    assert "Resolved" in page.locator(".app-issue-status").inner_text()
+    expect(page.locator(".app-issue-status")).to_contain_text("Resolved")
     assert_accessible(axe, page)
 
     issue.refresh_from_db()
     assert (issue.state, issue.fixed_by_step, issue.due_at) == (State.RESOLVED, "ra", None)
     assert issue.events.filter(kind=EventKind.RA_REPLY).exists()
     assert issue.events.filter(kind=EventKind.EMAIL_OUT).exists()
+
+
+def test_it_sends_the_request_from_the_users_own_mailbox_and_shows_the_lists(page, axe, pharmacist):
+    """The other way to contact the RA, and the list and dashboards, all checked by axe-core."""
+    from tests.issues.factories import IssueFactory
+
+    pharmacy = pharmacist.pharmacies.get()
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=pharmacist, summary="<b>Card</b> locked")
+    officer = UserFactory.create(email="officer@lpc.example", full_name="Lee Officer")
+    pharmacy.lpc.officers.add(officer)
+    cpe = UserFactory.create(email="it@cpe.example", full_name="Casey IT", is_cpe_it=True)
+    escalated = IssueFactory.create(pharmacy=pharmacy, reporter=pharmacist, state=State.ESCALATED)
+    assert escalated.pk
+
+    log_in(page, pharmacist.email)
+    page.goto("/issues/")
+    expect(page.locator("table").get_by_text("<b>Card</b> locked")).to_be_visible()  # HTML shown as text
+    assert_accessible(axe, page)
+
+    page.goto(f"/issues/{issue.reference}/contact-ra/")
+    page.get_by_label("Send it from your own email").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("h1")).to_contain_text("Send the request from your own email")
+    mailto = page.get_by_role("link", name="Open it in your email program").get_attribute("href")
+    assert mailto is not None and mailto.startswith(f"mailto:{pharmacy.ra.email}?cc=")
+    expect(page.get_by_role("button", name="Copy the email")).to_be_visible()  # shown by issue-contact-ra.js
+    assert_accessible(axe, page)
+    page.get_by_role("button", name="I have sent it").click()
+    expect(page.locator(".app-issue-status")).to_contain_text("RA contacted")
+    issue.refresh_from_db()
+    assert issue.state == State.RA_CONTACTED
+    assert issue.events.filter(kind=EventKind.REQUEST_CONFIRMED).exists()
+
+    page.context.clear_cookies()
+    log_in(page, officer.email)
+    page.goto("/issues/lpc/")
+    expect(page.locator("table").first).to_contain_text(escalated.reference)
+    assert_accessible(axe, page)
+
+    page.context.clear_cookies()
+    log_in(page, cpe.email)
+    page.goto("/issues/cpe-it/")
+    expect(page.locator("table").first).to_contain_text(escalated.reference)
+    assert_accessible(axe, page)
