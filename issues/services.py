@@ -210,6 +210,14 @@ WINDOW_LABELS: dict[str, str] = {
 }
 
 
+WAITING_FOR: dict[str, str] = {
+    Deadline.RA_REPLY: "the RA's reply",
+    Deadline.LPC_ACTION: "the LPC",
+    Deadline.CPE_TRIAGE: "CPE IT's triage",
+    Deadline.PHARMACY_UPDATE: "the pharmacy's update",
+}
+
+
 def window_days(kind: str, issue: Issue) -> float:
     if kind == Deadline.RA_REPLY:
         return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS)
@@ -253,12 +261,12 @@ def _clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEve
     issue.due_at = None
     issue.due_kind = Deadline.NONE
     issue.reminders_sent = 0
-    label = WINDOW_LABELS.get(previous, "anything")
+    waited_for = WAITING_FOR.get(previous, "anyone")
     return _event(
         issue,
         kind=EventKind.CLOCK,
         actor=actor,
-        text=f"No longer waiting for: {label.lower()}.",
+        text=f"No longer waiting for {waited_for}.",
         data={"due_at": None, "due_kind": "", "cleared": previous},
         now=now,
     )
