@@ -371,3 +371,12 @@ def test_it_answers_400_to_an_overlong_question(as_staff, issue):
     response = as_staff.get(f"/api/v1/issues/{issue.reference}/ra-request/?question={'x' * 5001}")
     assert response.status_code == 400
     assert list(response.json()) == ["question"]
+
+
+def test_it_takes_exactly_the_fields_each_transition_service_takes():
+    """A field added to a transition in issues.services must be added to its API serializer too."""
+    from issues.serializers import TRANSITION_SERIALIZERS
+
+    assert set(TRANSITION_SERIALIZERS) == set(services.TRANSITIONS)
+    for name, serializer_class in TRANSITION_SERIALIZERS.items():
+        assert set(serializer_class().fields) == {"transition", *services.TRANSITION_FIELDS[name]}, name
