@@ -37,7 +37,7 @@ from issues import emails
 from issues.clock import add_working_days
 from issues.emails import RaRequest, issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, OutboundEmail, State, Step
+from issues.models import Deadline, EventKind, InboundEmail, Issue, IssueEvent, Kind, OutboundEmail, State, Step
 from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
 
 __all__ = [
@@ -570,18 +570,31 @@ def _correspondence_context(issue: Issue) -> list[dict[str, Any]]:
                 "text": row.body_text,
             }
         )
-    for event in emails.correspondence_for(issue):
+    events = emails.correspondence_for(issue)
+    inbound_ids = [event.data.get("inbound_email_id") for event in events if event.kind == EventKind.EMAIL_IN]
+    inbound_bodies = dict(
+        InboundEmail.objects.filter(pk__in=[pk for pk in inbound_ids if pk]).values_list("pk", "body_text")
+    )
+    for event in events:
+        data = event.data or {}
         if event.kind == EventKind.EMAIL_OUT:
             continue  # delivery receipts of the rows above and of forwards
-        if event.kind == EventKind.PHONE_CALL and not (event.data or {}).get("with_ra"):
+        if event.kind == EventKind.PHONE_CALL and not data.get("with_ra"):
             continue
-        who = event.actor.full_name if event.actor else str((event.data or {}).get("from", ""))
+        if event.kind == EventKind.EMAIL_IN and data.get("automatic"):
+            continue  # auto-replies are not correspondence
+        who = event.actor.full_name if event.actor else str(data.get("from", ""))
+        text = event.text
+        inbound_id = data.get("inbound_email_id")
+        body = inbound_bodies.get(int(inbound_id)) if inbound_id else None
+        if body:
+            text = f"{event.text}\n\n{body.strip()}"
         items.append(
             {
                 "when": event.created_at,
                 "title": f"{event.get_kind_display()}" + (f" ({who})" if who else ""),  # type: ignore[attr-defined]
-                "subject": str((event.data or {}).get("subject", "")),
-                "text": event.text,
+                "subject": str(data.get("subject", "")),
+                "text": text,
             }
         )
     items.sort(key=lambda item: item["when"])

@@ -21,7 +21,7 @@ from issues.emails import (
     outbox_retry_delay,
     tracking_address,
 )
-from issues.models import EventKind, IssueEvent, OutboundEmail
+from issues.models import EventKind, IssueEvent, OutboundEmail, State
 from issues.tasks import send_outbound_email
 from tests.issues.esp_double import FlakyEspBackend
 
@@ -122,6 +122,32 @@ def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff,
     assert "We cannot add that email domain." in escalation.body_text
     assert "Please add an email to my profile." in escalation.body_text
     assert escalation.in_reply_to
+
+
+def test_it_forwards_the_body_of_the_ras_email_to_cpe_it(pharmacy, staff, lpc_officer):
+    from issues.models import InboundEmail
+    from tests.issues.factories import IssueFactory
+
+    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    inbound = InboundEmail.objects.create(
+        status=InboundEmail.Status.MATCHED,
+        issue=issue,
+        esp_name="test",
+        message_id="<ra-reply-1@nhs.example>",
+        from_email=pharmacy.ra.email,
+        subject=f"Re: [{issue.reference}] Smartcard help",
+        body_text="Your profile is closed; we need to see you in person.",
+    )
+    IssueEvent.objects.create(
+        issue=issue,
+        kind=EventKind.EMAIL_IN,
+        text=f"Email from {pharmacy.ra.email} (the RA)",
+        data={"inbound_email_id": inbound.pk, "message_id": inbound.message_id, "subject": inbound.subject},
+    )
+    services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="RA wants a visit")
+    escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
+    assert "Your profile is closed; we need to see you in person." in escalation.body_text
+    assert escalation.in_reply_to == "<ra-reply-1@nhs.example>"
 
 
 def test_it_retries_a_provider_error_then_sends_once(issue, staff, flaky_esp):
