@@ -1,7 +1,16 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from directory import account_views
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.jinja"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("logout/", account_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", account_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", account_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

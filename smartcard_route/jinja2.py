@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
 
+from smartcard_route.navigation import nav_items, url_or_none
+
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
     return reverse(viewname, args=args or None, kwargs=kwargs or None)
@@ -46,6 +48,8 @@ def environment(**options: Any) -> Environment:
             "url": url,
             "static": static,
             "get_messages": messages.get_messages,
+            "nav_items": nav_items,
+            "url_or_none": url_or_none,
             "service_name": "Smartcard Route",
         }
     )

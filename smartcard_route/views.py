@@ -28,17 +28,28 @@ def _database_ok() -> bool:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
-        logger.exception("health check: database unreachable")
+        logger.warning("health check: database unreachable", exc_info=True)
         return False
     return True
 
 
+# A load balancer polls this page: it must answer quickly even when a server hangs.
+HEALTH_CHECK_TIMEOUT_SECONDS = 2
+
+
 def _broker_ok() -> bool:
     try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        with celery_app.connection_for_write(
+            connect_timeout=HEALTH_CHECK_TIMEOUT_SECONDS,
+            transport_options={
+                "socket_connect_timeout": HEALTH_CHECK_TIMEOUT_SECONDS,
+                "socket_timeout": HEALTH_CHECK_TIMEOUT_SECONDS,
+            },
+        ) as conn:
+            # One attempt, no retry loop: a broker that does not answer now is reported as down.
+            conn.ensure_connection(max_retries=0, timeout=HEALTH_CHECK_TIMEOUT_SECONDS)
     except Exception:
-        logger.exception("health check: broker unreachable")
+        logger.warning("health check: broker unreachable", exc_info=True)
         return False
     return True
 
@@ -49,7 +60,10 @@ def _broker_ok() -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "broker": _broker_ok()}
     healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **{k: "ok" if v else "unavailable" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **{k: "ok" if v else "unavailable" for k, v in checks.items()},
+    }
     return JsonResponse(body, status=200 if healthy else 503)
 
 
@@ -63,7 +77,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return render(request, "errors/403.jinja", status=403)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without a valid CSRF token: most often a page left open past the session's end."""
+    message = "This form has expired. Go back, refresh the page and try again."
+    return render(request, "errors/403.jinja", {"message": message}, status=403)
+
+
 @login_not_required
 def server_error(request: HttpRequest) -> HttpResponse:
-    # Rendered without the request context on purpose: whatever broke may be in it.
-    return render(None, "errors/500.jinja", status=500)  # type: ignore[arg-type]
+    # Rendered without the request context on purpose: whatever broke may be in it (the user, the
+    # session, the database). Only the CSP nonce is taken from it, for the page template's script.
+    context = {"csp_nonce": str(getattr(request, "csp_nonce", "") or "")}
+    return render(None, "errors/500.jinja", context, status=500)  # type: ignore[arg-type]

@@ -1,0 +1,92 @@
+"""The header navigation: which links a user sees depends on their roles (DESIGN.md, "People").
+
+Links are named by URL name. A name that does not resolve (its app is not installed yet, or a
+page was removed) is left out instead of breaking every page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from directory.models import LPC, Pharmacy, PharmacyOwner, User
+
+
+@dataclass(frozen=True)
+class Roles:
+    pharmacy_staff: bool = False
+    pharmacy_owner: bool = False
+    lpc_officer: bool = False
+    cpe_it: bool = False
+    directory_manager: bool = False
+
+
+def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
+    """The URL of a named page, or None when no such page exists (yet)."""
+    try:
+        return reverse(viewname, args=args or None, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+def user_roles(user: Any) -> Roles:
+    """The roles of a user, in one query for the memberships."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Roles()
+    memberships = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            is_staff_member=Exists(Pharmacy.staff.through.objects.filter(user_id=OuterRef("pk"))),
+            is_owner=Exists(PharmacyOwner.members.through.objects.filter(user_id=OuterRef("pk"))),
+            is_officer=Exists(LPC.officers.through.objects.filter(user_id=OuterRef("pk"))),
+        )
+        .values("is_staff_member", "is_owner", "is_officer")
+        .first()
+    ) or {"is_staff_member": False, "is_owner": False, "is_officer": False}
+    return Roles(
+        pharmacy_staff=memberships["is_staff_member"],
+        pharmacy_owner=memberships["is_owner"],
+        lpc_officer=memberships["is_officer"],
+        cpe_it=user.is_cpe_it,
+        directory_manager=user.is_directory_manager,
+    )
+
+
+def _links_for(roles: Roles) -> list[tuple[str, str]]:
+    links: list[tuple[str, str]] = []
+    if roles.pharmacy_staff or roles.pharmacy_owner:
+        links += [("issues:list", "Your issues"), ("issues:report", "Report a problem")]
+    if roles.lpc_officer:
+        links.append(("issues:lpc_dashboard", "LPC dashboard"))
+    if roles.cpe_it:
+        links += [("issues:cpe_dashboard", "CPE IT"), ("issues:unmatched_mail", "Unmatched mail")]
+    if roles.directory_manager:
+        links.append(("directory:correction_reports", "Correction reports"))
+    links.append(("directory:pharmacy_search", "Directory"))
+    return links
+
+
+def nav_items(request: HttpRequest | None) -> list[dict[str, Any]]:
+    """Header links for NHS.UK's header macro; the link whose address best matches the page is current."""
+    user = getattr(request, "user", None)
+    if request is None or user is None or not user.is_authenticated:
+        return []
+    cached: list[dict[str, Any]] | None = getattr(request, "_smartcard_nav_items", None)
+    if cached is not None:
+        return cached
+    items: list[dict[str, Any]] = []
+    for viewname, text in _links_for(user_roles(user)):
+        href = url_or_none(viewname)
+        if href is not None:
+            items.append({"href": href, "text": text})
+    matching = [item for item in items if request.path.startswith(item["href"])]
+    if matching:
+        best = max(matching, key=lambda item: len(item["href"]))
+        best["active"] = True
+        best["current"] = request.path == best["href"]
+    request._smartcard_nav_items = items  # type: ignore[attr-defined]
+    return items
