@@ -503,8 +503,9 @@ def _rows(issues: Any) -> list[dict[str, Any]]:
 
 @require_http_methods(["GET"])
 def issue_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
     form = issue_forms.IssueFilterForm(request.GET or None)
-    issues = selectors.issue_list(user=_user(request), **form.filters())
+    issues = selectors.issue_list(user=user, **form.filters())
     page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
 
@@ -522,6 +523,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "next": {"href": url_for(page.next_page_number())} if page.has_next() else {},
         },
         "state_items": [{"value": value, "text": label} for value, label in issue_forms.IssueFilterForm.STATE_CHOICES],
+        "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
     }
     return render(request, "issues/list.jinja", context)
 

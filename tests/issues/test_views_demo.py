@@ -13,6 +13,7 @@ from django.utils import timezone
 from directory.demo import ROLES
 from directory.models import User
 from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.nudges import nudges_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,11 @@ def test_it_leaves_one_issue_waiting_on_an_ra_whose_window_has_passed():
     call_command("seed_demo", "--quiet")
     overdue = Issue.objects.filter(state=State.RA_CONTACTED, due_at__lt=timezone.now())
     assert overdue.count() == 1
-    assert overdue.get().summary == "Add the locum code FFFFF to my card"
+    late = overdue.get()
+    assert late.summary == "Add the locum code FFFFF to my card"
+    # What the beat's sweep does on a first `make run`: it finds that issue, and only that one, late.
+    nudges_sweep()
+    assert list(IssueEvent.objects.filter(kind=EventKind.NUDGE).values_list("issue_id", flat=True)) == [late.pk]
 
 
 def test_it_changes_nothing_when_run_again():

@@ -29,7 +29,10 @@ def action(issue: Issue, name: str) -> str:
     return reverse("issues:action", args=[issue.reference, name])
 
 
-@pytest.mark.parametrize(("persona", "status"), [("staff", 200), ("owner", 200), ("cpe_it", 200), ("outsider", 404)])
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("staff", 200), ("owner", 200), ("cpe_it", 200), ("outsider", 404), ("directory_manager", 404)],
+)
 def test_it_shows_the_issue_only_within_scope(client, request, issue, persona, status):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(detail(issue)).status_code == status
@@ -149,7 +152,7 @@ def test_it_shows_errors_and_changes_nothing_when_a_form_is_incomplete(client, s
     response = client.post(action(issue, "resolve"), {"resolve-fixed_by_step": "", "resolve-note": ""})
     page = response.content.decode()
     assert response.status_code == 400
-    assert "There is a problem" in page
+    assert "There is a problem" in page and "<title>Error:" in page
     assert 'href="#resolve-fixed_by_step"' in page and 'href="#resolve-note"' in page
     assert 'id="action-resolve"' in page and "open" in page.split('id="action-resolve"')[1][:20]
     issue.refresh_from_db()

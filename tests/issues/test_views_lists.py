@@ -41,6 +41,15 @@ def test_it_lists_the_open_issues_of_the_users_pharmacies_only(client, pharmacy,
     page = client.get(LIST).content.decode()
     assert references(page, [*mine, closed, theirs]) == {issue.reference for issue in mine}
     assert "LPC involved" in page and "Trying to fix it in the pharmacy" in page
+    assert "Your pharmacy&#39;s issues</h1>" in page and reverse("issues:report") in page
+
+
+def test_it_offers_reporting_only_to_the_pharmacy_side(client, pharmacy, staff, cpe_it, directory_manager):
+    IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    for user in (cpe_it, directory_manager):
+        client.force_login(user)
+        page = client.get(LIST).content.decode()
+        assert ">Issues</h1>" in page and reverse("issues:report") not in page.split("<main")[1]
 
 
 def test_it_filters_by_state_and_by_overdue(client, pharmacy, staff):
@@ -106,8 +115,8 @@ def test_it_reads_the_list_in_a_constant_number_of_queries(client, pharmacy, sta
     assert few <= 8
 
 
-def test_it_shows_the_lpc_dashboard_to_lpc_officers_only(client, staff, owner, cpe_it, lpc_officer):
-    for user in (staff, owner, cpe_it):
+def test_it_shows_the_lpc_dashboard_to_lpc_officers_only(client, staff, owner, cpe_it, directory_manager, lpc_officer):
+    for user in (staff, owner, cpe_it, directory_manager):
         client.force_login(user)
         assert client.get(LPC).status_code == 403
     client.force_login(lpc_officer)
@@ -136,8 +145,10 @@ def test_it_reads_the_lpc_dashboard_in_a_constant_number_of_queries(client, phar
     assert few <= 8
 
 
-def test_it_shows_escalations_awaiting_triage_to_cpe_it_only(client, pharmacy, staff, owner, lpc_officer, cpe_it):
-    for user in (staff, owner, lpc_officer):
+def test_it_shows_escalations_awaiting_triage_to_cpe_it_only(
+    client, pharmacy, staff, owner, lpc_officer, directory_manager, cpe_it
+):
+    for user in (staff, owner, lpc_officer, directory_manager):
         client.force_login(user)
         assert client.get(CPE).status_code == 403
     later = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
