@@ -87,5 +87,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request context on purpose: whatever broke may be in it (the user, the
     # session, the database). Only the CSP nonce is taken from it, for the page template's script.
-    context = {"csp_nonce": str(getattr(request, "csp_nonce", "") or "")}
+    # (django-csp's nonce is lazy and falsy until read: str() reads it, which puts it in the header.)
+    nonce = getattr(request, "csp_nonce", None)
+    context = {"csp_nonce": str(nonce) if nonce is not None else ""}
     return render(None, "errors/500.jinja", context, status=500)  # type: ignore[arg-type]
