@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -46,6 +46,7 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     AnymailRecipientsRefused,
     AnymailInvalidAddress,
     smtplib.SMTPRecipientsRefused,
+    BadHeaderError,
 )
 
 
@@ -82,7 +83,8 @@ def new_message_id() -> str:
 
 
 def subject_for(issue: Issue, text: str) -> str:
-    return f"[{issue.reference}] {text}"
+    """ "[SC-000123] text" on one line (a line break in a header would be refused when sending)."""
+    return " ".join(f"[{issue.reference}] {text}".split())[:300]
 
 
 def thread_message_ids(issue: Issue) -> list[str]:

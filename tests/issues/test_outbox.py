@@ -305,3 +305,14 @@ def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_task
     assert len(mail.outbox) == 1
     assert mail.outbox[0].extra_headers["Message-ID"] == email.message_id
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_OUT).count() == 1
+
+
+def test_it_keeps_the_subject_on_one_line_whatever_the_summary(pharmacy, staff, flaky_esp):
+    from tests.issues.factories import IssueFactory
+
+    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, summary="Locked\r\nBcc: victim@example.org")
+    contact_ra(issue, staff)
+    email = OutboundEmail.objects.get()
+    assert "\n" not in email.subject and "\r" not in email.subject
+    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.SENT
+    assert mail.outbox[0].bcc == []
