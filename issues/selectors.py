@@ -139,7 +139,10 @@ def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
     """The transitions this user may start on this issue now: permission and state (and the
     reopen window), without side effects. Guards that depend on the directory (an RA with an email,
     an LPC) are left to the service, whose message tells the user what is missing."""
-    roles = roles_for(user, issue)
+    return _allowed_transitions(roles_for(user, issue), issue)
+
+
+def _allowed_transitions(roles: Roles, issue: Issue) -> list[str]:
     allowed = []
     for name in TRANSITIONS:
         if permission_error(name, roles) is not None:
@@ -158,8 +161,9 @@ WORK_ACTIONS = ("ra_reply", "phone_call", "note")
 def issue_allowed_actions(*, user: User | Any, issue: Issue) -> list[str]:
     """The transitions of `issue_allowed_transitions` plus the work anyone with a role may log:
     "ra_reply" and "phone_call" while the issue is open, "note" at any time."""
-    allowed = issue_allowed_transitions(user=user, issue=issue)
-    if roles_for(user, issue).any:
+    roles = roles_for(user, issue)
+    allowed = _allowed_transitions(roles, issue)
+    if roles.any:
         if issue.is_open:
             allowed += ["ra_reply", "phone_call"]
         allowed.append("note")

@@ -474,7 +474,7 @@ def _contact_ra(
     contact_phone: str | None = None,
     smartcard_number: str | None = None,
     no_card_yet: bool | None = None,
-    send_via: str = SEND_VIA_APP,
+    send_via: str | None = SEND_VIA_APP,
     cc_lpc: bool = False,
 ) -> None:
     errors = _Errors()
@@ -495,7 +495,7 @@ def _contact_ra(
     number = _smartcard(
         errors, issue.smartcard_number if smartcard_number is None else smartcard_number, no_card, required=True
     )
-    via = _choice(errors, "send_via", send_via, SEND_VIA_CHOICES, label="how the request is sent")
+    via = _choice(errors, "send_via", send_via or SEND_VIA_APP, SEND_VIA_CHOICES, label="how the request is sent")
     errors.raise_if_any()
 
     ra = issue.pharmacy.ra
