@@ -145,10 +145,7 @@ def report_step(request: HttpRequest, step: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         answers.update(form.to_session())  # type: ignore[attr-defined]
         request.session[REPORT_SESSION_KEY] = answers
-        next_step = "check" if changing else _first_unanswered(answers)
-        if not changing and next_step == "check" and step != "details":
-            next_step = REPORT_STEPS[REPORT_STEPS.index(step) + 1]
-        return redirect(_step_url(next_step))
+        return redirect(_step_url("check" if changing else REPORT_STEPS[REPORT_STEPS.index(step) + 1]))
     several = pharmacies.count() > 1
     previous = _previous_step(step, several_pharmacies=several)
     context = {
@@ -156,14 +153,13 @@ def report_step(request: HttpRequest, step: str) -> HttpResponse:
         "step": step,
         "answers": answers,
         "back_url": _step_url("check") if changing else (_step_url(previous) if previous else reverse("issues:list")),
-        **_step_context(step, form=form, answers=answers, pharmacies=pharmacies),
+        **_step_context(step, answers=answers, pharmacies=pharmacies),
     }
     return render(request, f"issues/report/{step}.jinja", context, status=400 if form.is_bound else 200)
 
 
-def _step_context(
-    step: str, *, form: issue_forms.NhsukForm, answers: dict[str, Any], pharmacies: Any
-) -> dict[str, Any]:
+def _step_context(step: str, *, answers: dict[str, Any], pharmacies: Any) -> dict[str, Any]:
+    """What each question page shows besides its form: the choices and the guidance."""
     if step == "pharmacy":
         return {
             "pharmacy_items": [
