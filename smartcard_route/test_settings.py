@@ -15,7 +15,9 @@ os.environ.setdefault("STATIC_MANIFEST", "False")
 from smartcard_route.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A worker started as a subprocess by a test cannot share locmem's outbox: such tests set
+# TEST_EMAIL_BACKEND (e.g. the file backend, under VAR_DIR/mail) to see what it sent.
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 WHITENOISE_AUTOREFRESH = True
 ALLOWED_HOSTS = ["*"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -351,3 +351,5 @@ def test_the_beat_schedule_sweeps_every_minute_and_digests_on_weekday_mornings()
     assert digest["task"] == "issues.tasks.send_nudge_digests"
     assert digest["schedule"] == crontab(hour=8, minute=0, day_of_week="mon-fri")
     assert settings.CELERY_TIMEZONE == "Europe/London"
+    # A sweep is only acknowledged once it has run, and goes back to the queue if its worker dies.
+    assert (settings.CELERY_TASK_ACKS_LATE, settings.CELERY_TASK_REJECT_ON_WORKER_LOST) == (True, True)
