@@ -77,7 +77,7 @@ def celery_worker_thread(transactional_db: None) -> Iterator[object]:
 def pharmacy(db: None) -> object:
     from tests.issues.factories import PharmacyFactory
 
-    return PharmacyFactory(name="Riverside Pharmacy", ods_code="FA123")
+    return PharmacyFactory.create(name="Riverside Pharmacy", ods_code="FA123")
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def staff(pharmacy: object) -> object:
     """A member of the pharmacy's team."""
     from tests.issues.factories import UserFactory
 
-    user = UserFactory(email="staff@riverside.example", full_name="Sam Patel")
+    user = UserFactory.create(email="staff@riverside.example", full_name="Sam Patel")
     pharmacy.staff.add(user)  # type: ignore[attr-defined]
     return user
 
@@ -95,7 +95,7 @@ def owner(pharmacy: object) -> object:
     """A member of the organisation that owns the pharmacy."""
     from tests.issues.factories import UserFactory
 
-    user = UserFactory(email="owner@riverside.example", full_name="Olu Owner")
+    user = UserFactory.create(email="owner@riverside.example", full_name="Olu Owner")
     pharmacy.owner.members.add(user)  # type: ignore[attr-defined]
     return user
 
@@ -105,7 +105,7 @@ def lpc_officer(pharmacy: object) -> object:
     """An officer of the pharmacy's LPC."""
     from tests.issues.factories import UserFactory
 
-    user = UserFactory(email="officer@lpc.example", full_name="Lee Officer")
+    user = UserFactory.create(email="officer@lpc.example", full_name="Lee Officer")
     pharmacy.lpc.officers.add(user)  # type: ignore[attr-defined]
     return user
 
@@ -114,7 +114,7 @@ def lpc_officer(pharmacy: object) -> object:
 def cpe_it(db: None) -> object:
     from tests.issues.factories import UserFactory
 
-    return UserFactory(email="it@cpe.example", full_name="Casey IT", is_cpe_it=True)
+    return UserFactory.create(email="it@cpe.example", full_name="Casey IT", is_cpe_it=True)
 
 
 @pytest.fixture
@@ -122,8 +122,8 @@ def outsider(db: None) -> object:
     """Staff of another pharmacy, with another owner, RA and LPC."""
     from tests.issues.factories import PharmacyFactory, UserFactory
 
-    user = UserFactory(email="staff@elsewhere.example", full_name="Alex Elsewhere")
-    PharmacyFactory(name="Elsewhere Pharmacy", ods_code="FZ999", staff=[user])
+    user = UserFactory.create(email="staff@elsewhere.example", full_name="Alex Elsewhere")
+    PharmacyFactory.create(name="Elsewhere Pharmacy", ods_code="FZ999", staff=[user])
     return user
 
 
@@ -131,7 +131,7 @@ def outsider(db: None) -> object:
 def directory_manager(db: None) -> object:
     from tests.issues.factories import UserFactory
 
-    return UserFactory(email="directory@cpe.example", full_name="Dee Directory", is_directory_manager=True)
+    return UserFactory.create(email="directory@cpe.example", full_name="Dee Directory", is_directory_manager=True)
 
 
 @pytest.fixture
@@ -139,4 +139,4 @@ def issue(pharmacy: object, staff: object) -> object:
     """An issue just reported by `staff` (state in_pharmacy)."""
     from tests.issues.factories import IssueFactory
 
-    return IssueFactory(pharmacy=pharmacy, reporter=staff)
+    return IssueFactory.create(pharmacy=pharmacy, reporter=staff)

@@ -26,7 +26,7 @@ def ods_code(n: int) -> str:
     return "F" + text
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -37,12 +37,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
 
     @factory.post_generation
-    def save_password(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+    def save_password(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
-            self.save()
+            obj.save()
 
 
-class RegistrationAuthorityFactory(factory.django.DjangoModelFactory):
+class RegistrationAuthorityFactory(factory.django.DjangoModelFactory[RegistrationAuthority]):
     class Meta:
         model = RegistrationAuthority
 
@@ -52,7 +52,7 @@ class RegistrationAuthorityFactory(factory.django.DjangoModelFactory):
     active = True
 
 
-class LPCFactory(factory.django.DjangoModelFactory):
+class LPCFactory(factory.django.DjangoModelFactory[LPC]):
     class Meta:
         model = LPC
         skip_postgeneration_save = True
@@ -66,7 +66,7 @@ class LPCFactory(factory.django.DjangoModelFactory):
             self.officers.add(*extracted)
 
 
-class PharmacyOwnerFactory(factory.django.DjangoModelFactory):
+class PharmacyOwnerFactory(factory.django.DjangoModelFactory[PharmacyOwner]):
     class Meta:
         model = PharmacyOwner
         skip_postgeneration_save = True
@@ -80,7 +80,7 @@ class PharmacyOwnerFactory(factory.django.DjangoModelFactory):
             self.members.add(*extracted)
 
 
-class PharmacyFactory(factory.django.DjangoModelFactory):
+class PharmacyFactory(factory.django.DjangoModelFactory[Pharmacy]):
     class Meta:
         model = Pharmacy
         skip_postgeneration_save = True
@@ -99,7 +99,7 @@ class PharmacyFactory(factory.django.DjangoModelFactory):
             self.staff.add(*extracted)
 
 
-class IssueFactory(factory.django.DjangoModelFactory):
+class IssueFactory(factory.django.DjangoModelFactory[Issue]):
     """An issue in any state. The state is set at creation (the FSM field is protected afterwards);
     the fields that go with the state (LPC involvement, resolution, deadline) follow from it."""
 
@@ -133,7 +133,7 @@ class IssueFactory(factory.django.DjangoModelFactory):
     due_at = factory.LazyAttribute(lambda o: timezone.now() + timedelta(days=2) if o.due_kind else None)
 
 
-class IssueEventFactory(factory.django.DjangoModelFactory):
+class IssueEventFactory(factory.django.DjangoModelFactory[IssueEvent]):
     class Meta:
         model = IssueEvent
 

@@ -83,7 +83,7 @@ def test_it_sends_a_row_once_with_its_headers(issue, staff, flaky_esp):
     assert message.extra_headers["Message-ID"] == email.message_id
     assert message.reply_to == [tracking_address(issue)]
     assert message.subject == email.subject
-    assert message.alternatives[0][1] == "text/html"
+    assert message.alternatives[0][1] == "text/html"  # type: ignore[attr-defined]
     email.refresh_from_db()
     assert (email.status, email.attempts, email.esp_message_id) == (Status.SENT, 1, "esp-0")
     assert email.sent_at is not None
@@ -128,7 +128,7 @@ def test_it_forwards_the_body_of_the_ras_email_to_cpe_it(pharmacy, staff, lpc_of
     from issues.models import InboundEmail
     from tests.issues.factories import IssueFactory
 
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     inbound = InboundEmail.objects.create(
         status=InboundEmail.Status.MATCHED,
         issue=issue,
@@ -249,7 +249,7 @@ def test_it_requeues_rows_whose_task_was_lost_or_whose_worker_died(
 def test_it_sends_exactly_once_when_two_workers_claim_the_same_row_at_once(pharmacy, staff, flaky_esp):
     from tests.issues.factories import IssueFactory
 
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     contact_ra(issue, staff)
     email = OutboundEmail.objects.get()
     for _ in range(20):
@@ -296,7 +296,7 @@ def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_task
     settings.OUTBOX_RETRY_BASE_SECONDS = 0.05
     settings.OUTBOX_RETRY_MAX_SECONDS = 0.2
     flaky_esp.reset(failures=2)
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
 
     contact_ra(issue, staff)  # committed: the on_commit hook enqueues the task
     email = OutboundEmail.objects.get()
@@ -314,7 +314,7 @@ def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_task
 def test_it_keeps_the_subject_on_one_line_whatever_the_summary(pharmacy, staff, flaky_esp):
     from tests.issues.factories import IssueFactory
 
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, summary="Locked\r\nBcc: victim@example.org")
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, summary="Locked\r\nBcc: victim@example.org")
     contact_ra(issue, staff)
     email = OutboundEmail.objects.get()
     assert "\n" not in email.subject and "\r" not in email.subject

@@ -4,6 +4,7 @@ the RA's replies. (Who may run which transition from which state: test_transitio
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +23,7 @@ MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)
 
 
 def report(user, pharmacy, **overrides):
-    fields = {
+    fields: dict[str, Any] = {
         "kind": "locked",
         "summary": "Card locked",
         "contact_name": "Sam Patel",
@@ -112,7 +113,7 @@ def test_it_starts_the_ra_reply_window_when_the_ra_is_contacted(issue, staff):
 
 
 def test_it_gives_an_emergency_half_a_working_day(staff, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, is_emergency=True)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, is_emergency=True)
     with time_machine.travel(MONDAY_10, tick=False):
         services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Urgent")
     assert Issue.objects.get(pk=issue.pk).due_at == datetime(2026, 11, 30, 14, 0, tzinfo=LONDON)
@@ -202,7 +203,7 @@ def test_it_says_what_the_directory_lacks_in_the_preview(issue):
 
 
 def test_it_starts_the_lpc_window_and_involves_the_lpc(staff, owner, lpc_officer, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     with time_machine.travel(MONDAY_10, tick=False):
         services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please help")
     issue = Issue.objects.get(pk=issue.pk)
@@ -215,13 +216,13 @@ def test_it_starts_the_lpc_window_and_involves_the_lpc(staff, owner, lpc_officer
 def test_it_needs_an_lpc_to_copy_in(staff, owner, pharmacy):
     pharmacy.lpc = None
     pharmacy.save()
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     with pytest.raises(TransitionNotAllowedNow, match="no LPC"):
         services.issue_transition(user=owner, issue=issue, transition="cc_lpc")
 
 
 def test_it_needs_ra_correspondence_to_escalate(staff, lpc_officer, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     with pytest.raises(TransitionNotAllowedNow, match="RA correspondence"):
         services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="Stuck")
     services.issue_log_phone_call(user=lpc_officer, issue=issue, text="The RA will not help", with_ra=True)
@@ -234,7 +235,7 @@ def test_it_needs_ra_correspondence_to_escalate(staff, lpc_officer, pharmacy):
 
 
 def test_it_needs_a_note_to_escalate(staff, lpc_officer, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     with pytest.raises(ValidationError) as raised:
         services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="  ")
     assert "note" in raised.value.message_dict
@@ -244,14 +245,14 @@ def test_it_needs_a_note_to_escalate(staff, lpc_officer, pharmacy):
 
 
 def test_it_clears_the_clock_on_resolve(staff, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
     services.issue_transition(user=staff, issue=issue, transition="resolve", note="Unlocked", fixed_by_step="ra")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.due_at, issue.due_kind) == (None, "")
     assert (issue.resolution_note, issue.fixed_by_step, issue.resolved_from_state) == ("Unlocked", "ra", "ra_contacted")
     assert issue.resolved_at is not None
-    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.CLOCK).last().text == (
+    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.CLOCK).latest("pk").text == (
         "No longer waiting for the RA's reply."
     )
 
@@ -263,14 +264,16 @@ def test_it_needs_a_resolution_and_the_step_that_fixed_it(issue, staff):
 
 
 def test_it_clears_the_clock_on_withdraw(staff, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     services.issue_transition(user=staff, issue=issue, transition="withdraw", reason="Duplicate of SC-000001")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.state, issue.due_at, issue.withdrawn_reason) == (State.WITHDRAWN, None, "Duplicate of SC-000001")
 
 
 def test_it_restarts_the_window_of_the_state_it_reopens_to(staff, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.RESOLVED, resolved_from_state=State.LPC_CC)
+    issue = IssueFactory.create(
+        pharmacy=pharmacy, reporter=staff, state=State.RESOLVED, resolved_from_state=State.LPC_CC
+    )
     with time_machine.travel(MONDAY_10, tick=False):
         services.issue_transition(user=staff, issue=issue, transition="reopen", reason="Locked again")
     issue = Issue.objects.get(pk=issue.pk)
@@ -305,7 +308,7 @@ def test_it_counts_a_call_with_the_ra_as_its_reply_but_not_other_calls(issue, st
 
 
 def test_it_leaves_the_lpc_window_alone_when_the_ra_replies(staff, pharmacy):
-    issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     due = issue.due_at
     services.issue_log_ra_reply(user=staff, issue=issue, text="Working on it")
     fresh = Issue.objects.get(pk=issue.pk)

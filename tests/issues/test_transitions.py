@@ -19,7 +19,7 @@ ROLES = ["staff", "owner", "lpc_officer", "cpe_it", "outsider", "directory_manag
 OPEN = [State.IN_PHARMACY, State.CIS_SELF_SERVICE, State.RA_CONTACTED, State.LPC_CC, State.ESCALATED]
 
 # transition: (from states, who may, target)
-TABLE: dict[str, tuple[list[str], set[str], str | None]] = {
+TABLE: dict[str, tuple[list[State], set[str], State | None]] = {
     "try_cis": ([State.IN_PHARMACY], {"staff", "owner"}, State.CIS_SELF_SERVICE),
     "contact_ra": ([State.IN_PHARMACY, State.CIS_SELF_SERVICE], {"staff", "owner"}, State.RA_CONTACTED),
     "cc_lpc": ([State.RA_CONTACTED], {"owner"}, State.LPC_CC),
@@ -55,7 +55,7 @@ def expected(role: str, state: str, transition: str) -> str:
 @pytest.fixture
 def make_issue(pharmacy, staff):
     def make(state: str) -> Issue:
-        issue = IssueFactory(pharmacy=pharmacy, reporter=staff, state=state)
+        issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
         if state not in (State.IN_PHARMACY, State.CIS_SELF_SERVICE):
             # The request the pharmacy sent the RA from its own mailbox: RA correspondence.
             IssueEvent.objects.create(issue=issue, kind=EventKind.REQUEST_CONFIRMED, text="Dear RA, ...")
@@ -117,9 +117,9 @@ def test_it_lets_only_the_owner_cc_the_lpc_when_contacting_the_ra(issue, staff, 
 def test_it_lets_only_the_reporter_among_staff_withdraw(pharmacy, staff, owner):
     from tests.issues.factories import UserFactory
 
-    colleague = UserFactory()
+    colleague = UserFactory.create()
     pharmacy.staff.add(colleague)
-    issue = IssueFactory(pharmacy=pharmacy, reporter=colleague)
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=colleague)
     with pytest.raises(IssueActionForbidden, match="reported"):
         services.issue_transition(user=staff, issue=issue, transition="withdraw", reason="Not mine")
     services.issue_transition(user=colleague, issue=issue, transition="withdraw", reason="Fixed itself")
