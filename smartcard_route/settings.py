@@ -140,6 +140,12 @@ STATICFILES_DIRS = [
 # The compiled NHS.UK CSS refers to /assets/...: our WhiteNoise middleware serves the package's
 # assets folder at that prefix too (smartcard_route.middleware.StaticAndNhsukAssetsMiddleware).
 NHSUK_ASSETS_DIR = NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk" / "assets"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # NHS.UK's stylesheet without its remote web fonts, which the CSP forbids (smartcard_route.staticfiles).
+    "smartcard_route.staticfiles.NhsukStylesheetFinder",
+]
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -8,20 +8,25 @@ exist or not whatever the other apps define.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 
-from directory.models import LPC, Pharmacy, PharmacyOwner, RegistrationAuthority, User
+from directory.models import User
 from smartcard_route import urls as site_urls
 from smartcard_route import views
 from smartcard_route.navigation import nav_items
+from smartcard_route.staticfiles import NAME as NHSUK_STYLESHEET
+from smartcard_route.staticfiles import without_remote_font_faces
 
 # Views that fail on purpose.
 
@@ -85,51 +90,11 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     return _urlconf("site_with_issue_pages" if with_issue_pages else "site_without_issue_pages", urlpatterns)
 
 
-# Personas
-
-
-@pytest.fixture
-def pharmacy(db: None) -> Pharmacy:
-    owner = PharmacyOwner.objects.create(name="Riverside Chemists Ltd")
-    ra = RegistrationAuthority.objects.create(name="North Midlands ICB RA")
-    lpc = LPC.objects.create(name="Community Pharmacy North Midlands")
-    return Pharmacy.objects.create(ods_code="FA123", name="Riverside Pharmacy", owner=owner, ra=ra, lpc=lpc)
+# Personas: pharmacy, staff, owner, lpc_officer, cpe_it and directory_manager come from tests/conftest.py.
 
 
 def _user(email: str, **flags: bool) -> User:
     return User.objects.create_user(email, "not-used-here-1", full_name=email.split("@")[0].title(), **flags)
-
-
-@pytest.fixture
-def staff(pharmacy: Pharmacy) -> User:
-    user = _user("staff@pharmacy.example")
-    pharmacy.staff.add(user)
-    return user
-
-
-@pytest.fixture
-def owner(pharmacy: Pharmacy) -> User:
-    user = _user("owner@pharmacy.example")
-    pharmacy.owner.members.add(user)
-    return user
-
-
-@pytest.fixture
-def lpc_officer(pharmacy: Pharmacy) -> User:
-    user = _user("officer@lpc.example")
-    assert pharmacy.lpc is not None
-    pharmacy.lpc.officers.add(user)
-    return user
-
-
-@pytest.fixture
-def cpe_it(db: None) -> User:
-    return _user("it@cpe.example", is_cpe_it=True)
-
-
-@pytest.fixture
-def directory_manager(db: None) -> User:
-    return _user("manager@cpe.example", is_directory_manager=True)
 
 
 @pytest.fixture
@@ -258,7 +223,7 @@ def test_it_uses_only_self_hosted_assets(client, db):
             # Links for people to follow are fine; assets (scripts, styles, icons) must be ours.
             assert not re.search(rf'<(?:script|link)[^>]+(?:src|href)="{re.escape(url)}"', page), url
     assert re.search(r'<script type="module" src="/static/js/site\.js">', page)
-    assert re.search(r'<link rel="stylesheet" href="/static/nhsuk/nhsuk-frontend\.min\.css">', page)
+    assert re.search(r'<link rel="stylesheet" href="/static/nhsuk/nhsuk-frontend-self-hosted\.min\.css">', page)
 
 
 @pytest.mark.urls(__name__)
@@ -428,3 +393,36 @@ def test_it_leaves_out_the_report_button_until_reporting_exists(client, staff, s
 
     assert "Report a Smartcard problem" not in page
     assert "Search the directory" in page
+
+
+# NHS.UK's stylesheet without remote web fonts
+
+
+def test_it_drops_only_the_font_faces_served_from_elsewhere():
+    css = (
+        "html{font-family:Frutiger W01,arial}"
+        '@font-face{font-family:Frutiger W01;src:url(https://assets.nhs.uk/fonts/a.woff2) format("woff2")}'
+        "@font-face{font-family:Local;src:url(/static/fonts/local.woff2)}"
+        "@font-face{font-family:Protocol;src:url( '//cdn.example/b.woff')}"
+        ".x{color:red}"
+    )
+
+    assert without_remote_font_faces(css) == (
+        "html{font-family:Frutiger W01,arial}"
+        "@font-face{font-family:Local;src:url(/static/fonts/local.woff2)}"
+        ".x{color:red}"
+    )
+
+
+def test_it_offers_the_nhsuk_stylesheet_without_its_web_fonts_to_static_files():
+    original = (settings.NODE_MODULES / "nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css").read_text()
+
+    found = finders.find(NHSUK_STYLESHEET)
+
+    assert isinstance(found, str)
+    offered = Path(found).read_text()
+    assert "assets.nhs.uk" in original
+    assert "assets.nhs.uk" not in offered
+    assert offered == without_remote_font_faces(original)
+    assert len(offered) > 0.99 * len(original)
+    assert NHSUK_STYLESHEET in {path for finder in finders.get_finders() for path, _ in finder.list([])}
