@@ -532,6 +532,7 @@ def _contact_ra(
         data={"send_via": via, "cc_lpc": cc, "ra_id": ra.pk, "ra_name": ra.name, "ra_email": ra.email},
     )
     if via == SEND_VIA_APP:
+        earlier = emails.thread_message_ids(issue)  # a reopened issue asks the RA again in the same thread
         request = emails.queue_outbound_email(
             purpose=OutboundEmail.Purpose.RA_REQUEST,
             issue=issue,
@@ -541,8 +542,10 @@ def _contact_ra(
             subject=preview.subject,
             body_text=preview.body_text,
             body_html=preview.body_html,
+            in_reply_to=earlier[-1] if earlier else "",
+            references=earlier,
         )
-        thread = [request.message_id]
+        thread = [*earlier, request.message_id]
     else:
         _event(
             issue,

@@ -108,6 +108,15 @@ def test_it_threads_the_lpc_forward_under_the_ra_request(issue, staff, owner):
     assert "Please add an email to my profile." in forward.body_text  # the RA thread
 
 
+def test_it_threads_the_ra_request_under_earlier_mail_on_the_issue(issue, staff):
+    IssueEvent.objects.create(
+        issue=issue, kind=EventKind.EMAIL_IN, text="Email from the RA", data={"message_id": "<early@nhs.example>"}
+    )
+    contact_ra(issue, staff)
+    request = OutboundEmail.objects.get()
+    assert (request.in_reply_to, request.references) == ("<early@nhs.example>", "<early@nhs.example>")
+
+
 def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff, owner, lpc_officer, settings):
     settings.CPE_IT_EMAIL = "it@cpe.example"
     contact_ra(issue, staff)
