@@ -31,13 +31,18 @@ update (after an RA reply): the reporter ("is it resolved?").
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import logging
+import re
+import string
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -197,10 +202,16 @@ def in_words(days: float) -> str:
     return f"{days:g} working days"
 
 
+@functools.lru_cache(maxsize=8192)
 def london(moment: datetime) -> str:
-    """'Wednesday 30 December 2026, 10:00' in England's time."""
-    local = timezone.localtime(moment)
+    """'Wednesday 30 December 2026, 10:00' in the site's time zone (Europe/London)."""
+    local = moment.astimezone(_zone(settings.TIME_ZONE))
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 # Recipients -----------------------------------------------------------------------------------
@@ -372,7 +383,7 @@ class Bodies:
     def __init__(self) -> None:
         self._env = engines["jinja2"].env  # type: ignore[attr-defined]
         self._templates: dict[str, Template] = {}
-        self._skeletons: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+        self._skeletons: dict[tuple[Any, ...], _Skeleton | None] = {}
 
     def _template(self, name: str) -> Template:
         template = self._templates.get(name)
@@ -385,30 +396,30 @@ class Bodies:
         html = self._template(f"emails/{name}.html").render(context)
         return text, html
 
-    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
-        shape = (name, *context, *(bool(v) if isinstance(v, str) else v for v in context.values()))
-        if shape not in self._skeletons:
-            self._skeletons[shape] = self._skeleton(name, context)
-        skeleton = self._skeletons[shape]
+    def render(self, name: str, values: TemplateValues) -> tuple[str, str]:
+        key = (name, *values.shape)
+        if key not in self._skeletons:
+            self._skeletons[key] = self._skeleton(name, values)
+        skeleton = self._skeletons[key]
         if skeleton is None:
-            return self.render_in_full(name, context)
-        text_format, html_format = skeleton
-        text = text_format.format_map(context).strip() + "\n"
-        html = html_format.format_map(_Escaped(context))
-        return text, html
+            return self.render_in_full(name, values.context)
+        return skeleton.fill(values)
 
-    def _skeleton(self, name: str, context: dict[str, Any]) -> tuple[str, str] | None:
+    def _skeleton(self, name: str, values: TemplateValues) -> _Skeleton | None:
         marked = {
             key: f"{self._MARK}{key}{self._MARK}" if isinstance(value, str) and value else value
-            for key, value in context.items()
+            for key, value in values.context.items()
         }
         text, html = self.render_in_full(name, marked)
-        formats = (self._format_string(text), self._format_string(html))
-        filled = (formats[0].format_map(context).strip() + "\n", formats[1].format_map(_Escaped(context)))
-        if filled != self.render_in_full(name, context):
+        try:
+            skeleton = _Skeleton(self._format_string(text), self._format_string(html))
+            faithful = skeleton.fill(values) == self.render_in_full(name, values.context)
+        except (KeyError, IndexError, ValueError):  # a marker the template changed
+            faithful = False
+        if not faithful:
             logger.warning("Template emails/%s transforms its values: rendering it in full for each email.", name)
             return None
-        return formats
+        return skeleton
 
     def _format_string(self, rendered: str) -> str:
         """'a \x00key\x00 {b}' -> 'a {key} {{b}}' for str.format_map."""
@@ -419,14 +430,45 @@ class Bodies:
         )
 
 
-class _Escaped(dict[str, Any]):
-    """A context whose values come out HTML-escaped, as Jinja2's autoescaping would print them."""
+_NEEDS_ESCAPING = re.compile(r"[&<>'\"]")
 
-    def __init__(self, context: dict[str, Any]) -> None:
-        super().__init__(context)
 
-    def __getitem__(self, key: str) -> str:
-        return str(escape(super().__getitem__(key)))
+def html_escape(value: str) -> str:
+    """As Jinja2's autoescaping prints a string (markupsafe), skipping strings with nothing to escape."""
+    return str(escape(value)) if _NEEDS_ESCAPING.search(value) else value
+
+
+@dataclass
+class TemplateValues:
+    """One email's template context, with what its rendering needs worked out once per issue."""
+
+    context: dict[str, Any]
+    shape: tuple[Any, ...] = ()
+    escaped: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.shape = (
+            *self.context,
+            *(bool(value) if isinstance(value, str) else value for value in self.context.values()),
+        )
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    text_format: str
+    html_format: str
+    html_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        fields = tuple({name for _, name, _, _ in string.Formatter().parse(self.html_format) if name})
+        object.__setattr__(self, "html_fields", fields)
+
+    def fill(self, values: TemplateValues) -> tuple[str, str]:
+        escaped = values.escaped
+        for name in self.html_fields:
+            if name not in escaped:
+                escaped[name] = html_escape(values.context[name])
+        return self.text_format.format_map(values.context).strip() + "\n", self.html_format.format_map(escaped)
 
 
 def _issue_context(row: dict[str, Any], *, links: Links, now: datetime) -> dict[str, Any]:
@@ -624,35 +666,31 @@ def _write_nudges(sweep: _Sweep, rows: list[dict[str, Any]]) -> tuple[list[int],
         rows, sweep.cpe_it() if any(r["due_kind"] == Deadline.CPE_TRIAGE for r in rows) else []
     )
     recipients = [directory.for_issue(row, reminder_number=row["reminder"]) for row in rows]
-    event_ids = dict(
-        insert_rows(
-            IssueEvent,
-            {
-                "issue_id": [row["id"] for row in rows],
-                "kind": [EventKind.NUDGE.value] * len(rows),
-                "from_state": [row["state"] for row in rows],
-                "to_state": [row["state"] for row in rows],
-                "text": [_event_text(row, people) for row, people in zip(rows, recipients, strict=True)],
-                "data": [
-                    {
-                        "due_kind": row["due_kind"],
-                        "deadline": row["due_at"].isoformat(),
-                        "reminder": row["reminder"],
-                        "next_due": row["next_due"].isoformat(),
-                        "recipients": [recipient.as_data() for recipient in people],
-                    }
-                    for row, people in zip(rows, recipients, strict=True)
-                ],
-                "created_at": [sweep.now] * len(rows),
-            },
-            returning=("issue_id", "id"),
-        )
+    event_ids = insert_rows(
+        IssueEvent,
+        {
+            "issue_id": [row["id"] for row in rows],
+            "kind": [EventKind.NUDGE.value] * len(rows),
+            "from_state": [row["state"] for row in rows],
+            "to_state": [row["state"] for row in rows],
+            "text": [_event_text(row, people) for row, people in zip(rows, recipients, strict=True)],
+            "data": [
+                {
+                    "due_kind": row["due_kind"],
+                    "deadline": row["due_at"].isoformat(),
+                    "reminder": row["reminder"],
+                    "next_due": row["next_due"].isoformat(),
+                    "recipients": [recipient.as_data() for recipient in people],
+                }
+                for row, people in zip(rows, recipients, strict=True)
+            ],
+            "created_at": [sweep.now] * len(rows),
+        },
     )
     emails: dict[str, list[Any]] = defaultdict(list)
     items: list[NudgeDigestItem] = []
-    for row, people in zip(rows, recipients, strict=True):
-        event_id = event_ids[row["id"]]
-        context: dict[str, Any] | None = None
+    for row, people, event_id in zip(rows, recipients, event_ids, strict=True):
+        values: TemplateValues | None = None
         rendered: dict[str, tuple[str, str, str]] = {}
         for recipient in people:
             if recipient.digest and recipient.user_id is not None:
@@ -668,11 +706,11 @@ def _write_nudges(sweep: _Sweep, rows: list[dict[str, Any]]) -> tuple[list[int],
                 )
                 continue
             if recipient.role not in rendered:
-                if context is None:
-                    context = _issue_context(row, links=sweep.links, now=sweep.now)
+                if values is None:
+                    values = TemplateValues(_issue_context(row, links=sweep.links, now=sweep.now))
                 key = (row["due_kind"], recipient.role)
-                text, html = sweep.bodies.render(TEMPLATES[key], context)
-                rendered[recipient.role] = (f"[{context['reference']}] {SUBJECTS[key]}", text, html)
+                text, html = sweep.bodies.render(TEMPLATES[key], values)
+                rendered[recipient.role] = (f"[{format_reference(row['id'])}] {SUBJECTS[key]}", text, html)
             subject, text, html = rendered[recipient.role]
             emails["issue_id"].append(row["id"])
             emails["event_id"].append(event_id)
@@ -689,20 +727,18 @@ def _write_nudges(sweep: _Sweep, rows: list[dict[str, Any]]) -> tuple[list[int],
         emails["from_email"] = [settings.DEFAULT_FROM_EMAIL] * count
         emails["status"] = [OutboundEmail.Status.QUEUED.value] * count
         emails["created_at"] = emails["status_changed_at"] = [sweep.now] * count
-        email_ids = [pk for (pk,) in insert_rows(OutboundEmail, emails)]
+        email_ids = insert_rows(OutboundEmail, emails)
     NudgeDigestItem.objects.bulk_create(items)
     return email_ids, len(items)
 
 
-def insert_rows(
-    model: type[models.Model], columns: dict[str, list[Any]], *, returning: tuple[str, ...] = ("id",)
-) -> list[tuple[Any, ...]]:
-    """Insert rows given as columns ({attname: [value per row]}) in one statement, and return the
-    `returning` values of each row. Fields left out take their model default.
+def insert_rows(model: type[models.Model], columns: dict[str, list[Any]]) -> list[int]:
+    """Insert rows given as columns ({attname: [one value per row]}) and return their ids, in row
+    order. Fields left out take their model default.
 
-    On PostgreSQL: INSERT ... SELECT FROM unnest(one array per column), which saves building a model
-    instance per row (bulk_create's cost dominates a sweep of ten thousand issues). Elsewhere:
-    bulk_create. Rows come back in no promised order: return a key with the id.
+    On PostgreSQL the ids are taken from the table's sequence first and the rows go in with COPY:
+    building a model instance and an INSERT parameter per value (bulk_create) costs more than the
+    whole budget of a sweep of ten thousand issues. Elsewhere (SQLite): bulk_create.
     """
     count = len(next(iter(columns.values()), []))
     if count == 0:
@@ -711,38 +747,57 @@ def insert_rows(
         objects = model._default_manager.bulk_create(
             [model(**{name: values[i] for name, values in columns.items()}) for i in range(count)]
         )
-        return [tuple(getattr(obj, name) for name in returning) for obj in objects]
+        return [int(obj.pk) for obj in objects]
+    meta = model._meta
     quote = connection.ops.quote_name
-    column_of = {f.attname: str(f.column) for f in model._meta.concrete_fields}
-    names: list[str] = []
-    selects: list[str] = []
-    scalars: list[Any] = []
-    arrays: list[Any] = []
-    casts: list[str] = []
-    for model_field in model._meta.concrete_fields:
-        if model_field.primary_key:
-            continue
-        db_type = str(model_field.db_type(connection))
-        is_json = isinstance(model_field, models.JSONField)
-        names.append(quote(str(model_field.column)))
-        if model_field.attname in columns:
-            values = columns[model_field.attname]
-            arrays.append([json.dumps(value) for value in values] if is_json else values)
-            casts.append(f"%s::{db_type}[]")
-            selects.append(f"column{len(arrays)}")
-        else:
-            default = model_field.get_default()
-            scalars.append(json.dumps(default) if is_json else default)
-            selects.append(f"%s::{db_type}")
-    aliases = ", ".join(f"column{n}" for n in range(1, len(arrays) + 1))
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "  # noqa: S608
-        f"SELECT {', '.join(selects)} FROM unnest({', '.join(casts)}) AS batch({aliases}) "
-        f"RETURNING {', '.join(quote(column_of[name]) for name in returning)}"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*scalars, *arrays])
-        return [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [quote(meta.db_table), str(meta.pk.column), count],  # type: ignore[union-attr]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        names = [quote(str(meta.pk.column))]  # type: ignore[union-attr]
+        encoded = [[str(pk) for pk in ids]]
+        for model_field in meta.concrete_fields:
+            if model_field.primary_key:
+                continue
+            names.append(quote(str(model_field.column)))
+            is_json = isinstance(model_field, models.JSONField)
+            if model_field.attname in columns:
+                encoded.append(_csv_column(columns[model_field.attname], is_json=is_json))
+            else:
+                encoded.append(_csv_column([model_field.get_default()], is_json=is_json) * count)
+        data = io.StringIO("".join(",".join(row) + "\n" for row in zip(*encoded, strict=True)))
+        cursor.cursor.copy_expert(
+            f"COPY {quote(meta.db_table)} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", data
+        )
+    return ids
+
+
+def _csv_column(values: list[Any], *, is_json: bool = False) -> list[str]:
+    """A column's values as COPY's CSV fields: NULL unquoted and empty, text quoted (so an empty
+    string stays one), values of other types encoded once each."""
+    if is_json:
+        return ['"' + json.dumps(value).replace('"', '""') + '"' for value in values]
+    memo: dict[Any, str] = {}
+    fields = []
+    for value in values:
+        if isinstance(value, str):
+            fields.append('"' + value.replace('"', '""') + '"')
+            continue
+        field = memo.get(value)
+        if field is None:
+            if value is None:
+                field = ""
+            elif isinstance(value, bool):
+                field = "t" if value else "f"
+            elif isinstance(value, datetime):
+                field = value.isoformat()
+            else:
+                field = str(value)
+            memo[value] = field
+        fields.append(field)
+    return fields
 
 
 def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:

@@ -353,3 +353,33 @@ def test_the_beat_schedule_sweeps_every_minute_and_digests_on_weekday_mornings()
     assert settings.CELERY_TIMEZONE == "Europe/London"
     # A sweep is only acknowledged once it has run, and goes back to the queue if its worker dies.
     assert (settings.CELERY_TASK_ACKS_LATE, settings.CELERY_TASK_REJECT_ON_WORKER_LOST) == (True, True)
+
+
+def test_it_keeps_every_character_of_what_people_typed(pharmacy, owner):
+    summary = 'Card "locked", C:\\path\\ \t tab, 50% <script>alert(1)</script> & Ö\nsecond line'
+    issue = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=timezone.now(), summary=summary)
+    sweep_at(timezone.now())
+    email = nudge_emails(issue)[owner.email]
+    assert f"Locked: {summary}" not in email.body_text  # the kind's label, not its value
+    assert f"Card locked or passcode forgotten: {summary}" in email.body_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Ö" in email.body_html
+    assert "<script>" not in email.body_html
+    assert "&#34;locked&#34;" in email.body_html
+    [event] = nudge_events(issue)
+    assert event.data["recipients"][0]["email"] in {owner.email, issue.reporter.email}
+
+
+def test_it_renders_in_full_a_template_that_transforms_its_values(pharmacy, owner):
+    """The template skeletons are checked against a full render: a filter on a value is caught."""
+    from jinja2 import Environment
+
+    bodies = nudges.Bodies()
+    environment = Environment(autoescape=True)
+    bodies._templates = {
+        "emails/shouting.txt": environment.from_string("{{ summary|upper }} ({{ reference }})"),
+        "emails/shouting.html": environment.from_string("<p>{{ summary }}</p>"),
+    }
+    first = bodies.render("shouting", nudges.TemplateValues({"summary": "card locked", "reference": "SC-000001"}))
+    second = bodies.render("shouting", nudges.TemplateValues({"summary": "new card", "reference": "SC-000002"}))
+    assert first == ("CARD LOCKED (SC-000001)\n", "<p>card locked</p>")
+    assert second == ("NEW CARD (SC-000002)\n", "<p>new card</p>")
