@@ -13,7 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    # Like the readers below, an empty value means "not set": `NAME=` copied from .env.example, or
+    # `NAME: ${NAME:-}` in docker-compose.yml, keeps the default.
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:

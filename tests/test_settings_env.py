@@ -94,6 +94,17 @@ def test_it_uses_the_default_when_a_variable_is_unset(monkeypatch):
     assert env_list("UNSET_VARIABLE", ["a"]) == ["a"]
 
 
+def test_it_takes_an_empty_value_for_unset(monkeypatch):
+    for name in ("EMPTY_STR", "EMPTY_BOOL", "EMPTY_INT", "EMPTY_FLOAT", "EMPTY_LIST"):
+        monkeypatch.setenv(name, "")
+
+    assert env_str("EMPTY_STR", "django.core.mail.backends.console.EmailBackend").endswith("console.EmailBackend")
+    assert env_bool("EMPTY_BOOL", True) is True
+    assert env_int("EMPTY_INT", 5) == 5
+    assert env_float("EMPTY_FLOAT", 0.25) == 0.25
+    assert env_list("EMPTY_LIST", ["localhost"]) == ["localhost"]
+
+
 def test_it_reads_whole_numbers(monkeypatch):
     monkeypatch.setenv("SOME_NUMBER", "42")
 
