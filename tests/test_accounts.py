@@ -239,6 +239,17 @@ def test_it_emails_a_reset_link_in_text_and_html(alice, settings):
     assert "&amp;#" not in html
 
 
+def test_it_writes_names_as_they_are_in_the_text_part_and_escaped_in_the_html(db):
+    User.objects.create_user("aoife@pharmacy.example", PASSWORD, full_name="Aoife O'Brien <Pharmacist>")
+
+    password_reset_send(email="aoife@pharmacy.example")
+
+    (message,) = mail.outbox
+    assert "Hello Aoife O'Brien <Pharmacist>," in message.body
+    assert isinstance(message, EmailMultiAlternatives)
+    assert "Hello Aoife O&#39;Brien &lt;Pharmacist&gt;," in str(message.alternatives[0][0])
+
+
 def test_it_sends_nothing_to_an_unknown_or_closed_account(alice, bob):
     bob.is_active = False
     bob.save()
