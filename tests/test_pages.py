@@ -385,6 +385,16 @@ def test_it_offers_logged_in_users_to_report_a_problem_and_search(client, staff,
     assert "Log in to start" not in page
 
 
+def test_it_offers_reporting_only_to_pharmacy_teams(client, cpe_it, settings):
+    settings.ROOT_URLCONF = _site(with_issue_pages=True)
+    client.force_login(cpe_it)
+
+    page = client.get("/").content.decode()
+
+    assert "Report a Smartcard problem" not in page
+    assert "Search the directory" in page
+
+
 def test_it_leaves_out_the_report_button_until_reporting_exists(client, staff, settings):
     settings.ROOT_URLCONF = _site(with_issue_pages=False)
     client.force_login(staff)
