@@ -42,7 +42,7 @@ class PageProblems:
         self.foreign_requests: list[str] = []
         self.expected_statuses: dict[str, int] = {}
         page.on("console", self._on_console)
-        page.on("requestfailed", lambda request: self.failed_requests.append(f"{request.url} {request.failure}"))
+        page.on("requestfailed", self._on_request_failed)
         page.on("response", self._on_response)
         page.on("request", self._on_request)
         page.add_init_script(RECORD_CSP_VIOLATIONS)
@@ -54,6 +54,11 @@ class PageProblems:
     def _is_expected_error_page_status(self, text: str) -> bool:
         # Chromium logs "Failed to load resource: ... status of 404" for an error page we asked for.
         return any(f"status of {status}" in text for status in self.expected_statuses.values())
+
+    def _on_request_failed(self, request) -> None:
+        # Leaving a page cancels what it was still loading (often the favicon): not a failure.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed_requests.append(f"{request.url} {request.failure}")
 
     def _on_request(self, request) -> None:
         if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != self.origin:
