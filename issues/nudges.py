@@ -358,6 +358,11 @@ class Links:
         return f"{self._prefix}{reference}{self._suffix}" + (f"#{anchor}" if anchor else "")
 
 
+# The issue page shows each action it offers in an element with the id "action-<name>"
+# (templates/issues/detail.jinja): links in the reminders go straight to it.
+ACTION_ANCHORS = {name: f"action-{name}" for name in ("cc_lpc", "escalate_to_cpe", "resolve")}
+
+
 def tracking_address_for(token: str) -> str:
     """The issue's tracking address (as issues.emails.tracking_address), from its token alone."""
     return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"
@@ -497,9 +502,9 @@ def _issue_context(row: dict[str, Any], *, links: Links, now: datetime) -> dict[
         "max_reminders": str(max_reminders()),
         "next_reminder": london(row["next_due"]),
         "issue_url": links.issue(reference),
-        "cc_lpc_url": links.issue(reference, "cc-lpc"),
-        "escalate_url": links.issue(reference, "escalate-to-cpe"),
-        "resolve_url": links.issue(reference, "resolve"),
+        "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"]),
+        "escalate_url": links.issue(reference, ACTION_ANCHORS["escalate_to_cpe"]),
+        "resolve_url": links.issue(reference, ACTION_ANCHORS["resolve"]),
         "tracking_address": tracking_address_for(row["tracking_token"]),
         "site_url": settings.SITE_URL,
     }
@@ -917,7 +922,9 @@ def _queue_digest(
                 "reminder": item.event.data.get("reminder"),
                 "is_emergency": issue.is_emergency,
                 "issue_url": links.issue(reference),
-                "cc_lpc_url": links.issue(reference, "cc-lpc") if key == (Deadline.RA_REPLY, Role.OWNER) else "",
+                "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"])
+                if key == (Deadline.RA_REPLY, Role.OWNER)
+                else "",
             }
         )
     count = len(entries)

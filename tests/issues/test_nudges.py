@@ -116,9 +116,9 @@ def test_it_nudges_the_reporter_and_owner_when_the_ra_window_ends_across_christm
         assert "0113 496 0000" in email.body_text  # the RA's phone number, to chase them
     owner_email, staff_email = emails[owner.email], emails[staff.email]
     assert owner_email.subject.endswith("chase them or cc your LPC")
-    assert f"{settings.SITE_URL}/issues/{issue.reference}/#cc-lpc" in owner_email.body_text
-    assert f'href="{settings.SITE_URL}/issues/{issue.reference}/#cc-lpc"' in owner_email.body_html
-    assert "#cc-lpc" not in staff_email.body_text
+    assert f"{settings.SITE_URL}/issues/{issue.reference}/#action-cc_lpc" in owner_email.body_text
+    assert f'href="{settings.SITE_URL}/issues/{issue.reference}/#action-cc_lpc"' in owner_email.body_html
+    assert "#action-cc_lpc" not in staff_email.body_text
 
 
 def test_it_sends_nothing_again_for_the_same_deadline(ra_contacted):
@@ -217,7 +217,7 @@ def test_it_asks_the_reporter_whether_it_is_resolved_after_the_ra_replied(ra_con
     emails = nudge_emails(issue)
     assert set(emails) == {staff.email}
     assert emails[staff.email].subject.startswith(f"[{issue.reference}] Is it resolved?")
-    assert f"{settings.SITE_URL}/issues/{issue.reference}/#resolve" in emails[staff.email].body_text
+    assert f"{settings.SITE_URL}/issues/{issue.reference}/#action-resolve" in emails[staff.email].body_text
 
 
 def test_it_leaves_closed_and_not_yet_due_issues_alone(pharmacy):
@@ -237,7 +237,7 @@ def test_it_skips_people_who_left_and_sends_one_email_to_someone_in_two_roles(ph
     sweep_at(timezone.now())
     emails = nudge_emails(issue)
     assert list(emails) == [owner.email]
-    assert "#cc-lpc" in emails[owner.email].body_text  # the owner's version
+    assert "#action-cc_lpc" in emails[owner.email].body_text  # the owner's version
 
 
 def test_it_claims_nothing_when_the_deadline_changed_after_it_was_read(pharmacy):
@@ -309,7 +309,7 @@ def test_it_puts_reminders_in_the_digest_for_people_who_chose_it(ra_contacted, s
     assert digest.to == [owner.email]
     assert f"[{ra_contacted.reference}]" in digest.subject
     assert f"[{ra_contacted.reference}] Riverside Pharmacy (FA123)" in digest.body_text
-    assert f"{settings.SITE_URL}/issues/{ra_contacted.reference}/#cc-lpc" in digest.body_text
+    assert f"{settings.SITE_URL}/issues/{ra_contacted.reference}/#action-cc_lpc" in digest.body_text
     assert f'href="{settings.SITE_URL}/issues/{ra_contacted.reference}/"' in digest.body_html
     item = NudgeDigestItem.objects.get()
     assert (item.settled_at, item.digest_email_id) == (london(2026, 12, 31, 8, 0), digest.pk)
@@ -383,3 +383,17 @@ def test_it_renders_in_full_a_template_that_transforms_its_values(pharmacy, owne
     second = bodies.render("shouting", nudges.TemplateValues({"summary": "new card", "reference": "SC-000002"}))
     assert first == ("CARD LOCKED (SC-000001)\n", "<p>card locked</p>")
     assert second == ("NEW CARD (SC-000002)\n", "<p>new card</p>")
+
+
+def test_the_links_in_a_reminder_lead_to_the_step_on_the_issue_page(ra_contacted, owner, client):
+    sweep_at(london(2026, 12, 30, 10, 0))
+    link = next(
+        line for line in nudge_emails(ra_contacted)[owner.email].body_text.splitlines() if "#action-cc_lpc" in line
+    )
+    url = link.rpartition(" ")[2]
+    path, _, anchor = url.removeprefix(settings.SITE_URL).partition("#")
+    with time_machine.travel(london(2026, 12, 30, 10, 5), tick=False):
+        client.force_login(owner)
+        page = client.get(path)
+    assert page.status_code == 200
+    assert f'id="{anchor}"' in page.content.decode()
