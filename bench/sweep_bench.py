@@ -220,10 +220,13 @@ def child(mode: str) -> dict[str, Any]:
         import tracemalloc
 
         tracemalloc.start()
-    started = time.perf_counter()
+    start_at = float(os.environ.get("BENCH_START_AT", "0"))  # sweeps run in parallel start together
+    while time.time() < start_at:
+        time.sleep(0.001)
+    started, wall_start = time.perf_counter(), time.time()
     result = nudges.nudges_sweep()
     elapsed = time.perf_counter() - started
-    report: dict[str, Any] = {"seconds": elapsed}
+    report: dict[str, Any] = {"seconds": elapsed, "wall_start": wall_start, "wall_end": wall_start + elapsed}
     if mode == "tracemalloc":
         import tracemalloc
 
@@ -255,8 +258,89 @@ def explain() -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def run_child(url: str, mode: str, batch_size: int | None) -> dict[str, Any]:
-    return dict(json.loads(child_process(url, mode, batch_size=batch_size)))
+def run_child(url: str, mode: str, batch_size: int | None, parallel: int = 1) -> dict[str, Any]:
+    """One sweep in a child process, or `parallel` sweeps in as many processes started together
+    (like several Celery workers sweeping at once): then the time is from the common start to the
+    last one's end, and the counts are the sum of what each claimed."""
+    if parallel == 1:
+        return dict(json.loads(child_process(url, mode, batch_size=batch_size)))
+    env = {**os.environ, "BENCH_CHILD_URL": url, "BENCH_START_AT": str(time.time() + 8)}
+    if batch_size:
+        env["NUDGE_BATCH_SIZE"] = str(batch_size)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", mode],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(parallel)
+    ]
+    reports = []
+    for process in processes:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"{mode} failed:\n{err}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    merged = dict(reports[0])
+    merged["seconds"] = max(r["wall_end"] for r in reports) - min(r["wall_start"] for r in reports)
+    for key in ("nudged", "emails", "digest_items", "batches"):
+        merged[key] = sum(r[key] for r in reports)
+    for key in ("events_written", "outbox_rows", "digest_rows", "rss_peak_mib"):
+        merged[key] = max(r[key] for r in reports)
+    return merged
+
+
+def sql_floor(url: str) -> float:
+    """The same writes as one set-based SQL transaction (claim, events, two outbox rows per issue
+    with bodies of our emails' size), for comparison on the same machine: no Python, no templates."""
+    import psycopg2
+
+    parts = urlsplit(url)
+    conn = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname=parts.path.lstrip("/"),
+    )
+    started = time.perf_counter()
+    with conn, conn.cursor() as cursor:
+        cursor.execute(SQL_FLOOR)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+SQL_FLOOR = """
+CREATE TEMP TABLE claimed ON COMMIT DROP AS
+WITH due AS (
+  SELECT id, due_at FROM issues_issue WHERE due_at <= now() ORDER BY due_at FOR UPDATE SKIP LOCKED
+), won AS (
+  UPDATE issues_issue i SET due_at = now() + interval '2 days', reminders_sent = i.reminders_sent + 1,
+    updated_at = now()
+  FROM due WHERE i.id = due.id AND i.due_at = due.due_at RETURNING i.id, i.state, i.tracking_token
+) SELECT * FROM won;
+CREATE TEMP TABLE events ON COMMIT DROP AS
+WITH e AS (
+  INSERT INTO issues_issueevent (issue_id, kind, from_state, to_state, text, data, created_at)
+  SELECT id, 'nudge', state, state, 'Reminder 1: no reply from the RA by Wednesday 30 December 2026, 10:00. '
+    || 'Reminded: Staff 1 (reporter), Owner 1 (owner). Next reminder Monday 4 January 2027, 10:00.',
+    '{"due_kind": "ra_reply", "reminder": 1, "recipients": [{"email": "a@example.org", "role": "owner"}]}',
+    now()
+  FROM claimed RETURNING id, issue_id
+) SELECT * FROM e;
+INSERT INTO issues_outboundemail (issue_id, event_id, purpose, from_email, "to", cc, reply_to, subject,
+  body_text, body_html, message_id, in_reply_to, "references", status, attempts, last_error,
+  esp_message_id, created_at, status_changed_at)
+SELECT e.issue_id, e.id, 'nudge', 'noreply@example.org', '["someone@example.org"]', '[]',
+  'issues+' || e.issue_id || '@example.org', '[SC-' || e.issue_id || '] No reply from the RA yet',
+  repeat('x', 1000) || e.issue_id, repeat('y', 1600) || e.issue_id,
+  '<' || gen_random_uuid() || '@example.org>', '', '', 'queued', 0, '', '', now(), now()
+FROM events e CROSS JOIN generate_series(1, 2);
+"""
 
 
 def machine() -> str:
@@ -280,6 +364,8 @@ def main() -> None:
         "--runs", type=int, default=3, help="timed sweeps per overdue count, at least 1 (median reported)"
     )
     parser.add_argument("--batch-size", type=int, default=None, help="NUDGE_BATCH_SIZE (default: the setting)")
+    parser.add_argument("--parallel", type=int, default=1, help="sweeps started together, as by several workers")
+    parser.add_argument("--sql-floor", action="store_true", help="also time the same writes as one SQL statement")
     parser.add_argument("--child", choices=["timing", "tracemalloc", "seed", "explain"], help=argparse.SUPPRESS)
     parser.add_argument("--seed-overdue", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,6 +385,7 @@ def main() -> None:
     template = urlsplit(url).path.lstrip("/")
     scratch = f"{template}_run"
     print(f"Machine: {machine()}")
+    print(f"Sweeps in parallel: {args.parallel}; batch size: {args.batch_size or 'the setting (NUDGE_BATCH_SIZE)'}")
     results = []
     for overdue in args.overdue:
         admin_execute(url, f'DROP DATABASE IF EXISTS "{scratch}"', f'DROP DATABASE IF EXISTS "{template}"')
@@ -319,7 +406,7 @@ def main() -> None:
                 report = run_child(with_database(url, scratch), "tracemalloc", args.batch_size)
                 traced = report
             else:
-                report = run_child(with_database(url, scratch), "timing", args.batch_size)
+                report = run_child(with_database(url, scratch), "timing", args.batch_size, args.parallel)
                 runs.append(report)
             print(
                 f"  {'tracemalloc' if n == 0 else f'run {n}'}: {report['seconds']:.3f} s, "
@@ -328,6 +415,11 @@ def main() -> None:
                 f"RSS {report['rss_before_mib']:.0f} -> {report['rss_peak_mib']:.0f} MiB"
             )
             assert report["nudged"] == overdue == report["events_written"]
+        if args.sql_floor:
+            admin_execute(
+                url, f'DROP DATABASE IF EXISTS "{scratch}"', f'CREATE DATABASE "{scratch}" TEMPLATE "{template}"'
+            )
+            print(f"  the same writes as one SQL statement: {sql_floor(with_database(url, scratch)):.3f} s")
         median = statistics.median(r["seconds"] for r in runs)
         results.append(
             {

@@ -774,7 +774,7 @@ def insert_rows(model: type[models.Model], columns: dict[str, list[Any]]) -> lis
                 encoded.append(_csv_column([model_field.get_default()], is_json=is_json) * count)
         data = io.StringIO("".join(",".join(row) + "\n" for row in zip(*encoded, strict=True)))
         cursor.cursor.copy_expert(
-            f"COPY {quote(meta.db_table)} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", data
+            f"COPY {quote(meta.db_table)} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", data, size=1 << 20
         )
     return ids
 
