@@ -191,16 +191,31 @@ def test_it_falls_back_to_the_lpc_mailbox_then_cpe_it_when_the_lpc_has_no_office
     assert set(nudge_emails(other)) == {settings.CPE_IT_EMAIL}
 
 
-def test_it_nudges_cpe_it_when_the_triage_window_ends(pharmacy, cpe_it):
+def test_it_nudges_cpe_it_when_the_triage_window_ends_after_a_bank_holiday_weekend(
+    ra_contacted, owner, lpc_officer, cpe_it
+):
     retired = UserFactory(is_cpe_it=True, is_active=False)
-    issue = make_issue(pharmacy=pharmacy, state=State.ESCALATED, due_at=london(2027, 1, 12, 16, 0))
+    issue = ra_contacted
+    with time_machine.travel(london(2027, 5, 27, 10, 0), tick=False):
+        services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please help")
+    with time_machine.travel(london(2027, 5, 28, 14, 0), tick=False):
+        services.issue_log_phone_call(user=lpc_officer, issue=issue, text="The RA has a backlog", with_ra=True)
+    with time_machine.travel(london(2027, 5, 28, 15, 0), tick=False):  # Friday before the Spring bank holiday
+        services.issue_transition(
+            user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="No progress locally"
+        )
+    issue.refresh_from_db()
+    # Two hours on Friday, none on the bank holiday Monday, eight on Tuesday, six on Wednesday.
+    assert issue.due_at == london(2027, 6, 2, 15, 0)
+    assert sweep_at(london(2027, 6, 2, 14, 59)).nudged == 0
 
-    sweep_at(london(2027, 1, 12, 16, 0))
+    sweep_at(london(2027, 6, 2, 15, 0))
 
     emails = nudge_emails(issue)
     assert set(emails) == {settings.CPE_IT_EMAIL, cpe_it.email}
     assert retired.email not in emails
     assert emails[cpe_it.email].subject == f"[{issue.reference}] Escalation waiting for CPE IT triage"
+    assert "triage the escalation" in emails[cpe_it.email].body_text
 
 
 def test_it_asks_the_reporter_whether_it_is_resolved_after_the_ra_replied(ra_contacted, staff, owner):
