@@ -1,0 +1,124 @@
+"""Timeline events and the working-time clock the services set and clear."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from directory.models import User
+from issues.clock import add_working_days
+from issues.models import Deadline, EventKind, Issue, IssueEvent, State
+
+
+def record_event(
+    issue: Issue,
+    *,
+    kind: str,
+    actor: User | None,
+    text: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> IssueEvent:
+    return IssueEvent.objects.create(
+        issue=issue,
+        kind=kind,
+        actor=actor,
+        text=text,
+        from_state=from_state,
+        to_state=to_state,
+        data=data or {},
+        created_at=now or timezone.now(),
+    )
+
+
+WINDOW_LABELS: dict[str, str] = {
+    Deadline.RA_REPLY: "RA reply",
+    Deadline.LPC_ACTION: "LPC action",
+    Deadline.CPE_TRIAGE: "CPE IT triage",
+    Deadline.PHARMACY_UPDATE: "Pharmacy update",
+}
+
+
+WAITING_FOR: dict[str, str] = {
+    Deadline.RA_REPLY: "the RA's reply",
+    Deadline.LPC_ACTION: "the LPC",
+    Deadline.CPE_TRIAGE: "CPE IT's triage",
+    Deadline.PHARMACY_UPDATE: "the pharmacy's update",
+}
+
+
+def window_days(kind: str, issue: Issue) -> float:
+    if kind == Deadline.RA_REPLY:
+        return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS)
+    windows: dict[str, float] = {
+        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
+        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
+        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
+    }
+    return float(windows[kind])
+
+
+def days_in_words(days: float) -> str:
+    if days == 0.5:
+        return "half a working day"
+    if days == int(days):
+        return f"{int(days)} working day{'s' if days != 1 else ''}"
+    return f"{days:g} working days"
+
+
+def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -> IssueEvent:
+    """Set issue.due_at/due_kind (the caller saves) and write the CLOCK event."""
+    days = window_days(kind, issue)
+    issue.due_at = add_working_days(now, days)
+    issue.due_kind = kind
+    issue.reminders_sent = 0
+    when = timezone.localtime(issue.due_at).strftime("%A %-d %B %Y, %H:%M")
+    return record_event(
+        issue,
+        kind=EventKind.CLOCK,
+        actor=actor,
+        text=f"{WINDOW_LABELS[kind]} due by {when} ({days_in_words(days)}).",
+        data={"due_at": issue.due_at.isoformat(), "due_kind": kind, "window_days": days},
+        now=now,
+    )
+
+
+def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEvent | None:
+    if issue.due_at is None and not issue.due_kind:
+        return None
+    previous = issue.due_kind
+    issue.due_at = None
+    issue.due_kind = Deadline.NONE
+    issue.reminders_sent = 0
+    waited_for = WAITING_FOR.get(previous, "anyone")
+    return record_event(
+        issue,
+        kind=EventKind.CLOCK,
+        actor=actor,
+        text=f"No longer waiting for {waited_for}.",
+        data={"due_at": None, "due_kind": "", "cleared": previous},
+        now=now,
+    )
+
+
+CLOCK_FIELDS = ["due_at", "due_kind", "reminders_sent"]
+
+# The window each state starts on entry (reopen re-enters a state the same way).
+STATE_WINDOWS: dict[str, str] = {
+    State.RA_CONTACTED: Deadline.RA_REPLY,
+    State.LPC_CC: Deadline.LPC_ACTION,
+    State.ESCALATED: Deadline.CPE_TRIAGE,
+}
+
+
+def clock_for_state(issue: Issue, *, actor: User | None, now: datetime) -> None:
+    window = STATE_WINDOWS.get(issue.state)
+    if window:
+        start_clock(issue, kind=window, actor=actor, now=now)
+    else:
+        clear_clock(issue, actor=actor, now=now)
