@@ -25,7 +25,7 @@ from django_fsm import can_proceed
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
 from issues.emails import RaRequest, issue_ra_request_preview
-from issues.models import OPEN_STATES, Issue, IssueEvent, OutboundEmail, State, parse_reference
+from issues.models import OPEN_STATES, InboundEmail, Issue, IssueEvent, OutboundEmail, State, parse_reference
 from issues.permissions import Roles, permission_error, reopen_window_open, roles_for
 from issues.services import TRANSITIONS
 
@@ -122,11 +122,15 @@ def issue_list(
 
 
 def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
-    """The timeline, oldest first, with actors joined and the outbox rows of each event."""
+    """The timeline, oldest first, with actors joined, and the outbox rows and inbound emails (with
+    their attachments) of each event prefetched: a constant number of queries however long it is."""
     return (
         IssueEvent.objects.filter(issue=issue)
         .select_related("actor")
-        .prefetch_related(Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")))
+        .prefetch_related(
+            Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")),
+            Prefetch("inbound_emails", queryset=InboundEmail.objects.prefetch_related("attachments")),
+        )
         .order_by("created_at", "pk")
     )
 

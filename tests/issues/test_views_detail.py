@@ -13,7 +13,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from issues import services
-from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import (
+    Deadline,
+    EventKind,
+    InboundAttachment,
+    InboundEmail,
+    Issue,
+    IssueEvent,
+    OutboundEmail,
+    State,
+)
 from tests.issues.factories import IssueEventFactory, IssueFactory
 
 pytestmark = pytest.mark.django_db
@@ -310,3 +319,60 @@ def test_it_reads_the_page_in_a_constant_number_of_queries(client, pharmacy, sta
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert counts[1] <= 25
+
+
+def add_correspondence(issue: Issue, count: int) -> None:
+    """`count` inbound emails (each with a stored and a refused attachment) and `count` outbound
+    emails (two to an event), each on its own event of the timeline."""
+    for n in range(count):
+        received = IssueEventFactory.create(issue=issue, kind=EventKind.EMAIL_IN, actor=None, text="The RA replied.")
+        mail = InboundEmail.objects.create(
+            status=InboundEmail.Status.MATCHED,
+            matched_by=InboundEmail.MatchedBy.TOKEN,
+            sender_role=InboundEmail.Sender.RA,
+            issue=issue,
+            event=received,
+            esp_name="test",
+            message_id=f"<reply-{issue.pk}-{n}@ra.example.nhs.uk>",
+            from_email="ra@example.nhs.uk",
+            subject=f"Re: [{issue.reference}] reply {n}",
+            body_text=f"Reply number {n}.",
+        )
+        InboundAttachment.objects.create(
+            email=mail, filename=f"form-{n}.pdf", size=2048, file=f"inbound/2026/01/{n:016x}/form-{n}.pdf"
+        )
+        InboundAttachment.objects.create(email=mail, filename=f"scan-{n}.tiff", refused_reason="Too large to keep.")
+        sent = IssueEventFactory.create(issue=issue, kind=EventKind.NOTE, text="Chased the RA.")
+        for copy in range(2):
+            OutboundEmail.objects.create(
+                issue=issue,
+                event=sent,
+                purpose=OutboundEmail.Purpose.NOTIFICATION,
+                from_email="route@example.org",
+                to=["ra@example.nhs.uk"],
+                subject=f"[{issue.reference}] Chasing the RA {n}.{copy}",
+                body_text="Any news?",
+                message_id=f"<chase-{issue.pk}-{n}-{copy}@example.org>",
+                status=OutboundEmail.Status.DELIVERED,
+            )
+
+
+def test_it_reads_the_page_in_a_constant_number_of_queries_however_much_mail_it_has(
+    client, pharmacy, staff, django_assert_max_num_queries
+):
+    few = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    many = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    for issue, count in ((few, 1), (many, 40)):
+        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        add_correspondence(issue, count)
+        IssueEventFactory.create_batch(count, issue=issue, actor=staff)
+    client.force_login(staff)
+    client.get(detail(few))  # warm the session and any caches
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(detail(few)).status_code == 200
+    with django_assert_max_num_queries(len(queries)):
+        page = client.get(detail(many)).content.decode()
+    assert page.count("Reply number") == 40
+    assert page.count("Too large to keep.") == 40
+    assert page.count("form-39.pdf") == 1
+    assert page.count("Chasing the RA") == 80
