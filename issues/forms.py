@@ -15,7 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from directory.models import Pharmacy
 from directory.validators import normalise_phone, normalise_smartcard_number
-from issues.models import Kind, State, Step
+from issues.models import Kind, NotificationPreference, State, Step
 
 SUMMARY_MAX = 200
 LONG_TEXT_MAX = 5000
@@ -349,3 +349,17 @@ class IssueFilterForm(NhsukForm):
         if self.cleaned_data["overdue"]:
             filters["overdue"] = True
         return filters
+
+
+# The account's reminder emails ------------------------------------------------------------------
+
+
+class NotificationPreferenceForm(NhsukForm):
+    nudge_delivery = forms.ChoiceField(
+        label="How do you want your reminders?",
+        choices=NotificationPreference.Delivery.choices,
+        error_messages={
+            "required": "Select how you want your reminders",
+            "invalid_choice": "Select one of the ways of getting reminders listed",
+        },
+    )

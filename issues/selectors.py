@@ -25,7 +25,16 @@ from django_fsm import can_proceed
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
 from issues.emails import RaRequest, issue_ra_request_preview
-from issues.models import OPEN_STATES, InboundEmail, Issue, IssueEvent, OutboundEmail, State, parse_reference
+from issues.models import (
+    OPEN_STATES,
+    InboundEmail,
+    Issue,
+    IssueEvent,
+    NotificationPreference,
+    OutboundEmail,
+    State,
+    parse_reference,
+)
 from issues.permissions import Roles, permission_error, reopen_window_open, roles_for
 from issues.services import TRANSITIONS
 
@@ -41,6 +50,7 @@ __all__ = [
     "issue_roles",
     "issue_timeline",
     "issues_visible_to",
+    "notification_preference_of",
     "pharmacies_for_reporting",
 ]
 
@@ -197,3 +207,10 @@ def issue_counts_by_state(*, user: User | Any) -> dict[str, int]:
     for row in issues_visible_to(user).values("state").annotate(n=Count("pk")).order_by():
         counts[row["state"]] = row["n"]
     return counts
+
+
+def notification_preference_of(*, user: User) -> str:
+    """How the user wants their reminders (a NotificationPreference.Delivery value); no row means
+    immediate emails, as the nudge sweep reads it."""
+    chosen = NotificationPreference.objects.filter(user=user).values_list("nudge_delivery", flat=True).first()
+    return chosen or NotificationPreference.Delivery.IMMEDIATE

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("directory.account_urls")),
+    path("account/", include("issues.account_urls")),
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
     path("admin/", admin.site.urls),

@@ -87,6 +87,8 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     ]
     if with_issue_pages:
         urlpatterns.append(path("issues/", include((issue_pages, "issues"))))
+        account_pages = [path("notifications/", _placeholder, name="notification_preferences")]
+        urlpatterns.append(path("account/", include((account_pages, "accounts"))))
     return _urlconf("site_with_issue_pages" if with_issue_pages else "site_without_issue_pages", urlpatterns)
 
 
@@ -119,10 +121,10 @@ def _texts(items: list[dict[str, object]]) -> list[object]:
 @pytest.mark.parametrize(
     ("persona", "expected"),
     [
-        ("staff", ["Your issues", "Report a problem", "Directory"]),
-        ("owner", ["Your issues", "Report a problem", "Directory"]),
-        ("lpc_officer", ["LPC dashboard", "Directory"]),
-        ("cpe_it", ["CPE IT", "Unmatched mail", "Directory"]),
+        ("staff", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
+        ("owner", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
+        ("lpc_officer", ["LPC dashboard", "Reminder emails", "Directory"]),
+        ("cpe_it", ["CPE IT", "Unmatched mail", "Reminder emails", "Directory"]),
         ("directory_manager", ["Correction reports", "Directory"]),
         ("nobody", ["Directory"]),
     ],
@@ -145,6 +147,7 @@ def test_it_combines_the_links_of_several_roles(staff, lpc_officer, pharmacy, se
         "Report a problem",
         "LPC dashboard",
         "Correction reports",
+        "Reminder emails",
         "Directory",
     ]
 
