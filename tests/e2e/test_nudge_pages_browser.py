@@ -10,8 +10,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from issues.models import NotificationPreference
-from tests.issues.factories import PharmacyFactory, UserFactory
+from issues.models import NotificationPreference, State
+from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 
 AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
@@ -58,3 +58,25 @@ def test_it_chooses_the_daily_digest_from_the_header(page, axe, pharmacist):
     expect(page.get_by_label("One email each weekday morning listing my reminders")).to_be_checked()
     assert NotificationPreference.objects.get(user=pharmacist).nudge_delivery == "daily_digest"
     assert_accessible(axe, page)
+
+
+def test_it_opens_the_action_a_reminder_links_to(page, axe, pharmacist):
+    issue = IssueFactory.create(pharmacy=pharmacist.pharmacies.get(), reporter=pharmacist, state=State.RA_CONTACTED)
+    log_in(page, pharmacist.email)
+
+    page.goto(f"/issues/{issue.reference}/")
+    resolve, note = page.locator("details#action-resolve"), page.locator("details#action-note")
+    expect(resolve).not_to_have_attribute("open", "")
+    expect(note).not_to_have_attribute("open", "")
+
+    page.goto(f"/issues/{issue.reference}/#action-resolve")
+    expect(resolve).to_have_attribute("open", "")
+    expect(resolve.locator("summary")).to_be_focused()
+    expect(page.get_by_label("How it was fixed")).to_be_visible()
+    expect(note).not_to_have_attribute("open", "")
+    assert_accessible(axe, page)
+
+    # A link within the page (the fragment changes, the page does not reload).
+    page.evaluate("window.location.hash = '#action-note'")
+    expect(note).to_have_attribute("open", "")
+    expect(note.locator("summary")).to_be_focused()
