@@ -1,9 +1,8 @@
 """The issue pages' forms: the report's question pages, the issue page's actions, contacting the RA.
 
 Forms only check and tidy what was typed (formats, lengths, required answers); whether an action
-is allowed, and every write, belong to issues.services. Each form knows how to list its errors for
-the NHS.UK error summary, whose links point at the fields' ids (the field's name, as the NHS.UK
-macros set it).
+is allowed, and every write, belong to issues.services. templates/_forms.jinja draws them with
+NHS.UK components; the error summary's links point at the fields' ids (their HTML names).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 
 from directory.models import Pharmacy
 from directory.validators import normalise_phone, normalise_smartcard_number
@@ -23,49 +22,16 @@ NAME_MAX = 150
 
 
 class NhsukForm(forms.Form):
-    """A form whose errors the NHS.UK error summary and inline messages can show."""
+    """A form of the issue pages, drawn with templates/_forms.jinja. Its fields' ids are their HTML
+    names (with the prefix: "resolve-note"), where the error summary's links point."""
 
-    def error_summary(self) -> list[dict[str, str]]:
-        items = []
-        for name, errors in self.errors.items():
-            for message in errors:
-                item = {"text": str(message)}
-                if name != NON_FIELD_ERRORS and name in self.fields:
-                    item["href"] = f"#{self.add_prefix(name)}"
-                items.append(item)
-        return items
-
-    def error_for(self, name: str) -> dict[str, str] | None:
-        """The first error of a field as the NHS.UK macros' `errorMessage`, or None."""
-        errors = self.errors.get(name) if self.is_bound else None
-        return {"text": str(errors[0])} if errors else None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
 
     def service_fields(self) -> dict[str, Any]:
         """The service's keyword arguments: the cleaned fields, unless a form says otherwise."""
         return dict(self.cleaned_data)
-
-    def value_of(self, name: str) -> Any:
-        """What the field shows: the typed value when bound, else the initial one."""
-        value = self[name].value()
-        return "" if value is None else value
-
-    def is_checked(self, name: str) -> bool:
-        return bool(self[name].value())
-
-    def choice_items(self, name: str) -> list[dict[str, str]]:
-        """A choice field's choices as NHS.UK radio items."""
-        field = self.fields[name]
-        assert isinstance(field, forms.ChoiceField)
-        return [{"value": str(value), "text": str(label)} for value, label in field.choices if value != ""]  # type: ignore[union-attr, misc]
-
-    def field_kind(self, name: str) -> str:
-        """How the field is drawn: radios, checkbox, textarea or input."""
-        field = self.fields[name]
-        if isinstance(field, forms.ChoiceField):
-            return "radios"
-        if isinstance(field, forms.BooleanField):
-            return "checkbox"
-        return "textarea" if isinstance(field.widget, forms.Textarea) else "input"
 
 
 def _text(
@@ -177,7 +143,21 @@ class ContactDetailsMixin(NhsukForm):
         return cleaned
 
 
+# The details page's fields in the page's order (so is the error summary).
+DETAILS_KEYS = (
+    "summary",
+    "details",
+    "smartcard_number",
+    "no_card_yet",
+    "contact_name",
+    "contact_phone",
+    "is_emergency",
+)
+
+
 class DetailsStepForm(ContactDetailsMixin):
+    field_order = list(DETAILS_KEYS)
+
     summary = _text(
         "Summary",
         max_length=SUMMARY_MAX,
@@ -211,17 +191,6 @@ class DetailsStepForm(ContactDetailsMixin):
         if not data.get("no_card_yet"):
             data.pop("no_card_yet", None)
         return data
-
-
-DETAILS_KEYS = (
-    "summary",
-    "details",
-    "smartcard_number",
-    "no_card_yet",
-    "contact_name",
-    "contact_phone",
-    "is_emergency",
-)
 
 
 # The issue page's actions ----------------------------------------------------------------------
@@ -310,7 +279,7 @@ class ContactRaForm(ContactDetailsMixin):
     )
     cc_lpc = forms.BooleanField(required=False)
 
-    field_order = ["contact_name", "contact_phone", "smartcard_number", "no_card_yet", "question", "send_via", "cc_lpc"]
+    field_order = ["contact_name", "contact_phone", "smartcard_number", "no_card_yet", "question", "cc_lpc", "send_via"]
 
     def __init__(self, *args: Any, may_cc_lpc: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -337,7 +306,7 @@ class ContactRaForm(ContactDetailsMixin):
 class IssueFilterForm(NhsukForm):
     STATE_CHOICES = [("open", "Open issues"), ("all", "All issues"), *State.choices]
 
-    state = forms.ChoiceField(choices=STATE_CHOICES, required=False)
+    state = forms.ChoiceField(choices=STATE_CHOICES, required=False, initial="open")
     overdue = forms.BooleanField(required=False)
 
     def filters(self) -> dict[str, Any]:

@@ -518,7 +518,6 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "previous": {"href": url_for(page.previous_page_number())} if page.has_previous() else {},
             "next": {"href": url_for(page.next_page_number())} if page.has_next() else {},
         },
-        "state_items": [{"value": value, "text": label} for value, label in issue_forms.IssueFilterForm.STATE_CHOICES],
         "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
     }
     return render(request, "issues/list.jinja", context)

@@ -109,8 +109,8 @@ def test_it_shows_an_error_summary_for_a_bad_value_and_saves_nothing(client, sta
     summary = re.search(r'class="nhsuk-error-summary".*?</ul>', page, re.S)
     assert summary is not None
     assert message in summary.group(0)
-    assert 'href="#id_nudge_delivery"' in summary.group(0)
-    assert 'id="id_nudge_delivery"' in page  # the summary's link lands on the first radio
+    assert 'href="#nudge_delivery"' in summary.group(0)
+    assert 'id="nudge_delivery"' in page  # the summary's link lands on the first radio
     assert page.count(message) == 2  # in the summary and inline
     assert not NotificationPreference.objects.exists()
 
