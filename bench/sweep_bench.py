@@ -209,12 +209,9 @@ def child(mode: str) -> dict[str, Any]:
     from issues import nudges
     from issues.models import IssueEvent, NudgeDigestItem, OutboundEmail
 
-    # A worker runs a sweep every minute, so it is warm: connected, URLconf loaded, templates compiled.
+    # A worker runs a sweep every minute, so it is warm: connected, URLconf loaded.
     connection.ensure_connection()
     nudges.Links()
-    bodies = nudges.Bodies()
-    for name in set(nudges.TEMPLATES.values()):
-        bodies.render_in_full(name, {})
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if mode == "tracemalloc":
         import tracemalloc

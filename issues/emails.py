@@ -3,15 +3,20 @@
 - `queue_outbound_email` writes an `OutboundEmail` row inside the caller's transaction and enqueues
   its delivery with `transaction.on_commit`; nothing is sent inside a request.
 - `outbound_email_send` (called by the Celery task) claims a row with a conditional UPDATE
-  (queued -> sending), sends it through Django's mail API (any django-anymail backend), and marks
-  it sent, or puts it back to queued for a retry, or marks it failed.
+  (queued -> sending), renders it if it was queued with a template rather than bodies (the nudge
+  sweep's rows: `TEMPLATE_CONTEXTS`), sends it through Django's mail API (any django-anymail
+  backend), and marks it sent (storing the bodies sent), or puts it back to queued for a retry,
+  or marks it failed.
 - `outbound_emails_requeue_stuck` re-enqueues rows left queued, and rows left in sending by a
   worker that died.
 - `issue_ra_request_preview` prepares the request to the RA that the pharmacy sends from the app
   or from its own mailbox.
 
 Every message about an issue carries the reference in its subject ("[SC-000123]"), a stored
-Message-ID, and a Reply-To of the issue's tracking address.
+Message-ID, and a Reply-To of the issue's tracking address. Mail the app writes of its own accord
+(reminders, digests, notices) says so in an `Auto-Submitted: auto-generated` header (RFC 3834), so
+that out-of-office replies leave it alone; mail sent on a person's behalf (the request to the RA,
+the forward to the LPC, the escalation to CPE IT) does not.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from __future__ import annotations
 import enum
 import logging
 import smtplib
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +39,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
 
@@ -40,6 +47,13 @@ logger = logging.getLogger(__name__)
 
 Status = OutboundEmail.Status
 Purpose = OutboundEmail.Purpose
+
+# Mail the app writes of its own accord, not on a person's behalf: sent with Auto-Submitted.
+AUTOMATIC_PURPOSES = frozenset({Purpose.NUDGE, Purpose.DIGEST, Purpose.NOTIFICATION})
+
+# Rows queued with a template instead of bodies are rendered when sent, with the context that this
+# function (by purpose, imported when first needed) makes of the row.
+TEMPLATE_CONTEXTS: dict[str, str] = {Purpose.NUDGE: "issues.nudges.nudge_email_context"}
 
 # Errors that no retry will cure: the addresses themselves are refused.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -79,7 +93,8 @@ def issue_url(issue: Issue) -> str:
 
 
 def new_message_id() -> str:
-    return make_msgid(domain=settings.INBOUND_DOMAIN)
+    """'<32 random hex digits@INBOUND_DOMAIN>' (the nudge sweep makes the same in SQL)."""
+    return f"<{uuid.uuid4().hex}@{settings.INBOUND_DOMAIN}>"
 
 
 def subject_for(issue: Issue, text: str) -> str:
@@ -191,23 +206,34 @@ class SendResult:
     error: str = ""
 
 
-def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+def outbound_email_bodies(email: OutboundEmail) -> tuple[str, str]:
+    """The row's text and HTML bodies: as stored, or rendered now from its template."""
+    if not email.template:
+        return email.body_text, email.body_html
+    context: Callable[[OutboundEmail], dict[str, Any]] = import_string(TEMPLATE_CONTEXTS[email.purpose])
+    return render_bodies(email.template, context(email))
+
+
+def build_message(email: OutboundEmail, *, bodies: tuple[str, str] | None = None) -> EmailMultiAlternatives:
+    body_text, body_html = bodies if bodies is not None else outbound_email_bodies(email)
     headers = {"Message-ID": email.message_id}
     if email.in_reply_to:
         headers["In-Reply-To"] = email.in_reply_to
     if email.references:
         headers["References"] = email.references
+    if email.purpose in AUTOMATIC_PURPOSES:
+        headers["Auto-Submitted"] = "auto-generated"
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body_text,
+        body=body_text,
         from_email=email.from_email,
         to=list(email.to),
         cc=list(email.cc or []),
         reply_to=[email.reply_to] if email.reply_to else None,
         headers=headers,
     )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    if body_html:
+        message.attach_alternative(body_html, "text/html")
     return message
 
 
@@ -226,10 +252,12 @@ def outbound_email_send(*, email_id: int) -> SendResult:
 
     1. Claim it (queued -> sending, attempts + 1) in its own committed UPDATE; if another worker
        has it, or it is already sent or failed, return NOT_CLAIMED and do nothing.
-    2. Send it through Django's mail API, outside any transaction.
-    3. Mark it sent with the ESP's message id (when the backend reports one) and write an
-       EMAIL_OUT event; or, on an error, put it back to queued with the error (RETRY) until
-       OUTBOX_MAX_ATTEMPTS tries, then mark it failed and write a DELIVERY event.
+    2. Render it if it was queued with a template, and send it through Django's mail API, outside
+       any transaction.
+    3. Mark it sent with the ESP's message id (when the backend reports one), storing the bodies
+       it was sent with, and write an EMAIL_OUT event; or, on an error (rendering included), put
+       it back to queued with the error (RETRY) until OUTBOX_MAX_ATTEMPTS tries, then mark it
+       failed and write a DELIVERY event.
 
     Call it outside any transaction (as the task does), so the claim is committed before the
     message leaves and a concurrent worker sees it.
@@ -238,7 +266,8 @@ def outbound_email_send(*, email_id: int) -> SendResult:
         return SendResult(SendOutcome.NOT_CLAIMED)
     email = OutboundEmail.objects.get(pk=email_id)
     try:
-        message = build_message(email)
+        body_text, body_html = outbound_email_bodies(email)
+        message = build_message(email, bodies=(body_text, body_html))
         message.send(fail_silently=False)
     except Exception as exc:
         return _record_failure(email, exc)
@@ -251,6 +280,8 @@ def outbound_email_send(*, email_id: int) -> SendResult:
             status_changed_at=now,
             esp_message_id=esp_message_id[:254],
             last_error="",
+            # A row queued with a template keeps the bodies it was sent with.
+            **({"body_text": body_text, "body_html": body_html} if email.template else {}),
         )
         if email.issue_id is not None:
             IssueEvent.objects.create(

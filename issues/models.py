@@ -71,7 +71,8 @@ def new_tracking_token() -> str:
 
 
 class Issue(ConcurrentTransitionMixin, models.Model):
-    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues")
+    # No index of its own: "issue_pharmacy_state" (pharmacy, state) serves lookups by pharmacy.
+    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues", db_index=False)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues")
     kind = models.CharField("kind of problem", max_length=32, choices=Kind.choices)
     summary = models.CharField(max_length=200)
@@ -99,7 +100,9 @@ class Issue(ConcurrentTransitionMixin, models.Model):
         null=True, blank=True, help_text="When the LPC was first involved; from then on its officers see the issue."
     )
 
-    tracking_token = models.CharField(max_length=32, unique=True, default=new_tracking_token, editable=False)
+    # Unique through Meta.constraints: a field's own unique=True would also get a varchar_pattern_ops
+    # twin index on PostgreSQL, for LIKE queries nobody makes, costing every write.
+    tracking_token = models.CharField(max_length=32, default=new_tracking_token, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +114,7 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
         ]
+        constraints = [models.UniqueConstraint(fields=["tracking_token"], name="issue_tracking_token_unique")]
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.summary}"
@@ -191,10 +195,17 @@ class EventKind(models.TextChoices):
 class IssueEvent(models.Model):
     """One row of an issue's timeline and audit trail. Written by services; never edited or deleted."""
 
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="events")
+    # Indexes in Meta: "event_issue_time" (issue, created_at) serves lookups by issue, and most
+    # events (nudges, mail) have no actor, so the actor's index leaves them out.
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="issue_events"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issue_events",
+        db_index=False,
     )
     from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=State.choices, blank=True)
@@ -204,7 +215,10 @@ class IssueEvent(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
-        indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_time")]
+        indexes = [
+            models.Index(fields=["issue", "created_at"], name="event_issue_time"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="event_actor"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {format_reference(self.issue_id)}"
@@ -238,16 +252,20 @@ class OutboundEmail(models.Model):
     cc = models.JSONField(default=list, blank=True)
     reply_to = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=300)
-    body_text = models.TextField()
+    # Either the bodies, rendered when the row is written, or a template (templates/emails/<name>)
+    # and its context, rendered when the row is sent (the bodies are then stored as sent).
+    body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
-    message_id = models.CharField(max_length=254, unique=True)
+    template = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(max_length=254)  # unique: Meta.constraints
     in_reply_to = models.CharField(max_length=254, blank=True)
     references = models.TextField(blank=True)
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    esp_message_id = models.CharField(max_length=254, blank=True, db_index=True)
+    esp_message_id = models.CharField(max_length=254, blank=True)  # indexed once set: Meta.indexes
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -260,7 +278,13 @@ class OutboundEmail(models.Model):
                 fields=["created_at"],
                 condition=Q(status__in=["queued", "sending"]),
                 name="outbox_pending",
-            )
+            ),
+            # Delivery webhooks look rows up by the provider's id, which rows only have once sent.
+            models.Index(fields=["esp_message_id"], condition=~Q(esp_message_id=""), name="outbox_esp_message_id"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["message_id"], name="outbox_message_id_unique"),
+            models.CheckConstraint(condition=~Q(body_text="") | ~Q(template=""), name="outbox_body_or_template"),
         ]
 
     def __str__(self) -> str:

@@ -10,12 +10,19 @@ its own short transaction:
    `due_at` changed since, because another sweep or a person got there first, is not claimed),
    moving `due_at` to the next reminder and counting the reminder;
 3. for the claimed issues only, write the NUDGE IssueEvent and, per recipient, an outbox row or
-   (for people who chose the daily digest) a NudgeDigestItem;
+   (for people who chose the daily digest) a NudgeDigestItem: on PostgreSQL one INSERT ... SELECT
+   FROM unnest(...) statement for the three tables;
 4. after commit, enqueue the delivery of the new outbox rows (one task per batch fans out).
 
 A crash before the commit rolls the claim back with everything else, so the next sweep does the
 same work again; after the commit the claim stops any other sweep. Each deadline is therefore
 nudged exactly once, and each outbox row is sent at most once by the outbox's own claim.
+
+The outbox rows carry their subject, addresses and Message-ID, and the name of their template
+with a small context (the recipient's role): the bodies are rendered when the row is sent
+(`nudge_email_context`, called by issues.emails), from the issue and its NUDGE event, and stored
+on the row then. Rendering twenty thousand emails inside the sweep would cost more than the whole
+sweep may take.
 
 The next reminder comes a further window of the same length after this one (counted from the
 sweep, in working time), up to NUDGE_MAX_REMINDERS reminders; after that, once a working day,
@@ -32,31 +39,26 @@ update (after an RA reply): the reporter ("is it resolved?").
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
-import re
-import string
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F
-from django.template import engines
+from django.db.models.expressions import RawSQL
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from jinja2 import Template
-from markupsafe import escape
 
 from directory.models import LPC, PharmacyOwner, User
 from issues.clock import add_working_days
-from issues.emails import new_message_id, queue_outbound_email
+from issues.emails import new_message_id, queue_outbound_email, render_bodies
 from issues.models import (
     OPEN_STATES,
     Deadline,
@@ -136,30 +138,22 @@ WAITED_FOR = {
     Deadline.PHARMACY_UPDATE: "no update from the pharmacy since the RA replied",
 }
 
-# The columns the sweep reads for each candidate: one query, no model instances.
+# The columns the sweep reads for each candidate: one query, no model instances. What the emails
+# show of the issue is read when they are sent.
 CANDIDATE_FIELDS = (
     "id",
     "due_at",
     "due_kind",
     "reminders_sent",
     "state",
-    "kind",
-    "summary",
     "is_emergency",
-    "contact_name",
-    "contact_phone",
     "tracking_token",
     "reporter_id",
-    "pharmacy__name",
-    "pharmacy__ods_code",
     "pharmacy__owner_id",
     "pharmacy__owner__email",
     "pharmacy__lpc_id",
     "pharmacy__lpc__name",
     "pharmacy__lpc__email",
-    "pharmacy__ra__name",
-    "pharmacy__ra__phone",
-    "pharmacy__ra__email",
 )
 
 
@@ -217,26 +211,15 @@ def _zone(name: str) -> ZoneInfo:
 # Recipients -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):
     email: str
     name: str
     role: str
     user_id: int | None = None
     digest: bool = False
 
-    def as_data(self) -> dict[str, Any]:
-        return {
-            "email": self.email,
-            "name": self.name,
-            "role": self.role,
-            "user_id": self.user_id,
-            "delivery": "daily_digest" if self.digest else "email",
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
     user_id: int
     email: str
     name: str
@@ -245,8 +228,10 @@ class Person:
 
 def _people(user_ids: Iterable[int]) -> dict[int, Person]:
     """Active users by id, with their delivery choice (one query)."""
-    rows = User.objects.filter(pk__in=set(user_ids), is_active=True).values_list(
-        "pk", "email", "full_name", "notification_preference__nudge_delivery"
+    rows = (
+        User.objects.filter(pk__in=_id_list(user_ids), is_active=True)
+        .order_by()
+        .values_list("pk", "email", "full_name", "notification_preference__nudge_delivery")
     )
     return {
         pk: Person(pk, email, name or email, delivery == Delivery.DAILY_DIGEST)
@@ -259,10 +244,19 @@ def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[in
     """{group id: [user ids]} from an M2M table, in one query."""
     members: dict[int, list[int]] = defaultdict(list)
     if group_ids:
-        rows = through.objects.filter(**{f"{group_field}__in": group_ids}).order_by("pk")
+        rows = through.objects.filter(**{f"{group_field}__in": _id_list(group_ids)}).order_by("pk")
         for group_id, user_id in rows.values_list(group_field, "user_id"):
             members[group_id].append(user_id)
     return members
+
+
+def _id_list(ids: Iterable[int]) -> Any:
+    """Ids for an `__in` filter: on PostgreSQL one array parameter instead of one parameter per id
+    (which the ORM prepares one by one: a few milliseconds per thousand); elsewhere the ids."""
+    unique = sorted(set(ids))
+    if connection.vendor != "postgresql" or not unique:
+        return unique
+    return RawSQL("SELECT unnest(%s::bigint[])", [unique])
 
 
 class RecipientDirectory:
@@ -282,53 +276,52 @@ class RecipientDirectory:
             user_ids.update(group)
         self.people = _people(user_ids)
         self.cpe_it_people = cpe_it_people
+        self.cpe_it_email: str = settings.CPE_IT_EMAIL
+        self.max_reminders = max_reminders()
 
-    def _person(self, user_id: int, role: str, *, force_digest: bool) -> Recipient | None:
-        person = self.people.get(user_id)
-        if person is None:
-            return None
-        return Recipient(person.email, person.name, role, person.user_id, force_digest or person.wants_digest)
+    def _people_as(self, user_ids: Iterable[int], role: str, *, force_digest: bool) -> list[Recipient]:
+        found = []
+        for user_id in user_ids:
+            person = self.people.get(user_id)
+            if person is not None:
+                found.append(Recipient(person.email, person.name, role, user_id, force_digest or person.wants_digest))
+        return found
 
     def for_issue(self, row: dict[str, Any], *, reminder_number: int) -> list[Recipient]:
         """The recipients of this reminder, one per address, in the audience's order of precedence.
 
         Past NUDGE_MAX_REMINDERS the reminders go to people through their daily digest. With nobody
         to tell (no active members, no addresses), the CPE IT mailbox is told so nothing is lost."""
-        force_digest = reminder_number > max_reminders()
+        force_digest = reminder_number > self.max_reminders
         found: list[Recipient] = []
         for role in AUDIENCES[row["due_kind"]]:
             found.extend(self._for_role(row, role, force_digest=force_digest))
-        unique: dict[str, Recipient] = {}
-        for recipient in found:
-            unique.setdefault(recipient.email.lower(), recipient)
-        if not unique:
-            return [Recipient(settings.CPE_IT_EMAIL, "CPE IT team", Role.NOBODY_ELSE)]
-        return list(unique.values())
+        if len(found) > 1:
+            unique: dict[str, Recipient] = {}
+            for recipient in found:
+                unique.setdefault(recipient.email.lower(), recipient)
+            found = list(unique.values())
+        if not found:
+            return [Recipient(self.cpe_it_email, "CPE IT team", Role.NOBODY_ELSE)]
+        return found
 
     def _for_role(self, row: dict[str, Any], role: str, *, force_digest: bool) -> list[Recipient]:
-        people: list[Recipient | None]
         if role == Role.REPORTER:
-            return [r for r in [self._person(row["reporter_id"], role, force_digest=force_digest)] if r]
+            return self._people_as((row["reporter_id"],), role, force_digest=force_digest)
         if role == Role.OWNER:
-            people = [
-                self._person(pk, role, force_digest=force_digest)
-                for pk in self.owner_members.get(row["pharmacy__owner_id"], [])
-            ]
-            found = [r for r in people if r]
+            members = self.owner_members.get(row["pharmacy__owner_id"], ())
+            found = self._people_as(members, role, force_digest=force_digest)
             if not found and row["pharmacy__owner__email"]:
                 found = [Recipient(row["pharmacy__owner__email"], "Pharmacy owner", role)]
             return found
         if role == Role.LPC_OFFICER:
-            people = [
-                self._person(pk, role, force_digest=force_digest)
-                for pk in self.lpc_officers.get(row["pharmacy__lpc_id"], [])
-            ]
-            found = [r for r in people if r]
+            officers = self.lpc_officers.get(row["pharmacy__lpc_id"], ())
+            found = self._people_as(officers, role, force_digest=force_digest)
             if not found and row["pharmacy__lpc__email"]:
                 found = [Recipient(row["pharmacy__lpc__email"], row["pharmacy__lpc__name"] or "LPC", role)]
             return found
         # CPE IT: the team's mailbox always, by email; CPE IT people as they chose.
-        mailbox = [Recipient(settings.CPE_IT_EMAIL, "CPE IT team", role)] if settings.CPE_IT_EMAIL else []
+        mailbox = [Recipient(self.cpe_it_email, "CPE IT team", role)] if self.cpe_it_email else []
         return mailbox + [
             Recipient(p.email, p.name, role, p.user_id, force_digest or p.wants_digest) for p in self.cpe_it_people
         ]
@@ -336,14 +329,14 @@ class RecipientDirectory:
 
 def cpe_it_people() -> list[Person]:
     users = User.objects.filter(is_cpe_it=True, is_active=True).order_by("pk").values_list("pk", flat=True)
-    return list(_people(users).values())
+    return sorted(_people(users).values())
 
 
 # Links and addresses --------------------------------------------------------------------------
 
 
 class Links:
-    """Issue page addresses for a whole sweep, without a URL lookup per issue."""
+    """Issue page addresses, without a URL lookup per issue."""
 
     _SAMPLE = "SC-000001"
 
@@ -368,154 +361,48 @@ def tracking_address_for(token: str) -> str:
     return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"
 
 
-# Rendering ------------------------------------------------------------------------------------
+# The emails, rendered when sent ---------------------------------------------------------------
 
 
-class Bodies:
-    """The email templates of a sweep (templates/emails/<name>.txt and .html, Jinja2).
-
-    Rendering twenty thousand emails one by one through Jinja2 costs more than a whole sweep may
-    take, so each template is rendered once per *shape* of its context (the flags, and which values
-    are empty) with markers in place of the values; each email then fills its values into that
-    skeleton, HTML-escaped in the HTML part as autoescaping would. The first email of each shape
-    is also rendered in full and compared: a template that transforms a value (a filter, a test on
-    its content) fails the comparison, and that shape is then rendered in full for every email.
-    The output is always exactly what Jinja2 renders.
-    """
-
-    _MARK = "\x00"
-
-    def __init__(self) -> None:
-        self._env = engines["jinja2"].env  # type: ignore[attr-defined]
-        self._templates: dict[str, Template] = {}
-        self._skeletons: dict[tuple[Any, ...], _Skeleton | None] = {}
-
-    def _template(self, name: str) -> Template:
-        template = self._templates.get(name)
-        if template is None:
-            template = self._templates[name] = self._env.get_template(name)
-        return template
-
-    def render_in_full(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
-        text = self._template(f"emails/{name}.txt").render(context).strip() + "\n"
-        html = self._template(f"emails/{name}.html").render(context)
-        return text, html
-
-    def render(self, name: str, values: TemplateValues) -> tuple[str, str]:
-        key = (name, *values.shape)
-        if key not in self._skeletons:
-            self._skeletons[key] = self._skeleton(name, values)
-        skeleton = self._skeletons[key]
-        if skeleton is None:
-            return self.render_in_full(name, values.context)
-        return skeleton.fill(values)
-
-    def _skeleton(self, name: str, values: TemplateValues) -> _Skeleton | None:
-        marked = {
-            key: f"{self._MARK}{key}{self._MARK}" if isinstance(value, str) and value else value
-            for key, value in values.context.items()
-        }
-        text, html = self.render_in_full(name, marked)
-        try:
-            skeleton = _Skeleton(self._format_string(text), self._format_string(html))
-            faithful = skeleton.fill(values) == self.render_in_full(name, values.context)
-        except (KeyError, IndexError, ValueError):  # a marker the template changed
-            faithful = False
-        if not faithful:
-            logger.warning("Template emails/%s transforms its values: rendering it in full for each email.", name)
-            return None
-        return skeleton
-
-    def _format_string(self, rendered: str) -> str:
-        """'a \x00key\x00 {b}' -> 'a {key} {{b}}' for str.format_map."""
-        pieces = rendered.split(self._MARK)
-        return "".join(
-            "{" + piece + "}" if index % 2 else piece.replace("{", "{{").replace("}", "}}")
-            for index, piece in enumerate(pieces)
-        )
-
-
-_NEEDS_ESCAPING = re.compile(r"[&<>'\"]")
-
-
-def html_escape(value: str) -> str:
-    """As Jinja2's autoescaping prints a string (markupsafe), skipping strings with nothing to escape."""
-    return str(escape(value)) if _NEEDS_ESCAPING.search(value) else value
-
-
-@dataclass
-class TemplateValues:
-    """One email's template context, with what its rendering needs worked out once per issue."""
-
-    context: dict[str, Any]
-    shape: tuple[Any, ...] = ()
-    escaped: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.shape = (
-            *self.context,
-            *(bool(value) if isinstance(value, str) else value for value in self.context.values()),
-        )
-
-
-@dataclass(frozen=True)
-class _Skeleton:
-    text_format: str
-    html_format: str
-    html_fields: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        fields = tuple({name for _, name, _, _ in string.Formatter().parse(self.html_format) if name})
-        object.__setattr__(self, "html_fields", fields)
-
-    def fill(self, values: TemplateValues) -> tuple[str, str]:
-        escaped = values.escaped
-        for name in self.html_fields:
-            if name not in escaped:
-                escaped[name] = html_escape(values.context[name])
-        return self.text_format.format_map(values.context).strip() + "\n", self.html_format.format_map(escaped)
-
-
-def _issue_context(row: dict[str, Any], *, links: Links, now: datetime) -> dict[str, Any]:
-    """The values the nudge templates show: strings, and booleans that choose wording."""
-    reference = format_reference(row["id"])
-    days = window_days(row["due_kind"], is_emergency=row["is_emergency"])
+def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
+    """The template context of a nudge's outbox row, when it is sent (issues.emails renders the
+    row's template with it): the issue as it is then, and what the sweep recorded in the row's
+    NUDGE event (which deadline passed, the reminder's number, when the next one comes)."""
+    if email.issue_id is None or email.event_id is None:
+        raise ValueError(f"Outbound email {email.pk} is a reminder without its issue or its NUDGE event.")
+    issue = Issue.objects.select_related("pharmacy__ra", "pharmacy__lpc").get(pk=email.issue_id)
+    facts = IssueEvent.objects.values_list("data", flat=True).get(pk=email.event_id, kind=EventKind.NUDGE)
+    due_kind = Deadline(facts["due_kind"])
+    pharmacy, links = issue.pharmacy, Links()
+    ra, lpc = pharmacy.ra, pharmacy.lpc
+    reference = issue.reference
     return {
         "reference": reference,
-        "summary": row["summary"] or "",
-        "kind_label": _KIND_LABELS.get(row["kind"], row["kind"]),
-        "pharmacy_name": row["pharmacy__name"],
-        "ods_code": row["pharmacy__ods_code"],
-        "ra_name": row["pharmacy__ra__name"] or "",
-        "ra_phone": row["pharmacy__ra__phone"] or "",
-        "ra_email": row["pharmacy__ra__email"] or "",
-        "lpc_name": row["pharmacy__lpc__name"] or "",
-        "is_emergency": bool(row["is_emergency"]),
-        "contact_name": row["contact_name"] or "",
-        "contact_phone": row["contact_phone"] or "",
-        "state_label": _STATE_LABELS.get(row["state"], row["state"]),
-        "deadline": london(row["due_at"]),
-        "window": in_words(days),
-        "audience": AUDIENCE_WORDS[row["due_kind"]],
-        "waiting_since": london(now),
-        "reminder": str(row["reminder"]),
-        "max_reminders": str(max_reminders()),
-        "next_reminder": london(row["next_due"]),
+        "summary": issue.summary,
+        "kind_label": issue.get_kind_display(),  # type: ignore[attr-defined]
+        "pharmacy_name": pharmacy.name,
+        "ods_code": pharmacy.ods_code,
+        "ra_name": ra.name if ra else "",
+        "ra_phone": ra.phone if ra else "",
+        "ra_email": ra.email if ra else "",
+        "lpc_name": lpc.name if lpc else "",
+        "is_emergency": issue.is_emergency,
+        "contact_name": issue.contact_name,
+        "contact_phone": issue.contact_phone,
+        "state_label": issue.get_state_display(),  # type: ignore[attr-defined]
+        "deadline": london(datetime.fromisoformat(facts["deadline"])),
+        "window": in_words(window_days(due_kind, is_emergency=issue.is_emergency)),
+        "audience": AUDIENCE_WORDS[due_kind],
+        "reminder": facts["reminder"],
+        "max_reminders": max_reminders(),
+        "next_reminder": london(datetime.fromisoformat(facts["next_due"])),
         "issue_url": links.issue(reference),
         "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"]),
         "escalate_url": links.issue(reference, ACTION_ANCHORS["escalate_to_cpe"]),
         "resolve_url": links.issue(reference, ACTION_ANCHORS["resolve"]),
-        "tracking_address": tracking_address_for(row["tracking_token"]),
+        "tracking_address": tracking_address_for(issue.tracking_token),
         "site_url": settings.SITE_URL,
     }
-
-
-def _choices(model_field: str) -> dict[str, str]:
-    return {str(value): str(label) for value, label in Issue._meta.get_field(model_field).choices or []}  # type: ignore[union-attr]
-
-
-_KIND_LABELS = _choices("kind")
-_STATE_LABELS = _choices("state")
 
 
 # The sweep ------------------------------------------------------------------------------------
@@ -532,11 +419,9 @@ class SweepResult:
 
 @dataclass
 class _Sweep:
-    """What a sweep shares across its batches: the moment, the cadence, links, templates."""
+    """What a sweep shares across its batches: the moment, the cadence, addresses."""
 
     now: datetime
-    links: Links = field(default_factory=Links)
-    bodies: Bodies = field(default_factory=Bodies)
     _next_due: dict[float, datetime] = field(default_factory=dict)
     _cpe_it: list[Person] | None = None
 
@@ -580,56 +465,41 @@ def nudges_sweep(*, now: datetime | None = None, limit: int | None = None) -> Sw
 
 
 def _sweep_batch(sweep: _Sweep, size: int, result: SweepResult) -> tuple[int, int]:
-    rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
-    if not rows:
-        return 0, 0
-    _compress_quickly()
-    for row in rows:
-        row["reminder"] = row["reminders_sent"] + 1
-        gap = reminder_gap_days(row["due_kind"], is_emergency=row["is_emergency"], reminder_number=row["reminder"])
-        row["next_due"] = sweep.next_due(gap)
-    won = _claim(rows, now=sweep.now)
-    claimed = [row for row in rows if row["id"] in won]
-    result.lost_claims += len(rows) - len(claimed)
+    if connection.vendor == "postgresql":
+        claimed = _claim_due_postgresql(sweep, size)
+        seen = len(claimed)
+    else:
+        rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
+        for row in rows:
+            _schedule(sweep, row)
+        won = _claim(rows, now=sweep.now)
+        claimed = [row for row in rows if row["id"] in won]
+        seen = len(rows)
+    result.lost_claims += seen - len(claimed)
     if claimed:
-        email_ids, digest_items = _write_nudges(sweep, claimed)
+        nudges = _compose(sweep, claimed)
+        if connection.vendor == "postgresql":
+            email_ids = _write_postgresql(nudges, now=sweep.now)
+        else:
+            email_ids = _write_portably(nudges, now=sweep.now)
         result.nudged += len(claimed)
         result.emails += len(email_ids)
-        result.digest_items += digest_items
+        result.digest_items += len(nudges.items)
         if email_ids:
             transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
-    return len(rows), len(claimed)
+    return seen, len(claimed)
 
 
-_LZ4_AVAILABLE: dict[str, bool] = {}
-
-
-def _compress_quickly() -> None:
-    """Use lz4 rather than pglz for the rest of this transaction, where the server has it.
-
-    Each outbox row carries its bodies (a few kB), which PostgreSQL compresses as it stores them;
-    lz4 does that several times faster than the default pglz, and a sweep writes thousands of rows.
-    """
-    if connection.vendor != "postgresql":
-        return
-    alias = connection.alias
-    with connection.cursor() as cursor:
-        if alias not in _LZ4_AVAILABLE:
-            cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-            found = cursor.fetchone()
-            _LZ4_AVAILABLE[alias] = bool(found and found[0])
-        if _LZ4_AVAILABLE[alias]:
-            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
+def _schedule(sweep: _Sweep, row: dict[str, Any]) -> None:
+    """This reminder's number and when the next one is due, on a candidate row."""
+    row["reminder"] = row["reminders_sent"] + 1
+    gap = reminder_gap_days(row["due_kind"], is_emergency=row["is_emergency"], reminder_number=row["reminder"])
+    row["next_due"] = sweep.next_due(gap)
 
 
 def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
-    """Compare-and-set each issue's deadline from the one read to the next one; the ids won.
-
-    On PostgreSQL one UPDATE ... FROM unnest(...) RETURNING does the whole batch, each row still
-    conditional on its own `due_at`; elsewhere (SQLite, the embedded default) one UPDATE per issue.
-    """
-    if connection.vendor == "postgresql":
-        return _claim_postgresql(rows, now=now)
+    """Compare-and-set each issue's deadline from the one read (`due_at`) to the next one
+    (`next_due`), one UPDATE per issue; returns the ids won. The portable path (SQLite)."""
     won: set[int] = set()
     for row in rows:
         updated = Issue.objects.filter(pk=row["id"], due_at=row["due_at"]).update(
@@ -640,169 +510,110 @@ def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
     return won
 
 
-def _claim_postgresql(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
-    meta = Issue._meta
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    pk, due_at, reminders, updated = (
-        quote(meta.get_field(name).column) for name in ("id", "due_at", "reminders_sent", "updated_at")
-    )
-    sql = (
-        f"UPDATE {table} AS issue SET {due_at} = claim.next_due, {reminders} = issue.{reminders} + 1, "  # noqa: S608
-        f"{updated} = %s "
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS claim(id, seen_due, next_due) "
-        f"WHERE issue.{pk} = claim.id AND issue.{due_at} = claim.seen_due "
-        f"RETURNING issue.{pk}"
-    )
-    params: list[Any] = [
-        now,
-        [row["id"] for row in rows],
-        [row["due_at"] for row in rows],
-        [row["next_due"] for row in rows],
+def _claim_due_postgresql(sweep: _Sweep, size: int) -> list[dict[str, Any]]:
+    """Read and claim a batch in one statement; returns the claimed candidates as read.
+
+    `due` is the sweep's query (`due_issues`: the partial index, FOR UPDATE SKIP LOCKED); `claimed`
+    moves each locked issue's deadline, still conditional on the deadline read, to the next one
+    from `cadence` (computed here for every kind of wait, emergency or not, within or past
+    NUDGE_MAX_REMINDERS); the main query reads the claimed issues with their pharmacy, owner and
+    LPC, as they were before the update (a statement sees one snapshot), so each row's `due_at`
+    is the deadline that passed."""
+    limit = max_reminders()
+    cadence = [
+        (kind, emergency, later, sweep.next_due(reminder_gap_days(kind, is_emergency=emergency, reminder_number=n)))
+        for kind in NUDGED_KINDS
+        for emergency in (False, True)
+        for later, n in ((False, limit - 1), (True, limit))
     ]
+    due_sql, due_params = due_issues(now=sweep.now).values("id", "due_at")[:size].query.sql_with_params()
+    read = Issue.objects.filter(pk__in=RawSQL("SELECT id FROM claimed", ())).order_by("due_at", "pk")
+    read_sql, read_params = read.values(*CANDIDATE_FIELDS).query.sql_with_params()
+    meta, quote = Issue._meta, connection.ops.quote_name
+    pk, due_at, due_kind, emergency, reminders, updated = (
+        quote(meta.get_field(name).column)
+        for name in ("id", "due_at", "due_kind", "is_emergency", "reminders_sent", "updated_at")
+    )
+    # Names come from the models, values are parameters.
+    sql = (
+        f"WITH due AS ({due_sql}), "  # noqa: S608
+        "cadence AS (SELECT r ->> 0 AS due_kind, (r ->> 1)::boolean AS is_emergency, (r ->> 2)::boolean AS later, "
+        "(r ->> 3)::timestamptz AS next_due FROM jsonb_array_elements(%s::jsonb) AS r), "
+        f"claimed AS (UPDATE {quote(meta.db_table)} AS issue "
+        f"SET {due_at} = cadence.next_due, {reminders} = issue.{reminders} + 1, {updated} = %s "
+        f"FROM due, cadence WHERE issue.{pk} = due.id AND issue.{due_at} = due.due_at "
+        f"AND cadence.due_kind = issue.{due_kind} AND cadence.is_emergency = issue.{emergency} "
+        f"AND cadence.later = (issue.{reminders} + 1 >= %s) RETURNING issue.{pk}) "
+        f"{read_sql}"
+    )
+    params = [*due_params, json.dumps(cadence, default=datetime.isoformat), sweep.now, limit, *read_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {issue_id for (issue_id,) in cursor.fetchall()}
+        rows = [dict(zip(CANDIDATE_FIELDS, values, strict=True)) for values in cursor.fetchall()]
+    for row in rows:
+        _schedule(sweep, row)
+    return rows
 
 
-def _write_nudges(sweep: _Sweep, rows: list[dict[str, Any]]) -> tuple[list[int], int]:
-    """The NUDGE events, outbox rows and digest items of a claimed batch: one INSERT each."""
+class _Event(NamedTuple):
+    issue_id: int
+    state: str
+    text: str
+    data: dict[str, Any]
+
+
+class _Email(NamedTuple):
+    issue_id: int
+    to: str
+    role: str
+    template: str
+    subject: str
+    reply_to: str
+
+
+class _DigestItem(NamedTuple):
+    user_id: int
+    issue_id: int
+    role: str
+    due_kind: str
+
+
+@dataclass
+class _Nudges:
+    """A claimed batch's rows to write: one NUDGE event per issue; per recipient, an outbox row (by
+    email) or a digest item (by daily digest), each naming its issue, whose one event it joins."""
+
+    events: list[_Event] = field(default_factory=list)
+    emails: list[_Email] = field(default_factory=list)
+    items: list[_DigestItem] = field(default_factory=list)
+
+
+def _compose(sweep: _Sweep, rows: list[dict[str, Any]]) -> _Nudges:
     directory = RecipientDirectory(
         rows, sweep.cpe_it() if any(r["due_kind"] == Deadline.CPE_TRIAGE for r in rows) else []
     )
-    recipients = [directory.for_issue(row, reminder_number=row["reminder"]) for row in rows]
-    event_ids = insert_rows(
-        IssueEvent,
-        {
-            "issue_id": [row["id"] for row in rows],
-            "kind": [EventKind.NUDGE.value] * len(rows),
-            "from_state": [row["state"] for row in rows],
-            "to_state": [row["state"] for row in rows],
-            "text": [_event_text(row, people) for row, people in zip(rows, recipients, strict=True)],
-            "data": [
-                {
-                    "due_kind": row["due_kind"],
-                    "deadline": row["due_at"].isoformat(),
-                    "reminder": row["reminder"],
-                    "next_due": row["next_due"].isoformat(),
-                    "recipients": [recipient.as_data() for recipient in people],
-                }
-                for row, people in zip(rows, recipients, strict=True)
-            ],
-            "created_at": [sweep.now] * len(rows),
-        },
-    )
-    emails: dict[str, list[Any]] = defaultdict(list)
-    items: list[NudgeDigestItem] = []
-    for row, people, event_id in zip(rows, recipients, event_ids, strict=True):
-        values: TemplateValues | None = None
-        rendered: dict[str, tuple[str, str, str]] = {}
-        for recipient in people:
-            if recipient.digest and recipient.user_id is not None:
-                items.append(
-                    NudgeDigestItem(
-                        user_id=recipient.user_id,
-                        issue_id=row["id"],
-                        event_id=event_id,
-                        role=recipient.role,
-                        due_kind=row["due_kind"],
-                        created_at=sweep.now,
-                    )
-                )
-                continue
-            if recipient.role not in rendered:
-                if values is None:
-                    values = TemplateValues(_issue_context(row, links=sweep.links, now=sweep.now))
-                key = (row["due_kind"], recipient.role)
-                text, html = sweep.bodies.render(TEMPLATES[key], values)
-                rendered[recipient.role] = (f"[{format_reference(row['id'])}] {SUBJECTS[key]}", text, html)
-            subject, text, html = rendered[recipient.role]
-            emails["issue_id"].append(row["id"])
-            emails["event_id"].append(event_id)
-            emails["to"].append([recipient.email])
-            emails["reply_to"].append(tracking_address_for(row["tracking_token"]))
-            emails["subject"].append(subject)
-            emails["body_text"].append(text)
-            emails["body_html"].append(html)
-            emails["message_id"].append(new_message_id())
-    email_ids: list[int] = []
-    if emails:
-        count = len(emails["issue_id"])
-        emails["purpose"] = [OutboundEmail.Purpose.NUDGE.value] * count
-        emails["from_email"] = [settings.DEFAULT_FROM_EMAIL] * count
-        emails["status"] = [OutboundEmail.Status.QUEUED.value] * count
-        emails["created_at"] = emails["status_changed_at"] = [sweep.now] * count
-        email_ids = insert_rows(OutboundEmail, emails)
-    NudgeDigestItem.objects.bulk_create(items)
-    return email_ids, len(items)
-
-
-def insert_rows(model: type[models.Model], columns: dict[str, list[Any]]) -> list[int]:
-    """Insert rows given as columns ({attname: [one value per row]}) and return their ids, in row
-    order. Fields left out take their model default.
-
-    On PostgreSQL the ids are taken from the table's sequence first and the rows go in with COPY:
-    building a model instance and an INSERT parameter per value (bulk_create) costs more than the
-    whole budget of a sweep of ten thousand issues. Elsewhere (SQLite): bulk_create.
-    """
-    count = len(next(iter(columns.values()), []))
-    if count == 0:
-        return []
-    if connection.vendor != "postgresql":
-        objects = model._default_manager.bulk_create(
-            [model(**{name: values[i] for name, values in columns.items()}) for i in range(count)]
-        )
-        return [int(obj.pk) for obj in objects]
-    meta = model._meta
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [quote(meta.db_table), str(meta.pk.column), count],  # type: ignore[union-attr]
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        names = [quote(str(meta.pk.column))]  # type: ignore[union-attr]
-        encoded = [[str(pk) for pk in ids]]
-        for model_field in meta.concrete_fields:
-            if model_field.primary_key:
-                continue
-            names.append(quote(str(model_field.column)))
-            is_json = isinstance(model_field, models.JSONField)
-            if model_field.attname in columns:
-                encoded.append(_csv_column(columns[model_field.attname], is_json=is_json))
+    tracking = f"{settings.INBOUND_LOCAL_PART}+{{}}@{settings.INBOUND_DOMAIN}"
+    nudges = _Nudges()
+    for row in rows:
+        issue_id, due_kind = row["id"], row["due_kind"]
+        people = directory.for_issue(row, reminder_number=row["reminder"])
+        data = {
+            "due_kind": due_kind,
+            "deadline": row["due_at"].isoformat(),
+            "reminder": row["reminder"],
+            "next_due": row["next_due"].isoformat(),
+        }
+        nudges.events.append(_Event(issue_id, row["state"], _event_text(row, people), data))
+        reference = format_reference(issue_id)
+        reply_to = tracking.format(row["tracking_token"])
+        for person in people:
+            if person.digest and person.user_id is not None:
+                nudges.items.append(_DigestItem(person.user_id, issue_id, person.role, due_kind))
             else:
-                encoded.append(_csv_column([model_field.get_default()], is_json=is_json) * count)
-        data = io.StringIO("".join(",".join(row) + "\n" for row in zip(*encoded, strict=True)))
-        cursor.cursor.copy_expert(
-            f"COPY {quote(meta.db_table)} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", data, size=1 << 20
-        )
-    return ids
-
-
-def _csv_column(values: list[Any], *, is_json: bool = False) -> list[str]:
-    """A column's values as COPY's CSV fields: NULL unquoted and empty, text quoted (so an empty
-    string stays one), values of other types encoded once each."""
-    if is_json:
-        return ['"' + json.dumps(value).replace('"', '""') + '"' for value in values]
-    memo: dict[Any, str] = {}
-    fields = []
-    for value in values:
-        if isinstance(value, str):
-            fields.append('"' + value.replace('"', '""') + '"')
-            continue
-        field = memo.get(value)
-        if field is None:
-            if value is None:
-                field = ""
-            elif isinstance(value, bool):
-                field = "t" if value else "f"
-            elif isinstance(value, datetime):
-                field = value.isoformat()
-            else:
-                field = str(value)
-            memo[value] = field
-        fields.append(field)
-    return fields
+                key = (due_kind, person.role)
+                subject = f"[{reference}] {SUBJECTS[key]}"
+                nudges.emails.append(_Email(issue_id, person.email, person.role, TEMPLATES[key], subject, reply_to))
+    return nudges
 
 
 def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
@@ -811,6 +622,170 @@ def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
         f"Reminder {row['reminder']}: {WAITED_FOR[row['due_kind']]} by {london(row['due_at'])}. "
         f"Reminded: {told}. Next reminder {london(row['next_due'])}."
     )
+
+
+def _write_postgresql(nudges: _Nudges, *, now: datetime) -> list[int]:
+    """The batch's events, outbox rows and digest items in one statement; returns the outbox ids.
+
+    Each kind of row travels as one JSON parameter (a list of rows) that PostgreSQL unpacks with
+    jsonb_array_elements; emails and items join their issue's new event for its id; each outbox
+    row's Message-ID comes from gen_random_uuid(). Building a model instance and a parameter per
+    value (bulk_create), or an ARRAY[...] literal per column, costs several times more."""
+    params: dict[str, Any] = {
+        "now": now,
+        "nudge": EventKind.NUDGE.value,
+        "purpose": OutboundEmail.Purpose.NUDGE.value,
+        "queued": OutboundEmail.Status.QUEUED.value,
+        "from_email": settings.DEFAULT_FROM_EMAIL,
+        "domain": settings.INBOUND_DOMAIN,
+        "events": json.dumps(nudges.events),
+        "emails": json.dumps(nudges.emails),
+        "items": json.dumps(nudges.items),
+    }
+    events = _insert_select(
+        IssueEvent,
+        {
+            "issue_id": "n.issue_id",
+            "kind": "%(nudge)s",
+            "from_state": "n.state",
+            "to_state": "n.state",
+            "text": "n.text",
+            "data": "n.data",
+            "created_at": "%(now)s",
+        },
+        _json_rows("events", _Event, {"issue_id": "bigint", "data": "jsonb"}, alias="n"),
+        params,
+    )
+    emails = _insert_select(
+        OutboundEmail,
+        {
+            "issue_id": "m.issue_id",
+            "event_id": "nudge.id",
+            "purpose": "%(purpose)s",
+            "from_email": "%(from_email)s",
+            "to": "jsonb_build_array(m.to)",
+            "reply_to": "m.reply_to",
+            "subject": "m.subject",
+            "template": "m.template",
+            "context": "jsonb_build_object('role', m.role)",
+            "message_id": "'<' || replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'",
+            "status": "%(queued)s",
+            "created_at": "%(now)s",
+            "status_changed_at": "%(now)s",
+        },
+        _json_rows("emails", _Email, {"issue_id": "bigint"}, alias="m") + " JOIN nudge ON nudge.issue_id = m.issue_id",
+        params,
+    )
+    items = _insert_select(
+        NudgeDigestItem,
+        {
+            "user_id": "d.user_id",
+            "issue_id": "d.issue_id",
+            "event_id": "nudge.id",
+            "role": "d.role",
+            "due_kind": "d.due_kind",
+            "created_at": "%(now)s",
+        },
+        _json_rows("items", _DigestItem, {"user_id": "bigint", "issue_id": "bigint"}, alias="d")
+        + " JOIN nudge ON nudge.issue_id = d.issue_id",
+        params,
+    )
+    # Every value is a parameter; the SQL text is built from the models' own table and column names.
+    sql = (
+        f"WITH nudge AS ({events} RETURNING id, issue_id), "  # noqa: S608
+        f"email AS ({emails} RETURNING id), "
+        f"item AS ({items} RETURNING id) "
+        "SELECT ARRAY(SELECT id FROM email ORDER BY id), (SELECT count(*) FROM item)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        email_ids, item_count = cursor.fetchone()
+    if len(email_ids) != len(nudges.emails) or item_count != len(nudges.items):
+        raise RuntimeError("The nudge batch wrote other rows than it composed.")  # the transaction rolls back
+    return list(email_ids)
+
+
+def _json_rows(param: str, row: type[tuple[Any, ...]], types: dict[str, str], *, alias: str) -> str:
+    """A FROM item unpacking parameter `param`, a JSON list of `row` tuples, into typed columns
+    named as the tuple's fields (text unless `types` says otherwise; "jsonb" keeps a value as JSON)."""
+    columns = []
+    for index, name in enumerate(row._fields):  # type: ignore[attr-defined]
+        kind = types.get(name, "text")
+        value = f"r -> {index}" if kind == "jsonb" else f"(r ->> {index})::{kind}"
+        columns.append(f"{value} AS {name}")
+    return f"(SELECT {', '.join(columns)} FROM jsonb_array_elements(%({param})s::jsonb) AS r) AS {alias}"  # noqa: S608
+
+
+def _insert_select(model: type[models.Model], values: dict[str, str], source: str, params: dict[str, Any]) -> str:
+    """`INSERT INTO <table> (<every column>) SELECT <values> FROM <source>`, the values given as SQL
+    by attname; the other columns take their field's default, added to `params`."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    unknown = set(values) - {f.attname for f in meta.concrete_fields}
+    if unknown:
+        raise ValueError(f"{meta.label} has no column(s) {sorted(unknown)}")
+    columns, expressions = [], []
+    for model_field in meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        columns.append(quote(str(model_field.column)))
+        if model_field.attname in values:
+            expressions.append(values[model_field.attname])
+        else:
+            name = f"default_{meta.model_name}_{model_field.attname}"
+            params[name] = model_field.get_db_prep_save(model_field.get_default(), connection)
+            expressions.append(f"CAST(%({name})s AS {model_field.db_type(connection)})")
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(expressions)} FROM {source}"
+    )
+
+
+def _write_portably(nudges: _Nudges, *, now: datetime) -> list[int]:
+    """The same rows with the ORM's bulk_create (SQLite, the embedded default)."""
+    events = IssueEvent.objects.bulk_create(
+        IssueEvent(
+            issue_id=e.issue_id,
+            kind=EventKind.NUDGE,
+            from_state=e.state,
+            to_state=e.state,
+            text=e.text,
+            data=e.data,
+            created_at=now,
+        )
+        for e in nudges.events
+    )
+    event_of = {event.issue_id: event.pk for event in events}
+    emails = OutboundEmail.objects.bulk_create(
+        OutboundEmail(
+            issue_id=m.issue_id,
+            event_id=event_of[m.issue_id],
+            purpose=OutboundEmail.Purpose.NUDGE,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[m.to],
+            reply_to=m.reply_to,
+            subject=m.subject,
+            template=m.template,
+            context={"role": m.role},
+            message_id=new_message_id(),
+            status=OutboundEmail.Status.QUEUED,
+            created_at=now,
+            status_changed_at=now,
+        )
+        for m in nudges.emails
+    )
+    NudgeDigestItem.objects.bulk_create(
+        NudgeDigestItem(
+            user_id=d.user_id,
+            issue_id=d.issue_id,
+            event_id=event_of[d.issue_id],
+            role=d.role,
+            due_kind=d.due_kind,
+            created_at=now,
+        )
+        for d in nudges.items
+    )
+    return [int(email.pk) for email in emails]
 
 
 def deliver_outbound_emails(email_ids: list[int]) -> None:
@@ -848,7 +823,6 @@ def nudge_digests_send(*, now: datetime | None = None, users_per_query: int = 50
     now = now or timezone.now()
     result = DigestResult()
     links = Links()
-    bodies = Bodies()
     after = 0
     while True:
         user_ids = list(
@@ -860,7 +834,7 @@ def nudge_digests_send(*, now: datetime | None = None, users_per_query: int = 50
         if not user_ids:
             return result
         for user_id in user_ids:
-            _send_digest(user_id=user_id, now=now, links=links, bodies=bodies, result=result)
+            _send_digest(user_id=user_id, now=now, links=links, result=result)
         after = user_ids[-1]
 
 
@@ -868,7 +842,7 @@ class _LostRace(Exception):
     pass
 
 
-def _send_digest(*, user_id: int, now: datetime, links: Links, bodies: Bodies, result: DigestResult) -> None:
+def _send_digest(*, user_id: int, now: datetime, links: Links, result: DigestResult) -> None:
     try:
         with transaction.atomic():
             items = list(
@@ -888,7 +862,7 @@ def _send_digest(*, user_id: int, now: datetime, links: Links, bodies: Bodies, r
             listed = list(current.values())
             email: OutboundEmail | None = None
             if listed and user.is_active and user.email:
-                email = _queue_digest(user=user, items=listed, links=links, bodies=bodies, now=now)
+                email = _queue_digest(user=user, items=listed, links=links, now=now)
             settled = NudgeDigestItem.objects.filter(pk__in=[i.pk for i in items], settled_at__isnull=True).update(
                 settled_at=now, digest_email=email
             )
@@ -902,9 +876,7 @@ def _send_digest(*, user_id: int, now: datetime, links: Links, bodies: Bodies, r
     result.emails += 1 if email is not None else 0
 
 
-def _queue_digest(
-    *, user: User, items: list[NudgeDigestItem], links: Links, bodies: Bodies, now: datetime
-) -> OutboundEmail:
+def _queue_digest(*, user: User, items: list[NudgeDigestItem], links: Links, now: datetime) -> OutboundEmail:
     entries = []
     for item in items:
         issue = item.issue
@@ -929,7 +901,7 @@ def _queue_digest(
         )
     count = len(entries)
     context = {"name": user.full_name or user.email, "entries": entries, "date": london(now), "count": count}
-    text, html = bodies.render_in_full("digest_nudges", context)
+    text, html = render_bodies("digest_nudges", context)
     references = ", ".join(f"[{entry['reference']}]" for entry in entries[:5])
     more = f" and {count - 5} more" if count > 5 else ""
     subject = f"Smartcard Route: {count} issue{'' if count == 1 else 's'} waiting for your next step {references}{more}"

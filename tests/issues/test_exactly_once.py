@@ -261,32 +261,44 @@ def test_it_nudges_each_issue_once_when_sweeps_run_at_the_same_time(transactiona
     assert nudges.nudges_sweep().nudged == 0
 
 
-def test_it_claims_an_issue_once_when_two_sweeps_read_it_at_the_same_moment(transactional_db, pharmacy, owner):
-    """Both sweeps read the same deadline before either claims it (no row lock to keep them apart):
-    the compare-and-set lets exactly one of them win."""
+def test_it_skips_an_issue_another_sweep_holds_and_leaves_it_to_that_sweep(transactional_db, pharmacy, owner):
+    """Another sweep has claimed an issue and not yet committed (here a connection of the test's
+    own, holding the claimed row): this sweep neither waits for it nor nudges it; once the other
+    commits, the deadline has moved on and no sweep nudges it again."""
+    held, *others = overdue_issues(pharmacy, 3)
+    admin = admin_connection()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "UPDATE issues_issue SET due_at = due_at + interval '2 days', reminders_sent = reminders_sent + 1 "
+                "WHERE id = %s",
+                [held.pk],
+            )
+        assert nudges.nudges_sweep().nudged == len(others)
+        admin.commit()
+    finally:
+        admin.close()
+
+    assert nudges.nudges_sweep().nudged == 0
+    held.refresh_from_db()
+    assert held.reminders_sent == 1
+    assert not IssueEvent.objects.filter(issue=held, kind=EventKind.NUDGE).exists()
+    assert_each_issue_nudged_once(others, emails_per_issue=2)
+
+
+def test_it_nudges_an_issue_whose_other_sweep_crashed_before_committing(transactional_db, pharmacy, owner):
     [issue] = overdue_issues(pharmacy, 1)
-    now = timezone.now()
-    read = list(Issue.objects.filter(due_at__lte=now).values("id", "due_at"))  # no row lock taken
-    winners: list[set[int]] = []
-    start = threading.Barrier(2)
+    admin = admin_connection()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("UPDATE issues_issue SET reminders_sent = reminders_sent + 1 WHERE id = %s", [issue.pk])
+        assert nudges.nudges_sweep().nudged == 0  # held: skipped
+        admin.rollback()  # the other sweep died: its claim is undone
+    finally:
+        admin.close()
 
-    def claim() -> None:
-        rows = [{**row, "next_due": now + timedelta(days=2)} for row in read]
-        start.wait(timeout=30)
-        try:
-            winners.append(nudges._claim(rows, now=now))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=claim) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert sorted(len(won) for won in winners) == [0, 1]
-    issue.refresh_from_db()
-    assert issue.reminders_sent == 1
+    assert nudges.nudges_sweep().nudged == 1
+    assert_each_issue_nudged_once([issue], emails_per_issue=2)
 
 
 # A worker killed in the middle of a sweep -----------------------------------------------------
@@ -304,8 +316,8 @@ def test_it_sends_each_nudge_once_when_the_pool_process_dies_mid_sweep(
     admin = admin_connection()
     worker = worker_factory(NUDGE_BATCH_SIZE="10")
     try:
-        # Hold the outbox so the sweep stops inside its first batch: claimed and events written,
-        # not committed.
+        # Hold the outbox so the sweep stops inside its first batch: claimed, its writes waiting,
+        # nothing committed.
         with admin.cursor() as cursor:
             cursor.execute("LOCK TABLE issues_outboundemail IN SHARE ROW EXCLUSIVE MODE")
         worker.start()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from issues import services
@@ -19,6 +19,7 @@ from issues.emails import (
     outbound_email_send,
     outbound_emails_requeue_stuck,
     outbox_retry_delay,
+    queue_outbound_email,
     tracking_address,
 )
 from issues.models import EventKind, IssueEvent, OutboundEmail, State
@@ -84,6 +85,7 @@ def test_it_sends_a_row_once_with_its_headers(issue, staff, flaky_esp):
     assert message.reply_to == [tracking_address(issue)]
     assert message.subject == email.subject
     assert message.alternatives[0][1] == "text/html"  # type: ignore[attr-defined]
+    assert "Auto-Submitted" not in message.extra_headers  # written on the pharmacy's behalf: replies welcome
     email.refresh_from_db()
     assert (email.status, email.attempts, email.esp_message_id) == (Status.SENT, 1, "esp-0")
     assert email.sent_at is not None
@@ -93,6 +95,56 @@ def test_it_sends_a_row_once_with_its_headers(issue, staff, flaky_esp):
     again = outbound_email_send(email_id=email.pk)
     assert again.outcome is SendOutcome.NOT_CLAIMED
     assert len(mail.outbox) == 1
+
+
+def test_it_marks_the_apps_own_notices_as_automatic_mail(issue, flaky_esp):
+    """Notices, reminders and digests carry Auto-Submitted: auto-generated (RFC 3834), so that
+    out-of-office replies do not answer them."""
+    notice = queue_outbound_email(
+        purpose=OutboundEmail.Purpose.NOTIFICATION,
+        issue=issue,
+        to=["pharmacist@riverside.example"],
+        subject=f"[{issue.reference}] New email from the RA",
+        body_text="The RA replied.",
+        body_html="<p>The RA replied.</p>",
+    )
+    assert outbound_email_send(email_id=notice.pk).outcome is SendOutcome.SENT
+    [message] = mail.outbox
+    assert message.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert message.reply_to == [tracking_address(issue)]
+
+
+def test_it_retries_a_row_it_cannot_render_and_never_sends_it_blank(issue, flaky_esp, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    row = OutboundEmail.objects.create(
+        issue=issue,
+        purpose=OutboundEmail.Purpose.NUDGE,
+        from_email="noreply@example.org",
+        to=["pharmacist@riverside.example"],
+        subject=f"[{issue.reference}] Reminder",
+        template="nudge_ra_reply_reporter",  # but no NUDGE event to say which deadline passed
+        message_id="<no-event@example.org>",
+    )
+    first = outbound_email_send(email_id=row.pk)
+    assert first.outcome is SendOutcome.RETRY
+    assert "without its issue or its NUDGE event" in first.error
+    assert outbound_email_send(email_id=row.pk).outcome is SendOutcome.FAILED
+    row.refresh_from_db()
+    assert (row.status, row.body_text) == (Status.FAILED, "")
+    assert mail.outbox == []
+    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.DELIVERY).exists()
+
+
+def test_it_refuses_a_row_with_neither_bodies_nor_a_template(issue):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OutboundEmail.objects.create(
+            issue=issue,
+            purpose=OutboundEmail.Purpose.NOTIFICATION,
+            from_email="noreply@example.org",
+            to=["pharmacist@riverside.example"],
+            subject="Nothing to say",
+            message_id="<empty@example.org>",
+        )
 
 
 def test_it_threads_the_lpc_forward_under_the_ra_request(issue, staff, owner):
