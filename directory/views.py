@@ -6,11 +6,7 @@ reports (everyone else gets 404, as for anything outside their scope).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,37 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory import selectors, services
 from directory.forms import CorrectionReportForm, PharmacySearchForm
 from directory.models import LPC, CorrectionReport, RegistrationAuthority, User
+from smartcard_route.pagination import paginate
 
 RESULTS_PER_PAGE = 25
 LIST_PER_PAGE = 50
-
-
-def _page(request: HttpRequest, items: QuerySet[Any], per_page: int) -> tuple[Page[Any], dict[str, Any] | None]:
-    """The requested page (a bad or too-high page number gives the nearest page), and the
-    parameters of NHS.UK's numbered pagination (None when everything fits on one page)."""
-    page = Paginator(items, per_page).get_page(request.GET.get("page"))
-    if page.paginator.num_pages <= 1:
-        return page, None
-
-    def href(number: int) -> str:
-        params = request.GET.copy()
-        params["page"] = str(number)
-        return "?" + params.urlencode()
-
-    numbers = sorted(
-        {1, page.paginator.num_pages, page.number - 1, page.number, page.number + 1} & set(page.paginator.page_range)
-    )
-    items_: list[dict[str, Any]] = []
-    for previous, number in zip([0, *numbers], numbers, strict=False):
-        if number - previous > 1:
-            items_.append({"ellipsis": True})
-        items_.append({"number": number, "href": href(number), "current": number == page.number})
-    pagination = {
-        "previous": {"href": href(page.number - 1)} if page.has_previous() else None,
-        "next": {"href": href(page.number + 1)} if page.has_next() else None,
-        "items": items_,
-    }
-    return page, pagination
 
 
 def _user(request: HttpRequest) -> User:
@@ -66,7 +35,7 @@ def pharmacy_search(request: HttpRequest) -> HttpResponse:
         results = selectors.pharmacy_search(query=query)
     else:  # no search yet: the pharmacies the user acts for
         results = selectors.pharmacies_for_user(user=_user(request)).order_by("name", "ods_code")
-    page, pagination = _page(request, results, RESULTS_PER_PAGE)
+    page, pagination = paginate(request, results, RESULTS_PER_PAGE)
     context = {"form": form, "query": query, "page": page, "pagination": pagination}
     return render(request, "directory/pharmacy_search.jinja", context)
 
@@ -81,27 +50,27 @@ def pharmacy_detail(request: HttpRequest, ods_code: str) -> HttpResponse:
 
 @require_GET
 def ra_list(request: HttpRequest) -> HttpResponse:
-    page, pagination = _page(request, selectors.registration_authorities_listed(), LIST_PER_PAGE)
+    page, pagination = paginate(request, selectors.registration_authorities_listed(), LIST_PER_PAGE)
     return render(request, "directory/ra_list.jinja", {"page": page, "pagination": pagination})
 
 
 @require_GET
 def ra_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ra = get_object_or_404(RegistrationAuthority, pk=pk)
-    page, pagination = _page(request, selectors.pharmacies_served_by(ra=ra), RESULTS_PER_PAGE)
+    page, pagination = paginate(request, selectors.pharmacies_served_by(ra=ra), RESULTS_PER_PAGE)
     return render(request, "directory/ra_detail.jinja", {"ra": ra, "page": page, "pagination": pagination})
 
 
 @require_GET
 def lpc_list(request: HttpRequest) -> HttpResponse:
-    page, pagination = _page(request, selectors.lpcs_listed(), LIST_PER_PAGE)
+    page, pagination = paginate(request, selectors.lpcs_listed(), LIST_PER_PAGE)
     return render(request, "directory/lpc_list.jinja", {"page": page, "pagination": pagination})
 
 
 @require_GET
 def lpc_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lpc = get_object_or_404(LPC, pk=pk)
-    page, pagination = _page(request, selectors.pharmacies_in_area_of(lpc=lpc), RESULTS_PER_PAGE)
+    page, pagination = paginate(request, selectors.pharmacies_in_area_of(lpc=lpc), RESULTS_PER_PAGE)
     return render(request, "directory/lpc_detail.jinja", {"lpc": lpc, "page": page, "pagination": pagination})
 
 
@@ -138,7 +107,7 @@ def _directory_manager(request: HttpRequest) -> User:
 @require_GET
 def correction_reports(request: HttpRequest) -> HttpResponse:
     _directory_manager(request)
-    page, pagination = _page(request, selectors.correction_reports_open(), RESULTS_PER_PAGE)
+    page, pagination = paginate(request, selectors.correction_reports_open(), RESULTS_PER_PAGE)
     context = {"page": page, "pagination": pagination, "done": selectors.correction_reports_recently_done()}
     return render(request, "directory/correction_reports.jinja", context)
 

@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
 from django.db.models import Case, F, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,7 @@ from issues.emails import default_ra_question, format_smartcard_number, issue_ra
 from issues.exceptions import IssueActionForbidden, IssueServiceError
 from issues.models import Issue, Kind, State
 from issues.services import SEND_VIA_OWN_MAIL
+from smartcard_route.pagination import paginate
 
 
 def _user(request: HttpRequest) -> User:
@@ -471,18 +471,6 @@ PAGE_SIZE = 25
 DASHBOARD_SIZE = 50
 
 
-def _page_items(page: Page[Any], url_for: Any) -> list[dict[str, Any]]:
-    """NHS.UK numbered pagination: first, last, and two either side of the current page."""
-    last = page.paginator.num_pages
-    shown = sorted({1, last, *range(max(1, page.number - 2), min(last, page.number + 2) + 1)})
-    items: list[dict[str, Any]] = []
-    for index, number in enumerate(shown):
-        if index and number - shown[index - 1] > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": number, "href": url_for(number), "current": number == page.number})
-    return items
-
-
 def _rows(issues: Any) -> list[dict[str, Any]]:
     now = timezone.now()
     return [
@@ -502,22 +490,12 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = issue_forms.IssueFilterForm(request.GET or None)
     issues = selectors.issue_list(user=user, **form.filters())
-    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-
-    def url_for(number: int) -> str:
-        query["page"] = str(number)
-        return f"?{query.urlencode()}"
-
+    page, pagination = paginate(request, issues, PAGE_SIZE)
     context = {
         "form": form,
         "page": page,
         "rows": _rows(page.object_list),
-        "pagination": {
-            "items": _page_items(page, url_for) if page.paginator.num_pages > 1 else [],
-            "previous": {"href": url_for(page.previous_page_number())} if page.has_previous() else {},
-            "next": {"href": url_for(page.next_page_number())} if page.has_next() else {},
-        },
+        "pagination": pagination,
         "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
     }
     return render(request, "issues/list.jinja", context)
@@ -535,12 +513,7 @@ def lpc_dashboard(request: HttpRequest) -> HttpResponse:
         .filter(lpc_involved_at__isnull=False)
         .order_by(waiting_on_lpc_first, F("due_at").asc(nulls_last=True), "-created_at")
     )
-    context = {
-        "rows": _rows(issues[:DASHBOARD_SIZE]),
-        "counts": _count_rows(selectors.issue_counts_by_state(user=user)),
-        "limit": DASHBOARD_SIZE,
-    }
-    return render(request, "issues/lpc_dashboard.jinja", context)
+    return _render_dashboard(request, "issues/lpc_dashboard.jinja", user=user, issues=issues)
 
 
 @require_http_methods(["GET"])
@@ -552,13 +525,15 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
     issues = selectors.issue_list(user=user, state=State.ESCALATED).order_by(
         F("due_at").asc(nulls_last=True), "created_at"
     )
+    return _render_dashboard(request, "issues/cpe_dashboard.jinja", user=user, issues=issues)
+
+
+def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue]) -> HttpResponse:
+    """A dashboard: the first DASHBOARD_SIZE of `issues`, and how many visible issues are in each state."""
+    counts = selectors.issue_counts_by_state(user=user)
     context = {
         "rows": _rows(issues[:DASHBOARD_SIZE]),
-        "counts": _count_rows(selectors.issue_counts_by_state(user=user)),
+        "counts": [{"state": s, "tag": presentation.state_tag(s), "count": counts.get(s, 0)} for s in State],
         "limit": DASHBOARD_SIZE,
     }
-    return render(request, "issues/cpe_dashboard.jinja", context)
-
-
-def _count_rows(counts: dict[str, int]) -> list[dict[str, Any]]:
-    return [{"state": state, "tag": presentation.state_tag(state), "count": counts.get(state, 0)} for state in State]
+    return render(request, template, context)

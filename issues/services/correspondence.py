@@ -84,17 +84,28 @@ def has_ra_correspondence(issue: Issue) -> bool:
     return events.filter(kind=EventKind.PHONE_CALL, data__with_ra=True).exists()
 
 
-def queue_lpc_forward(
-    issue: Issue, *, event: IssueEvent, user: User, note: str, recipients: list[str], thread: list[str]
+def queue_forward(
+    issue: Issue,
+    *,
+    event: IssueEvent,
+    purpose: str,
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    thread: list[str],
 ) -> OutboundEmail:
+    """Queue an email that forwards the RA correspondence on the issue (the body from `template`,
+    given the issue, its pharmacy and LPC, the correspondence, the tracking address and links, plus
+    `context`), as the next message of the issue's email `thread`."""
     text, html = emails.render_bodies(
-        "issue_lpc_cc",
+        template,
         {
             "issue": issue,
             "pharmacy": issue.pharmacy,
             "lpc": issue.pharmacy.lpc,
-            "owner": user,
-            "note": note,
+            **context,
             "correspondence": correspondence_context(issue),
             "tracking_address": emails.tracking_address(issue),
             "site_url": settings.SITE_URL,
@@ -102,16 +113,31 @@ def queue_lpc_forward(
         },
     )
     return emails.queue_outbound_email(
-        purpose=OutboundEmail.Purpose.LPC_CC,
+        purpose=purpose,
         issue=issue,
         event=event,
-        to=recipients,
-        cc=[user.email],
-        subject=emails.subject_for(
-            issue, f"{issue.pharmacy.name} ({issue.pharmacy.ods_code}) asks the LPC for help: {issue.summary}"
-        ),
+        to=to,
+        cc=cc,
+        subject=emails.subject_for(issue, subject),
         body_text=text,
         body_html=html,
         in_reply_to=thread[-1] if thread else "",
         references=thread,
+    )
+
+
+def queue_lpc_forward(
+    issue: Issue, *, event: IssueEvent, user: User, note: str, recipients: list[str], thread: list[str]
+) -> OutboundEmail:
+    """The owner copies the LPC in: the RA thread goes to the LPC's addresses, the owner in copy."""
+    return queue_forward(
+        issue,
+        event=event,
+        purpose=OutboundEmail.Purpose.LPC_CC,
+        template="issue_lpc_cc",
+        context={"owner": user, "note": note},
+        to=recipients,
+        cc=[user.email],
+        subject=f"{issue.pharmacy.name} ({issue.pharmacy.ods_code}) asks the LPC for help: {issue.summary}",
+        thread=thread,
     )

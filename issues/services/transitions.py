@@ -18,12 +18,7 @@ from issues.emails import issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State, Step
 from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
-from issues.services.correspondence import (
-    correspondence_context,
-    has_ra_correspondence,
-    queue_lpc_forward,
-    require_lpc,
-)
+from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
 from issues.services.events import CLOCK_FIELDS, clear_clock, clock_for_state, record_event
 from issues.services.fields import (
     MAX_NAME,
@@ -286,35 +281,16 @@ def _escalate_to_cpe(user: User, issue: Issue, *, note: str = "") -> None:
         data={"to": settings.CPE_IT_EMAIL},
     )
     lpc = issue.pharmacy.lpc
-    text, html = emails.render_bodies(
-        "issue_cpe_escalation",
-        {
-            "issue": issue,
-            "pharmacy": issue.pharmacy,
-            "lpc": lpc,
-            "officer": user,
-            "note": note,
-            "correspondence": correspondence_context(issue),
-            "tracking_address": emails.tracking_address(issue),
-            "site_url": settings.SITE_URL,
-            "issue_url": emails.issue_url(issue),
-        },
-    )
-    thread = emails.thread_message_ids(issue)
-    emails.queue_outbound_email(
-        purpose=OutboundEmail.Purpose.CPE_ESCALATION,
-        issue=issue,
+    queue_forward(
+        issue,
         event=event,
+        purpose=OutboundEmail.Purpose.CPE_ESCALATION,
+        template="issue_cpe_escalation",
+        context={"officer": user, "note": note},
         to=[settings.CPE_IT_EMAIL],
         cc=[user.email] + ([lpc.email] if lpc is not None and lpc.email else []),
-        subject=emails.subject_for(
-            issue,
-            f"LPC escalation: {issue.pharmacy.name} ({issue.pharmacy.ods_code}), {issue.get_kind_display()}",  # type: ignore[attr-defined]
-        ),
-        body_text=text,
-        body_html=html,
-        in_reply_to=thread[-1] if thread else "",
-        references=thread,
+        subject=f"LPC escalation: {issue.pharmacy.name} ({issue.pharmacy.ods_code}), {issue.get_kind_display()}",  # type: ignore[attr-defined]
+        thread=emails.thread_message_ids(issue),
     )
 
 
