@@ -206,12 +206,19 @@ def seed(*, issues: int, overdue: int) -> dict[str, Any]:
 def child(mode: str) -> dict[str, Any]:
     from django.db import connection
 
+    from django.utils import timezone
+
     from issues import nudges
+    from issues.clock import add_working_days
     from issues.models import IssueEvent, NudgeDigestItem, OutboundEmail
 
-    # A worker runs a sweep every minute, so it is warm: connected, URLconf loaded.
+    # A worker runs a sweep every minute, so it is warm: connected, its tasks module and the URLconf
+    # loaded, England's bank holidays read (the working-time clock).
+    import issues.tasks  # noqa: F401
+
     connection.ensure_connection()
     nudges.Links()
+    add_working_days(timezone.now(), 1)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if mode == "tracemalloc":
         import tracemalloc

@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,8 +94,10 @@ def issue_url(issue: Issue) -> str:
 
 
 def new_message_id() -> str:
-    """'<32 random hex digits@INBOUND_DOMAIN>' (the nudge sweep makes the same in SQL)."""
-    return f"<{uuid.uuid4().hex}@{settings.INBOUND_DOMAIN}>"
+    """'<microseconds since 1970 in hex.32 random hex digits@INBOUND_DOMAIN>' (the nudge sweep makes
+    the same in SQL). Time first: new ids sort after older ones, so the unique index on stored
+    Message-IDs grows at its end instead of taking each insert on a random page."""
+    return f"<{time.time_ns() // 1000:x}.{uuid.uuid4().hex}@{settings.INBOUND_DOMAIN}>"
 
 
 def subject_for(issue: Issue, text: str) -> str:

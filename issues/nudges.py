@@ -41,22 +41,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from directory.models import LPC, PharmacyOwner, User
+from directory.models import LPC, Pharmacy, PharmacyOwner, User
 from issues.clock import add_working_days
 from issues.emails import new_message_id, queue_outbound_email, render_bodies
 from issues.models import (
@@ -149,6 +149,10 @@ CANDIDATE_FIELDS = (
     "is_emergency",
     "tracking_token",
     "reporter_id",
+    "reporter__email",
+    "reporter__full_name",
+    "reporter__is_active",
+    "reporter__notification_preference__nudge_delivery",
     "pharmacy__owner_id",
     "pharmacy__owner__email",
     "pharmacy__lpc_id",
@@ -162,6 +166,10 @@ CANDIDATE_FIELDS = (
 
 def batch_size() -> int:
     return max(1, int(settings.NUDGE_BATCH_SIZE))
+
+
+def sweep_connections() -> int:
+    return max(1, int(getattr(settings, "NUDGE_SWEEP_CONNECTIONS", 2)))
 
 
 def max_reminders() -> int:
@@ -227,22 +235,28 @@ class Person(NamedTuple):
 
 
 def _people(user_ids: Iterable[int]) -> dict[int, Person]:
-    """Active users by id, with their delivery choice (one query)."""
+    """Active users with an address, by id, with their delivery choice (one query)."""
+    ids = _id_list(user_ids)
+    if not ids:
+        return {}
     rows = (
-        User.objects.filter(pk__in=_id_list(user_ids), is_active=True)
+        User.objects.filter(pk__in=ids)
         .order_by()
-        .values_list("pk", "email", "full_name", "notification_preference__nudge_delivery")
+        .values_list("pk", "email", "full_name", "is_active", "notification_preference__nudge_delivery")
     )
-    return {
-        pk: Person(pk, email, name or email, delivery == Delivery.DAILY_DIGEST)
-        for pk, email, name, delivery in rows
-        if email
-    }
+    found = (_person(pk, email, name, active=active, delivery=delivery) for pk, email, name, active, delivery in rows)
+    return {person.user_id: person for person in found if person is not None}
+
+
+def _person(user_id: int, email: str, name: str, *, active: bool, delivery: str | None) -> Person | None:
+    if not active or not email:
+        return None
+    return Person(user_id, email, name or email, delivery == Delivery.DAILY_DIGEST)
 
 
 def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[int, list[int]]:
-    """{group id: [user ids]} from an M2M table, in one query."""
-    members: dict[int, list[int]] = defaultdict(list)
+    """{group id: [user ids]} from an M2M table, in one query; every group asked for is a key."""
+    members: dict[int, list[int]] = {group_id: [] for group_id in group_ids}
     if group_ids:
         rows = through.objects.filter(**{f"{group_field}__in": _id_list(group_ids)}).order_by("pk")
         for group_id, user_id in rows.values_list(group_field, "user_id"):
@@ -260,24 +274,46 @@ def _id_list(ids: Iterable[int]) -> Any:
 
 
 class RecipientDirectory:
-    """Everyone a batch of nudges goes to, fetched in a handful of queries for the whole batch."""
+    """Everyone a sweep's nudges go to. Each batch fetches, in a handful of queries, what it needs
+    and the sweep has not seen yet: reporters come with the claimed rows, owners' members and LPC
+    officers by group (the same owners and LPCs come back batch after batch)."""
 
-    def __init__(self, rows: list[dict[str, Any]], cpe_it_people: list[Person]) -> None:
+    def __init__(self) -> None:
+        self.people: dict[int, Person | None] = {}  # None: left (inactive) or without an address
+        self.owner_members: dict[int, list[int]] = {}
+        self.lpc_officers: dict[int, list[int]] = {}
+        self.cpe_it_people: list[Person] | None = None
+        self.cpe_it_email: str = settings.CPE_IT_EMAIL
+        self.max_reminders = max_reminders()
+
+    def prepare(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.people.setdefault(
+                row["reporter_id"],
+                _person(
+                    row["reporter_id"],
+                    row["reporter__email"],
+                    row["reporter__full_name"],
+                    active=row["reporter__is_active"],
+                    delivery=row["reporter__notification_preference__nudge_delivery"],
+                ),
+            )
         owner_ids = {row["pharmacy__owner_id"] for row in rows if row["due_kind"] == Deadline.RA_REPLY}
         lpc_ids = {
             row["pharmacy__lpc_id"]
             for row in rows
             if row["due_kind"] == Deadline.LPC_ACTION and row["pharmacy__lpc_id"] is not None
         }
-        self.owner_members = _memberships(PharmacyOwner.members.through, "pharmacyowner_id", owner_ids)
-        self.lpc_officers = _memberships(LPC.officers.through, "lpc_id", lpc_ids)
-        user_ids = {row["reporter_id"] for row in rows}
-        for group in (*self.owner_members.values(), *self.lpc_officers.values()):
-            user_ids.update(group)
-        self.people = _people(user_ids)
-        self.cpe_it_people = cpe_it_people
-        self.cpe_it_email: str = settings.CPE_IT_EMAIL
-        self.max_reminders = max_reminders()
+        members = _memberships(PharmacyOwner.members.through, "pharmacyowner_id", owner_ids - self.owner_members.keys())
+        officers = _memberships(LPC.officers.through, "lpc_id", lpc_ids - self.lpc_officers.keys())
+        self.owner_members.update(members)
+        self.lpc_officers.update(officers)
+        unknown = {user_id for group in (*members.values(), *officers.values()) for user_id in group}
+        unknown -= self.people.keys()
+        found = _people(unknown)
+        self.people.update({user_id: found.get(user_id) for user_id in unknown})
+        if self.cpe_it_people is None and any(row["due_kind"] == Deadline.CPE_TRIAGE for row in rows):
+            self.cpe_it_people = cpe_it_people()
 
     def _people_as(self, user_ids: Iterable[int], role: str, *, force_digest: bool) -> list[Recipient]:
         found = []
@@ -323,7 +359,8 @@ class RecipientDirectory:
         # CPE IT: the team's mailbox always, by email; CPE IT people as they chose.
         mailbox = [Recipient(self.cpe_it_email, "CPE IT team", role)] if self.cpe_it_email else []
         return mailbox + [
-            Recipient(p.email, p.name, role, p.user_id, force_digest or p.wants_digest) for p in self.cpe_it_people
+            Recipient(p.email, p.name, role, p.user_id, force_digest or p.wants_digest)
+            for p in self.cpe_it_people or []
         ]
 
 
@@ -416,25 +453,30 @@ class SweepResult:
     batches: int = 0
     lost_claims: int = 0  # read as due, but another sweep or a person changed the deadline first
 
+    FIELDS: ClassVar[tuple[str, ...]] = ("nudged", "emails", "digest_items", "batches", "lost_claims")
+
 
 @dataclass
 class _Sweep:
-    """What a sweep shares across its batches: the moment, the cadence, addresses."""
+    """What a sweep shares across its batches (and lanes): the moment and the cadence."""
 
     now: datetime
-    _next_due: dict[float, datetime] = field(default_factory=dict)
-    _cpe_it: list[Person] | None = None
+    max_reminders: int = field(default_factory=max_reminders)
+    # When the next reminder is due, by (wait, emergency, past NUDGE_MAX_REMINDERS): the next
+    # window starts now, so every issue of the sweep in the same case shares it.
+    cadence: dict[tuple[str, bool, bool], datetime] = field(default_factory=dict)
+    directory: RecipientDirectory = field(default_factory=RecipientDirectory)
 
-    def next_due(self, gap_days: float) -> datetime:
-        # The next window starts now, so every issue of the sweep with the same gap shares it.
-        if gap_days not in self._next_due:
-            self._next_due[gap_days] = add_working_days(self.now, gap_days)
-        return self._next_due[gap_days]
-
-    def cpe_it(self) -> list[Person]:
-        if self._cpe_it is None:
-            self._cpe_it = cpe_it_people()
-        return self._cpe_it
+    def __post_init__(self) -> None:
+        next_due: dict[float, datetime] = {}
+        for kind in NUDGED_KINDS:
+            for emergency in (False, True):
+                for later in (False, True):
+                    number = self.max_reminders if later else self.max_reminders - 1
+                    gap = reminder_gap_days(kind, is_emergency=emergency, reminder_number=number)
+                    if gap not in next_due:
+                        next_due[gap] = add_working_days(self.now, gap)
+                    self.cadence[(kind, emergency, later)] = next_due[gap]
 
 
 def due_issues(*, now: datetime):  # type: ignore[no-untyped-def]
@@ -447,14 +489,29 @@ def due_issues(*, now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def nudges_sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepResult:
+def nudges_sweep(*, now: datetime | None = None, limit: int | None = None, lanes: int | None = None) -> SweepResult:
     """Nudge every issue whose deadline has passed: see the module docstring for the steps.
 
-    Each batch commits on its own; the loop stops when a batch finds fewer issues than it may take.
-    `limit` caps the batch size (tests); it defaults to NUDGE_BATCH_SIZE.
+    Each batch commits on its own; a lane of batches stops when a batch finds fewer issues than it
+    may take. `limit` caps the batch size (tests); it defaults to NUDGE_BATCH_SIZE.
+
+    On PostgreSQL, called outside a transaction (as the beat task is), the sweep runs `lanes`
+    (NUDGE_SWEEP_CONNECTIONS) lanes at once, each a thread on its own database connection, so
+    that one batch's Python work overlaps another's database work. Lanes share the issues as
+    concurrent sweeps do: each batch locks what it reads (SKIP LOCKED) and claims it.
     """
     sweep = _Sweep(now=now or timezone.now())
     size = limit or batch_size()
+    lanes = lanes or sweep_connections()
+    if lanes == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _sweep_lane(sweep, size)
+    with ThreadPoolExecutor(max_workers=lanes - 1, thread_name_prefix="nudge-sweep") as pool:
+        others = [pool.submit(_sweep_lane_on_own_connection, sweep, size) for _ in range(lanes - 1)]
+        results = [_sweep_lane(sweep, size), *(other.result() for other in others)]
+    return SweepResult(*(sum(getattr(result, name) for result in results) for name in SweepResult.FIELDS))
+
+
+def _sweep_lane(sweep: _Sweep, size: int) -> SweepResult:
     result = SweepResult()
     while True:
         with transaction.atomic():
@@ -462,6 +519,13 @@ def nudges_sweep(*, now: datetime | None = None, limit: int | None = None) -> Sw
         result.batches += 1
         if seen < size or claimed == 0:
             return result
+
+
+def _sweep_lane_on_own_connection(sweep: _Sweep, size: int) -> SweepResult:
+    try:
+        return _sweep_lane(sweep, size)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _sweep_batch(sweep: _Sweep, size: int, result: SweepResult) -> tuple[int, int]:
@@ -492,9 +556,8 @@ def _sweep_batch(sweep: _Sweep, size: int, result: SweepResult) -> tuple[int, in
 
 def _schedule(sweep: _Sweep, row: dict[str, Any]) -> None:
     """This reminder's number and when the next one is due, on a candidate row."""
-    row["reminder"] = row["reminders_sent"] + 1
-    gap = reminder_gap_days(row["due_kind"], is_emergency=row["is_emergency"], reminder_number=row["reminder"])
-    row["next_due"] = sweep.next_due(gap)
+    row["reminder"] = reminder = row["reminders_sent"] + 1
+    row["next_due"] = sweep.cadence[(row["due_kind"], row["is_emergency"], reminder >= sweep.max_reminders)]
 
 
 def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
@@ -513,46 +576,90 @@ def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
 def _claim_due_postgresql(sweep: _Sweep, size: int) -> list[dict[str, Any]]:
     """Read and claim a batch in one statement; returns the claimed candidates as read.
 
-    `due` is the sweep's query (`due_issues`: the partial index, FOR UPDATE SKIP LOCKED); `claimed`
-    moves each locked issue's deadline, still conditional on the deadline read, to the next one
-    from `cadence` (computed here for every kind of wait, emergency or not, within or past
-    NUDGE_MAX_REMINDERS); the main query reads the claimed issues with their pharmacy, owner and
-    LPC, as they were before the update (a statement sees one snapshot), so each row's `due_at`
-    is the deadline that passed."""
-    limit = max_reminders()
-    cadence = [
-        (kind, emergency, later, sweep.next_due(reminder_gap_days(kind, is_emergency=emergency, reminder_number=n)))
-        for kind in NUDGED_KINDS
-        for emergency in (False, True)
-        for later, n in ((False, limit - 1), (True, limit))
-    ]
-    due_sql, due_params = due_issues(now=sweep.now).values("id", "due_at")[:size].query.sql_with_params()
-    read = Issue.objects.filter(pk__in=RawSQL("SELECT id FROM claimed", ())).order_by("due_at", "pk")
-    read_sql, read_params = read.values(*CANDIDATE_FIELDS).query.sql_with_params()
-    meta, quote = Issue._meta, connection.ops.quote_name
-    pk, due_at, due_kind, emergency, reminders, updated = (
-        quote(meta.get_field(name).column)
-        for name in ("id", "due_at", "due_kind", "is_emergency", "reminders_sent", "updated_at")
+    - `due`: the sweep's query (`due_issues`: the partial index, FOR UPDATE SKIP LOCKED);
+    - `scheduled`: each one's next deadline, looked up in the sweep's cadence by (wait,
+      emergency, past NUDGE_MAX_REMINDERS);
+    - `claimed`: moves each locked issue's deadline, still conditional on the deadline read, to
+      the next one, and counts the reminder;
+    - the main query adds the reporter, the pharmacy's owner and LPC to each claimed issue.
+    """
+    due = due_issues(now=sweep.now).values("id", "due_at", "due_kind", "is_emergency", "reminders_sent")[:size]
+    due_sql, due_params = due.query.sql_with_params()
+    cadence = {_cadence_key(*case): next_due.isoformat() for case, next_due in sweep.cadence.items()}
+    table, column = _sql_names()
+    issue = {name: column(Issue, name) for name in ("id", "due_at", "reminders_sent", "updated_at")}
+    read = {  # CANDIDATE_FIELDS, as the claimed issue and its joins give them
+        "id": "claimed.id",
+        "due_at": "claimed.due_at",
+        "due_kind": "claimed.due_kind",
+        "reminders_sent": "claimed.reminders_sent",
+        "state": "claimed.state",
+        "is_emergency": "claimed.is_emergency",
+        "tracking_token": "claimed.tracking_token",
+        "reporter_id": "claimed.reporter_id",
+        "reporter__email": f"reporter.{column(User, 'email')}",
+        "reporter__full_name": f"reporter.{column(User, 'full_name')}",
+        "reporter__is_active": f"reporter.{column(User, 'is_active')}",
+        "reporter__notification_preference__nudge_delivery": (
+            f"preference.{column(NotificationPreference, 'nudge_delivery')}"
+        ),
+        "pharmacy__owner_id": f"pharmacy.{column(Pharmacy, 'owner')}",
+        "pharmacy__owner__email": f"owner.{column(PharmacyOwner, 'email')}",
+        "pharmacy__lpc_id": f"pharmacy.{column(Pharmacy, 'lpc')}",
+        "pharmacy__lpc__name": f"lpc.{column(LPC, 'name')}",
+        "pharmacy__lpc__email": f"lpc.{column(LPC, 'email')}",
+    }
+    if tuple(read) != CANDIDATE_FIELDS:
+        raise ImproperlyConfigured("The PostgreSQL claim reads other columns than CANDIDATE_FIELDS.")
+    returned = ", ".join(
+        f"issue.{column(Issue, name)} AS {name}"
+        for name in ("due_kind", "state", "is_emergency", "tracking_token", "reporter_id", "pharmacy_id")
     )
-    # Names come from the models, values are parameters.
+    # Names come from the models; values are parameters.
     sql = (
         f"WITH due AS ({due_sql}), "  # noqa: S608
-        "cadence AS (SELECT r ->> 0 AS due_kind, (r ->> 1)::boolean AS is_emergency, (r ->> 2)::boolean AS later, "
-        "(r ->> 3)::timestamptz AS next_due FROM jsonb_array_elements(%s::jsonb) AS r), "
-        f"claimed AS (UPDATE {quote(meta.db_table)} AS issue "
-        f"SET {due_at} = cadence.next_due, {reminders} = issue.{reminders} + 1, {updated} = %s "
-        f"FROM due, cadence WHERE issue.{pk} = due.id AND issue.{due_at} = due.due_at "
-        f"AND cadence.due_kind = issue.{due_kind} AND cadence.is_emergency = issue.{emergency} "
-        f"AND cadence.later = (issue.{reminders} + 1 >= %s) RETURNING issue.{pk}) "
-        f"{read_sql}"
+        "scheduled AS (SELECT id, due_at, (%s::jsonb ->> concat_ws(' ', due_kind, is_emergency::int, "
+        "(reminders_sent + 1 >= %s)::int))::timestamptz AS next_due FROM due), "
+        f"claimed AS (UPDATE {table(Issue)} AS issue SET {issue['due_at']} = scheduled.next_due, "
+        f"{issue['reminders_sent']} = issue.{issue['reminders_sent']} + 1, {issue['updated_at']} = %s "
+        f"FROM scheduled WHERE issue.{issue['id']} = scheduled.id AND issue.{issue['due_at']} = scheduled.due_at "
+        f"AND scheduled.next_due IS NOT NULL RETURNING issue.{issue['id']} AS id, scheduled.due_at AS due_at, "
+        f"issue.{issue['reminders_sent']} - 1 AS reminders_sent, {returned}) "
+        f"SELECT {', '.join(read.values())} FROM claimed "
+        f"JOIN {table(User)} AS reporter ON reporter.{column(User, 'id')} = claimed.reporter_id "
+        f"LEFT JOIN {table(NotificationPreference)} AS preference "
+        f"ON preference.{column(NotificationPreference, 'user')} = claimed.reporter_id "
+        f"JOIN {table(Pharmacy)} AS pharmacy ON pharmacy.{column(Pharmacy, 'id')} = claimed.pharmacy_id "
+        f"JOIN {table(PharmacyOwner)} AS owner "
+        f"ON owner.{column(PharmacyOwner, 'id')} = pharmacy.{column(Pharmacy, 'owner')} "
+        f"LEFT JOIN {table(LPC)} AS lpc ON lpc.{column(LPC, 'id')} = pharmacy.{column(Pharmacy, 'lpc')} "
+        "ORDER BY claimed.due_at, claimed.id"
     )
-    params = [*due_params, json.dumps(cadence, default=datetime.isoformat), sweep.now, limit, *read_params]
+    params = [*due_params, json.dumps(cadence), sweep.max_reminders, sweep.now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = [dict(zip(CANDIDATE_FIELDS, values, strict=True)) for values in cursor.fetchall()]
     for row in rows:
         _schedule(sweep, row)
     return rows
+
+
+def _cadence_key(due_kind: str, is_emergency: bool, later: bool) -> str:
+    """As the claim's SQL spells a case of the cadence: 'ra_reply 0 1'."""
+    return f"{due_kind} {int(is_emergency)} {int(later)}"
+
+
+def _sql_names() -> tuple[Callable[[type[models.Model]], str], Callable[[type[models.Model], str], str]]:
+    """Quoted table and column names of models, for hand-written SQL."""
+    quote = connection.ops.quote_name
+
+    def table(model: type[models.Model]) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model: type[models.Model], name: str) -> str:
+        return quote(str(cast(models.Field, model._meta.get_field(name)).column))  # type: ignore[type-arg]
+
+    return table, column
 
 
 class _Event(NamedTuple):
@@ -589,9 +696,8 @@ class _Nudges:
 
 
 def _compose(sweep: _Sweep, rows: list[dict[str, Any]]) -> _Nudges:
-    directory = RecipientDirectory(
-        rows, sweep.cpe_it() if any(r["due_kind"] == Deadline.CPE_TRIAGE for r in rows) else []
-    )
+    directory = sweep.directory
+    directory.prepare(rows)
     tracking = f"{settings.INBOUND_LOCAL_PART}+{{}}@{settings.INBOUND_DOMAIN}"
     nudges = _Nudges()
     for row in rows:
@@ -629,8 +735,9 @@ def _write_postgresql(nudges: _Nudges, *, now: datetime) -> list[int]:
 
     Each kind of row travels as one JSON parameter (a list of rows) that PostgreSQL unpacks with
     jsonb_array_elements; emails and items join their issue's new event for its id; each outbox
-    row's Message-ID comes from gen_random_uuid(). Building a model instance and a parameter per
-    value (bulk_create), or an ARRAY[...] literal per column, costs several times more."""
+    row's Message-ID is made there too (the time, then gen_random_uuid()). Building a model
+    instance and a parameter per value (bulk_create), or an ARRAY[...] literal per column, costs
+    several times more."""
     params: dict[str, Any] = {
         "now": now,
         "nudge": EventKind.NUDGE.value,
@@ -668,7 +775,10 @@ def _write_postgresql(nudges: _Nudges, *, now: datetime) -> list[int]:
             "subject": "m.subject",
             "template": "m.template",
             "context": "jsonb_build_object('role', m.role)",
-            "message_id": "'<' || replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'",
+            "message_id": (  # as issues.emails.new_message_id
+                "'<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.' "
+                "|| replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'"
+            ),
             "status": "%(queued)s",
             "created_at": "%(now)s",
             "status_changed_at": "%(now)s",
@@ -794,7 +904,10 @@ def deliver_outbound_emails(email_ids: list[int]) -> None:
     from issues.tasks import enqueue_outbound_emails
 
     try:
-        enqueue_outbound_emails.delay(email_ids)
+        # argsrepr: Celery would otherwise write out the thousand ids for its logs.
+        enqueue_outbound_emails.apply_async(  # type: ignore[call-arg]  # Celery takes it; its stubs do not list it
+            (email_ids,), argsrepr=f"({len(email_ids)} outbox ids,)"
+        )
     except Exception:
         logger.exception("Could not enqueue %s nudge emails; the requeue sweep will retry.", len(email_ids))
 
