@@ -41,18 +41,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import connection, models, transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, models, transaction
 from django.db.models import F
-from django.db.models.expressions import RawSQL
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -236,7 +235,7 @@ class Person(NamedTuple):
 
 def _people(user_ids: Iterable[int]) -> dict[int, Person]:
     """Active users with an address, by id, with their delivery choice (one query)."""
-    ids = _id_list(user_ids)
+    ids = set(user_ids)
     if not ids:
         return {}
     rows = (
@@ -258,19 +257,10 @@ def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[in
     """{group id: [user ids]} from an M2M table, in one query; every group asked for is a key."""
     members: dict[int, list[int]] = {group_id: [] for group_id in group_ids}
     if group_ids:
-        rows = through.objects.filter(**{f"{group_field}__in": _id_list(group_ids)}).order_by("pk")
+        rows = through.objects.filter(**{f"{group_field}__in": group_ids}).order_by("pk")
         for group_id, user_id in rows.values_list(group_field, "user_id"):
             members[group_id].append(user_id)
     return members
-
-
-def _id_list(ids: Iterable[int]) -> Any:
-    """Ids for an `__in` filter: on PostgreSQL one array parameter instead of one parameter per id
-    (which the ORM prepares one by one: a few milliseconds per thousand); elsewhere the ids."""
-    unique = sorted(set(ids))
-    if connection.vendor != "postgresql" or not unique:
-        return unique
-    return RawSQL("SELECT unnest(%s::bigint[])", [unique])
 
 
 class RecipientDirectory:
@@ -465,7 +455,8 @@ class _Sweep:
     # When the next reminder is due, by (wait, emergency, past NUDGE_MAX_REMINDERS): the next
     # window starts now, so every issue of the sweep in the same case shares it.
     cadence: dict[tuple[str, bool, bool], datetime] = field(default_factory=dict)
-    directory: RecipientDirectory = field(default_factory=RecipientDirectory)
+    directory: RecipientDirectory = field(default_factory=RecipientDirectory)  # the portable path's
+    statements: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL's, by batch size
 
     def __post_init__(self) -> None:
         next_due: dict[float, datetime] = {}
@@ -530,28 +521,32 @@ def _sweep_lane_on_own_connection(sweep: _Sweep, size: int) -> SweepResult:
 
 def _sweep_batch(sweep: _Sweep, size: int, result: SweepResult) -> tuple[int, int]:
     if connection.vendor == "postgresql":
-        claimed = _claim_due_postgresql(sweep, size)
-        seen = len(claimed)
+        written = _nudge_batch_postgresql(sweep, size)
     else:
-        rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
-        for row in rows:
-            _schedule(sweep, row)
-        won = _claim(rows, now=sweep.now)
-        claimed = [row for row in rows if row["id"] in won]
-        seen = len(rows)
-    result.lost_claims += seen - len(claimed)
-    if claimed:
-        nudges = _compose(sweep, claimed)
-        if connection.vendor == "postgresql":
-            email_ids = _write_postgresql(nudges, now=sweep.now)
-        else:
-            email_ids = _write_portably(nudges, now=sweep.now)
-        result.nudged += len(claimed)
-        result.emails += len(email_ids)
-        result.digest_items += len(nudges.items)
-        if email_ids:
-            transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
-    return seen, len(claimed)
+        written = _nudge_batch_portably(sweep, size)
+    result.lost_claims += written.seen - written.claimed
+    result.nudged += written.claimed
+    result.emails += len(written.email_ids)
+    result.digest_items += written.digest_items
+    email_ids = written.email_ids
+    if email_ids:
+        transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
+    return written.seen, written.claimed
+
+
+def _nudge_batch_portably(sweep: _Sweep, size: int) -> _BatchWritten:
+    """Read, claim (one compare-and-set per issue), compose in Python, write with the ORM: the
+    embedded default (SQLite), and the reference the PostgreSQL statement is tested against."""
+    rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
+    for row in rows:
+        _schedule(sweep, row)
+    won = _claim(rows, now=sweep.now)
+    claimed = [row for row in rows if row["id"] in won]
+    if not claimed:
+        return _BatchWritten(len(rows), 0, [], 0)
+    nudges = _compose(sweep, claimed)
+    email_ids = _write_portably(nudges, now=sweep.now)
+    return _BatchWritten(len(rows), len(claimed), email_ids, len(nudges.items))
 
 
 def _schedule(sweep: _Sweep, row: dict[str, Any]) -> None:
@@ -573,93 +568,14 @@ def _claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
     return won
 
 
-def _claim_due_postgresql(sweep: _Sweep, size: int) -> list[dict[str, Any]]:
-    """Read and claim a batch in one statement; returns the claimed candidates as read.
-
-    - `due`: the sweep's query (`due_issues`: the partial index, FOR UPDATE SKIP LOCKED);
-    - `scheduled`: each one's next deadline, looked up in the sweep's cadence by (wait,
-      emergency, past NUDGE_MAX_REMINDERS);
-    - `claimed`: moves each locked issue's deadline, still conditional on the deadline read, to
-      the next one, and counts the reminder;
-    - the main query adds the reporter, the pharmacy's owner and LPC to each claimed issue.
-    """
-    due = due_issues(now=sweep.now).values("id", "due_at", "due_kind", "is_emergency", "reminders_sent")[:size]
-    due_sql, due_params = due.query.sql_with_params()
-    cadence = {_cadence_key(*case): next_due.isoformat() for case, next_due in sweep.cadence.items()}
-    table, column = _sql_names()
-    issue = {name: column(Issue, name) for name in ("id", "due_at", "reminders_sent", "updated_at")}
-    read = {  # CANDIDATE_FIELDS, as the claimed issue and its joins give them
-        "id": "claimed.id",
-        "due_at": "claimed.due_at",
-        "due_kind": "claimed.due_kind",
-        "reminders_sent": "claimed.reminders_sent",
-        "state": "claimed.state",
-        "is_emergency": "claimed.is_emergency",
-        "tracking_token": "claimed.tracking_token",
-        "reporter_id": "claimed.reporter_id",
-        "reporter__email": f"reporter.{column(User, 'email')}",
-        "reporter__full_name": f"reporter.{column(User, 'full_name')}",
-        "reporter__is_active": f"reporter.{column(User, 'is_active')}",
-        "reporter__notification_preference__nudge_delivery": (
-            f"preference.{column(NotificationPreference, 'nudge_delivery')}"
-        ),
-        "pharmacy__owner_id": f"pharmacy.{column(Pharmacy, 'owner')}",
-        "pharmacy__owner__email": f"owner.{column(PharmacyOwner, 'email')}",
-        "pharmacy__lpc_id": f"pharmacy.{column(Pharmacy, 'lpc')}",
-        "pharmacy__lpc__name": f"lpc.{column(LPC, 'name')}",
-        "pharmacy__lpc__email": f"lpc.{column(LPC, 'email')}",
-    }
-    if tuple(read) != CANDIDATE_FIELDS:
-        raise ImproperlyConfigured("The PostgreSQL claim reads other columns than CANDIDATE_FIELDS.")
-    returned = ", ".join(
-        f"issue.{column(Issue, name)} AS {name}"
-        for name in ("due_kind", "state", "is_emergency", "tracking_token", "reporter_id", "pharmacy_id")
-    )
-    # Names come from the models; values are parameters.
-    sql = (
-        f"WITH due AS ({due_sql}), "  # noqa: S608
-        "scheduled AS (SELECT id, due_at, (%s::jsonb ->> concat_ws(' ', due_kind, is_emergency::int, "
-        "(reminders_sent + 1 >= %s)::int))::timestamptz AS next_due FROM due), "
-        f"claimed AS (UPDATE {table(Issue)} AS issue SET {issue['due_at']} = scheduled.next_due, "
-        f"{issue['reminders_sent']} = issue.{issue['reminders_sent']} + 1, {issue['updated_at']} = %s "
-        f"FROM scheduled WHERE issue.{issue['id']} = scheduled.id AND issue.{issue['due_at']} = scheduled.due_at "
-        f"AND scheduled.next_due IS NOT NULL RETURNING issue.{issue['id']} AS id, scheduled.due_at AS due_at, "
-        f"issue.{issue['reminders_sent']} - 1 AS reminders_sent, {returned}) "
-        f"SELECT {', '.join(read.values())} FROM claimed "
-        f"JOIN {table(User)} AS reporter ON reporter.{column(User, 'id')} = claimed.reporter_id "
-        f"LEFT JOIN {table(NotificationPreference)} AS preference "
-        f"ON preference.{column(NotificationPreference, 'user')} = claimed.reporter_id "
-        f"JOIN {table(Pharmacy)} AS pharmacy ON pharmacy.{column(Pharmacy, 'id')} = claimed.pharmacy_id "
-        f"JOIN {table(PharmacyOwner)} AS owner "
-        f"ON owner.{column(PharmacyOwner, 'id')} = pharmacy.{column(Pharmacy, 'owner')} "
-        f"LEFT JOIN {table(LPC)} AS lpc ON lpc.{column(LPC, 'id')} = pharmacy.{column(Pharmacy, 'lpc')} "
-        "ORDER BY claimed.due_at, claimed.id"
-    )
-    params = [*due_params, json.dumps(cadence), sweep.max_reminders, sweep.now]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [dict(zip(CANDIDATE_FIELDS, values, strict=True)) for values in cursor.fetchall()]
-    for row in rows:
-        _schedule(sweep, row)
-    return rows
-
-
 def _cadence_key(due_kind: str, is_emergency: bool, later: bool) -> str:
     """As the claim's SQL spells a case of the cadence: 'ra_reply 0 1'."""
     return f"{due_kind} {int(is_emergency)} {int(later)}"
 
 
-def _sql_names() -> tuple[Callable[[type[models.Model]], str], Callable[[type[models.Model], str], str]]:
-    """Quoted table and column names of models, for hand-written SQL."""
-    quote = connection.ops.quote_name
-
-    def table(model: type[models.Model]) -> str:
-        return quote(model._meta.db_table)
-
-    def column(model: type[models.Model], name: str) -> str:
-        return quote(str(cast(models.Field, model._meta.get_field(name)).column))  # type: ignore[type-arg]
-
-    return table, column
+def _table(model: type[models.Model]) -> str:
+    """A model's quoted table name, for hand-written SQL."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 class _Event(NamedTuple):
@@ -730,102 +646,6 @@ def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
     )
 
 
-def _write_postgresql(nudges: _Nudges, *, now: datetime) -> list[int]:
-    """The batch's events, outbox rows and digest items in one statement; returns the outbox ids.
-
-    Each kind of row travels as one JSON parameter (a list of rows) that PostgreSQL unpacks with
-    jsonb_array_elements; emails and items join their issue's new event for its id; each outbox
-    row's Message-ID is made there too (the time, then gen_random_uuid()). Building a model
-    instance and a parameter per value (bulk_create), or an ARRAY[...] literal per column, costs
-    several times more."""
-    params: dict[str, Any] = {
-        "now": now,
-        "nudge": EventKind.NUDGE.value,
-        "purpose": OutboundEmail.Purpose.NUDGE.value,
-        "queued": OutboundEmail.Status.QUEUED.value,
-        "from_email": settings.DEFAULT_FROM_EMAIL,
-        "domain": settings.INBOUND_DOMAIN,
-        "events": json.dumps(nudges.events),
-        "emails": json.dumps(nudges.emails),
-        "items": json.dumps(nudges.items),
-    }
-    events = _insert_select(
-        IssueEvent,
-        {
-            "issue_id": "n.issue_id",
-            "kind": "%(nudge)s",
-            "from_state": "n.state",
-            "to_state": "n.state",
-            "text": "n.text",
-            "data": "n.data",
-            "created_at": "%(now)s",
-        },
-        _json_rows("events", _Event, {"issue_id": "bigint", "data": "jsonb"}, alias="n"),
-        params,
-    )
-    emails = _insert_select(
-        OutboundEmail,
-        {
-            "issue_id": "m.issue_id",
-            "event_id": "nudge.id",
-            "purpose": "%(purpose)s",
-            "from_email": "%(from_email)s",
-            "to": "jsonb_build_array(m.to)",
-            "reply_to": "m.reply_to",
-            "subject": "m.subject",
-            "template": "m.template",
-            "context": "jsonb_build_object('role', m.role)",
-            "message_id": (  # as issues.emails.new_message_id
-                "'<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.' "
-                "|| replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'"
-            ),
-            "status": "%(queued)s",
-            "created_at": "%(now)s",
-            "status_changed_at": "%(now)s",
-        },
-        _json_rows("emails", _Email, {"issue_id": "bigint"}, alias="m") + " JOIN nudge ON nudge.issue_id = m.issue_id",
-        params,
-    )
-    items = _insert_select(
-        NudgeDigestItem,
-        {
-            "user_id": "d.user_id",
-            "issue_id": "d.issue_id",
-            "event_id": "nudge.id",
-            "role": "d.role",
-            "due_kind": "d.due_kind",
-            "created_at": "%(now)s",
-        },
-        _json_rows("items", _DigestItem, {"user_id": "bigint", "issue_id": "bigint"}, alias="d")
-        + " JOIN nudge ON nudge.issue_id = d.issue_id",
-        params,
-    )
-    # Every value is a parameter; the SQL text is built from the models' own table and column names.
-    sql = (
-        f"WITH nudge AS ({events} RETURNING id, issue_id), "  # noqa: S608
-        f"email AS ({emails} RETURNING id), "
-        f"item AS ({items} RETURNING id) "
-        "SELECT ARRAY(SELECT id FROM email ORDER BY id), (SELECT count(*) FROM item)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        email_ids, item_count = cursor.fetchone()
-    if len(email_ids) != len(nudges.emails) or item_count != len(nudges.items):
-        raise RuntimeError("The nudge batch wrote other rows than it composed.")  # the transaction rolls back
-    return list(email_ids)
-
-
-def _json_rows(param: str, row: type[tuple[Any, ...]], types: dict[str, str], *, alias: str) -> str:
-    """A FROM item unpacking parameter `param`, a JSON list of `row` tuples, into typed columns
-    named as the tuple's fields (text unless `types` says otherwise; "jsonb" keeps a value as JSON)."""
-    columns = []
-    for index, name in enumerate(row._fields):  # type: ignore[attr-defined]
-        kind = types.get(name, "text")
-        value = f"r -> {index}" if kind == "jsonb" else f"(r ->> {index})::{kind}"
-        columns.append(f"{value} AS {name}")
-    return f"(SELECT {', '.join(columns)} FROM jsonb_array_elements(%({param})s::jsonb) AS r) AS {alias}"  # noqa: S608
-
-
 def _insert_select(model: type[models.Model], values: dict[str, str], source: str, params: dict[str, Any]) -> str:
     """`INSERT INTO <table> (<every column>) SELECT <values> FROM <source>`, the values given as SQL
     by attname; the other columns take their field's default, added to `params`."""
@@ -836,8 +656,8 @@ def _insert_select(model: type[models.Model], values: dict[str, str], source: st
         raise ValueError(f"{meta.label} has no column(s) {sorted(unknown)}")
     columns, expressions = [], []
     for model_field in meta.concrete_fields:
-        if model_field.primary_key:
-            continue
+        if model_field.primary_key and model_field.attname not in values:
+            continue  # numbered by its sequence
         columns.append(quote(str(model_field.column)))
         if model_field.attname in values:
             expressions.append(values[model_field.attname])
@@ -896,6 +716,267 @@ def _write_portably(nudges: _Nudges, *, now: datetime) -> list[int]:
         for d in nudges.items
     )
     return [int(email.pk) for email in emails]
+
+
+# The sweep on PostgreSQL: one statement per batch ---------------------------------------------
+
+
+def _nudge_batch_postgresql(sweep: _Sweep, size: int) -> _BatchWritten:
+    """Claim a batch and write all its rows in one statement (set-based): no row goes through
+    Python. It applies the rules of the portable path (`RecipientDirectory`, `_compose`, which
+    the tests hold it to), with this module's tables (audiences, wording, templates) as JSON
+    parameters; the steps are in `_batch_sql`."""
+    if size not in sweep.statements:  # the same for every batch of the sweep
+        params = _batch_parameters(sweep)
+        due = due_issues(now=sweep.now).values("id", "due_at", "due_kind", "is_emergency", "reminders_sent")[:size]
+        due_sql, due_params = due.query.sql_with_params()
+        names = [f"due_{n}" for n in range(len(due_params))]
+        params.update(zip(names, due_params, strict=True))
+        sweep.statements[size] = (_batch_sql(due_sql % tuple(f"%({name})s" for name in names), params), params)
+    sql, params = sweep.statements[size]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seen, claimed, email_ids, items = cursor.fetchone()
+    return _BatchWritten(seen, claimed, list(email_ids), items)
+
+
+@dataclass(frozen=True)
+class _BatchWritten:
+    seen: int  # issues read as due
+    claimed: int  # of those, issues claimed (and nudged)
+    email_ids: list[int]
+    digest_items: int
+
+
+def _batch_parameters(sweep: _Sweep) -> dict[str, Any]:
+    """The batch statement's values: the sweep's moment and cadence, and this module's tables."""
+    return {
+        "now": sweep.now,
+        "max_reminders": sweep.max_reminders,
+        "time_zone": settings.TIME_ZONE,
+        "cadence": json.dumps(
+            {
+                _cadence_key(*case): {"at": next_due.isoformat(), "words": london(next_due)}
+                for case, next_due in sweep.cadence.items()
+            }
+        ),
+        "audiences": json.dumps(
+            [[kind, role, rank] for kind, roles in AUDIENCES.items() for rank, role in enumerate(roles)]
+        ),
+        "owner_kinds": [kind for kind, roles in AUDIENCES.items() if Role.OWNER in roles],
+        "reporter_kinds": [kind for kind, roles in AUDIENCES.items() if Role.REPORTER in roles],
+        "lpc_kinds": [kind for kind, roles in AUDIENCES.items() if Role.LPC_OFFICER in roles],
+        "cpe_kinds": [kind for kind, roles in AUDIENCES.items() if Role.CPE_IT in roles],
+        "labels": json.dumps(ROLE_LABELS),
+        "waited_for": json.dumps(WAITED_FOR),
+        "mail": json.dumps(
+            {f"{kind} {role}": [TEMPLATES[kind, role], SUBJECTS[kind, role]] for kind, role in TEMPLATES}
+        ),
+        "event_ids": _id_sequence(connection.alias, IssueEvent._meta.db_table, IssueEvent._meta.pk.column),  # type: ignore[union-attr]
+        "cpe_it_email": settings.CPE_IT_EMAIL,
+        "digest": Delivery.DAILY_DIGEST.value,
+        "nudge": EventKind.NUDGE.value,
+        "purpose": OutboundEmail.Purpose.NUDGE.value,
+        "queued": OutboundEmail.Status.QUEUED.value,
+        "from_email": settings.DEFAULT_FROM_EMAIL,
+        "tracking_prefix": f"{settings.INBOUND_LOCAL_PART}+",
+        "tracking_suffix": f"@{settings.INBOUND_DOMAIN}",
+        "domain": settings.INBOUND_DOMAIN,
+    }
+
+
+@functools.cache
+def _id_sequence(alias: str, table: str, column: str) -> str:
+    """The name of the sequence that numbers a table's rows."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        (name,) = cursor.fetchone()
+    return str(name)
+
+
+def _batch_sql(due_sql: str, params: dict[str, Any]) -> str:
+    """The batch statement. Each step reads the one before; none joins two of them (their row
+    counts are unknown to the planner, which would loop over one for each row of the other):
+
+    - `due`: the sweep's query (`due_issues`: the partial index, FOR UPDATE SKIP LOCKED);
+    - `claimed`: moves each issue's deadline, still conditional on the one read, to the next one
+      from the sweep's cadence (by wait, emergency, past NUDGE_MAX_REMINDERS), counts the
+      reminder, and numbers its NUDGE event;
+    - `candidate`: everyone who could be told, by role: the owner organisation's active members
+      with an address (else its own address), the LPC's officers (else its address), the
+      reporter, CPE IT's mailbox and people; and for every issue CPE IT's mailbox as the last
+      resort ("nobody else");
+    - `chosen`: the candidates of each issue's audience (AUDIENCES), one per address, the first
+      by the audience's order then by membership (as `RecipientDirectory.for_issue`);
+    - `told`: the last resort only where nobody else is left;
+    - `nudge`, `email`, `item`: the NUDGE event (its text as `_event_text`), an outbox row per
+      recipient by email, a digest item per person by daily digest.
+
+    `_insert_select` adds the defaults of the columns it does not set to `params`."""
+    table = _table
+    members, officers = PharmacyOwner.members.through, LPC.officers.through
+    issue = (
+        "c.id AS issue_id, c.event_id, c.due_kind, c.state, c.due_at, c.reminder, c.next_at, c.next_words, c.reply_to"
+    )
+    person = "coalesce(nullif(u.full_name, ''), u.email)"
+    wants_digest = "coalesce(np.nudge_delivery = %(digest)s, false)"
+    active = "u.is_active AND u.email <> ''"
+    events = _insert_select(
+        IssueEvent,
+        {
+            "id": "t.event_id",
+            "issue_id": "t.issue_id",
+            "kind": "%(nudge)s",
+            "from_state": "t.state",
+            "to_state": "t.state",
+            "text": (
+                "'Reminder ' || t.reminder || ': ' || (%(waited_for)s::jsonb ->> t.due_kind) || ' by ' "
+                "|| to_char(t.due_at AT TIME ZONE %(time_zone)s, 'FMDay FMDD FMMonth YYYY, HH24:MI') "
+                "|| '. Reminded: ' || string_agg(t.name || ' (' || (%(labels)s::jsonb ->> t.role) "
+                "|| CASE WHEN t.by_digest THEN ', in the daily digest' ELSE '' END || ')', ', ' "
+                "ORDER BY t.rank, t.position) || '. Next reminder ' || t.next_words || '.'"
+            ),
+            "data": (
+                "jsonb_build_object('due_kind', t.due_kind, 'deadline', "
+                # as Python's datetime.isoformat() of the UTC deadline, which the portable path writes
+                "to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+                "|| CASE WHEN mod(date_part('microseconds', t.due_at)::int, 1000000) <> 0 "
+                "THEN to_char(t.due_at AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00', "
+                "'reminder', t.reminder, 'next_due', t.next_at)"
+            ),
+            "created_at": "%(now)s",
+        },
+        # One group per issue: the issue's columns are the same on each of its rows.
+        "told AS t GROUP BY t.event_id, t.issue_id, t.due_kind, t.state, t.due_at, t.reminder, t.next_at, t.next_words",
+        params,
+    )
+    emails = _insert_select(
+        OutboundEmail,
+        {
+            "issue_id": "t.issue_id",
+            "event_id": "t.event_id",
+            "purpose": "%(purpose)s",
+            "from_email": "%(from_email)s",
+            "to": "jsonb_build_array(t.email)",
+            "reply_to": "t.reply_to",
+            "subject": "t.subject",
+            "template": "t.template",
+            "context": "jsonb_build_object('role', t.role)",
+            "message_id": (  # as issues.emails.new_message_id
+                "'<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.' "
+                "|| replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'"
+            ),
+            "status": "%(queued)s",
+            "created_at": "%(now)s",
+            "status_changed_at": "%(now)s",
+        },
+        "told AS t WHERE NOT t.by_digest",
+        params,
+    )
+    items = _insert_select(
+        NudgeDigestItem,
+        {
+            "user_id": "t.user_id",
+            "issue_id": "t.issue_id",
+            "event_id": "t.event_id",
+            "role": "t.role",
+            "due_kind": "t.due_kind",
+            "created_at": "%(now)s",
+        },
+        "told AS t WHERE t.by_digest",
+        params,
+    )
+    # Names come from the models; values are parameters.
+    return f"""
+WITH due AS ({due_sql}),
+claimed AS (
+    UPDATE {table(Issue)} AS issue
+    SET due_at = (s.next ->> 'at')::timestamptz, reminders_sent = issue.reminders_sent + 1, updated_at = %(now)s
+    FROM (
+        SELECT id, due_at, reminders_sent + 1 AS reminder, reminders_sent + 1 > %(max_reminders)s AS past_max,
+            %(cadence)s::jsonb
+            -> concat_ws(' ', due_kind, is_emergency::int, (reminders_sent + 1 >= %(max_reminders)s)::int) AS next
+        FROM due
+    ) AS s
+    WHERE issue.id = s.id AND issue.due_at = s.due_at
+    RETURNING issue.id, nextval(%(event_ids)s::regclass) AS event_id, s.due_at, s.reminder, s.past_max,
+        s.next ->> 'at' AS next_at, s.next ->> 'words' AS next_words, issue.due_kind, issue.state,
+        issue.reporter_id, issue.pharmacy_id,
+        %(tracking_prefix)s || issue.tracking_token || %(tracking_suffix)s AS reply_to,
+        -- "SC-000123", as issues.models.format_reference
+        'SC-' || CASE WHEN issue.id < 1000000 THEN lpad(issue.id::text, 6, '0') ELSE issue.id::text END AS reference
+),
+cpe_it AS MATERIALIZED (
+    SELECT 0 AS position, NULL::bigint AS user_id, %(cpe_it_email)s AS email, 'CPE IT team' AS name,
+        false AS wants_digest
+    WHERE %(cpe_it_email)s <> ''
+    UNION ALL
+    SELECT u.id, u.id, u.email, {person}, {wants_digest}
+    FROM {table(User)} AS u LEFT JOIN {table(NotificationPreference)} AS np ON np.user_id = u.id
+    WHERE u.is_cpe_it AND {active}
+),
+candidate AS (
+    -- The owner organisation's active members, or its own address when it has none.
+    SELECT {issue}, c.reference, 'owner' AS role, coalesce(m.id, 0) AS position, u.id AS user_id,
+        coalesce(u.email, o.email) AS email, coalesce({person}, 'Pharmacy owner') AS name,
+        u.id IS NOT NULL AND (c.past_max OR {wants_digest}) AS by_digest
+    FROM claimed AS c
+    JOIN {table(Pharmacy)} AS p ON p.id = c.pharmacy_id
+    JOIN {table(PharmacyOwner)} AS o ON o.id = p.owner_id
+    LEFT JOIN ({table(members)} AS m JOIN {table(User)} AS u ON u.id = m.user_id AND {active}
+        LEFT JOIN {table(NotificationPreference)} AS np ON np.user_id = u.id) ON m.pharmacyowner_id = p.owner_id
+    WHERE c.due_kind = ANY(%(owner_kinds)s) AND (u.id IS NOT NULL OR o.email <> '')
+    UNION ALL
+    -- The LPC's active officers, or its own address when it has none.
+    SELECT {issue}, c.reference, 'lpc_officer', coalesce(m.id, 0), u.id, coalesce(u.email, l.email),
+        coalesce({person}, nullif(l.name, ''), 'LPC'), u.id IS NOT NULL AND (c.past_max OR {wants_digest})
+    FROM claimed AS c
+    JOIN {table(Pharmacy)} AS p ON p.id = c.pharmacy_id
+    JOIN {table(LPC)} AS l ON l.id = p.lpc_id
+    LEFT JOIN ({table(officers)} AS m JOIN {table(User)} AS u ON u.id = m.user_id AND {active}
+        LEFT JOIN {table(NotificationPreference)} AS np ON np.user_id = u.id) ON m.lpc_id = p.lpc_id
+    WHERE c.due_kind = ANY(%(lpc_kinds)s) AND (u.id IS NOT NULL OR l.email <> '')
+    UNION ALL
+    SELECT {issue}, c.reference, 'reporter', 0, u.id, u.email, {person}, c.past_max OR {wants_digest}
+    FROM claimed AS c
+    JOIN {table(User)} AS u ON u.id = c.reporter_id AND {active}
+    LEFT JOIN {table(NotificationPreference)} AS np ON np.user_id = u.id
+    WHERE c.due_kind = ANY(%(reporter_kinds)s)
+    UNION ALL
+    -- CPE IT's mailbox and people.
+    SELECT {issue}, c.reference, 'cpe_it', u.position, u.user_id, u.email, u.name,
+        u.user_id IS NOT NULL AND (c.past_max OR u.wants_digest)
+    FROM claimed AS c CROSS JOIN cpe_it AS u
+    WHERE c.due_kind = ANY(%(cpe_kinds)s)
+),
+chosen AS (
+    SELECT DISTINCT ON (k.issue_id, lower(k.email)) k.*
+    FROM (
+        SELECT k.*, (a ->> 2)::int AS rank
+        FROM candidate AS k
+        JOIN jsonb_array_elements(%(audiences)s::jsonb) AS a ON a ->> 0 = k.due_kind AND a ->> 1 = k.role
+        UNION ALL
+        -- The last resort, for every issue; kept below only where nobody else is left.
+        SELECT {issue}, c.reference, 'nobody_else', 0, NULL, %(cpe_it_email)s, 'CPE IT team', false, 99
+        FROM claimed AS c
+    ) AS k
+    ORDER BY k.issue_id, lower(k.email), k.rank, k.position
+),
+told AS (
+    SELECT t.*, '[' || t.reference || '] ' || (t.mail ->> 1) AS subject, t.mail ->> 0 AS template
+    FROM (
+        SELECT chosen.*, count(*) OVER (PARTITION BY chosen.issue_id) AS recipients,
+            %(mail)s::jsonb -> (chosen.due_kind || ' ' || chosen.role) AS mail
+        FROM chosen
+    ) AS t
+    WHERE t.role <> 'nobody_else' OR t.recipients = 1
+),
+nudge AS ({events} RETURNING id),
+email AS ({emails} RETURNING id),
+item AS ({items} RETURNING id)
+SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM claimed), ARRAY(SELECT id FROM email ORDER BY id),
+    (SELECT count(*) FROM item)
+"""  # noqa: S608
 
 
 def deliver_outbound_emails(email_ids: list[int]) -> None:
