@@ -1,7 +1,10 @@
 """Benchmark (not a test): one nudge sweep over 100,000 open issues with 10,000 overdue, on PostgreSQL.
 
-    .venv/bin/python bench/sweep_bench.py                      # 100,000 open issues; 10,000 and 20,000 overdue
-    .venv/bin/python bench/sweep_bench.py --overdue 10000 --runs 5
+    .venv/bin/python bench/sweep_bench.py                  # 100,000 open issues; 10,000 and 20,000 overdue
+    .venv/bin/python bench/sweep_bench.py --overdue 10000 --runs 7
+    .venv/bin/python bench/sweep_bench.py --lanes 1        # one database connection (NUDGE_SWEEP_CONNECTIONS=1)
+    .venv/bin/python bench/sweep_bench.py --parallel 2     # two sweeps at once, as two workers would
+    .venv/bin/python bench/sweep_bench.py --sql-floor      # also the bare SQL doing similar writes
     BENCH_DATABASE_URL=postgres://user@host:5432/sr_bench .venv/bin/python bench/sweep_bench.py
 
 For each overdue count it:
@@ -9,11 +12,13 @@ For each overdue count it:
    and seeds a directory the size of England's (10,500 pharmacies, 2,000 owner organisations, 50 LPCs,
    40 RAs, a person per pharmacy and per owner, 3 officers per LPC) and the open issues, with COPY;
 2. for each run, copies the template into a scratch database (CREATE DATABASE ... TEMPLATE) and runs
-   one full sweep in a fresh child process: the claim, the NUDGE events, the outbox rows and digest
-   items it writes (delivery is enqueued on an in-memory broker: nothing is sent);
-3. reports the sweep's wall time, the child's peak RSS (resource.getrusage ru_maxrss, before and
-   after the sweep), and in a separate run (tracemalloc slows Python down) the peak of Python
-   allocations during the sweep.
+   one full sweep (`issues.nudges.nudges_sweep`, as the beat task does, with the settings' batch size
+   and connections) in a fresh child process, warmed up as a worker is after its first minute: the
+   claims, the NUDGE events, the outbox rows and digest items it writes, and the enqueueing of their
+   delivery (on an in-memory broker: nothing is sent);
+3. reports the sweep's wall time (median and best), the child's peak RSS (resource.getrusage
+   ru_maxrss, before and after the sweep), and in a separate run (tracemalloc slows Python down) the
+   peak of Python allocations during the sweep.
 
 The overdue issues wait for the four things DESIGN.md nudges about: 70% the RA's reply (reporter and
 owner told), 15% the LPC (three officers), 5% CPE IT triage (the mailbox and two CPE IT people), 10%
@@ -205,17 +210,15 @@ def seed(*, issues: int, overdue: int) -> dict[str, Any]:
 
 def child(mode: str) -> dict[str, Any]:
     from django.db import connection
-
     from django.utils import timezone
 
+    import issues.tasks  # noqa: F401  (a worker has its task modules loaded)
     from issues import nudges
     from issues.clock import add_working_days
     from issues.models import IssueEvent, NudgeDigestItem, OutboundEmail
 
-    # A worker runs a sweep every minute, so it is warm: connected, its tasks module and the URLconf
-    # loaded, England's bank holidays read (the working-time clock).
-    import issues.tasks  # noqa: F401
-
+    # A worker runs a sweep every minute, so it is warm: connected, URLconf loaded, England's bank
+    # holidays read by the working-time clock.
     connection.ensure_connection()
     nudges.Links()
     add_working_days(timezone.now(), 1)
@@ -241,6 +244,8 @@ def child(mode: str) -> dict[str, Any]:
         emails=result.emails,
         digest_items=result.digest_items,
         batches=result.batches,
+        lanes=nudges.sweep_connections(),
+        batch_size=nudges.batch_size(),
         rss_before_mib=rss_before / 1024,
         rss_peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         events_written=IssueEvent.objects.filter(kind="nudge").count(),
@@ -262,15 +267,13 @@ def explain() -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def run_child(url: str, mode: str, batch_size: int | None, parallel: int = 1) -> dict[str, Any]:
+def run_child(url: str, mode: str, env: dict[str, str], parallel: int = 1) -> dict[str, Any]:
     """One sweep in a child process, or `parallel` sweeps in as many processes started together
     (like several Celery workers sweeping at once): then the time is from the common start to the
     last one's end, and the counts are the sum of what each claimed."""
     if parallel == 1:
-        return dict(json.loads(child_process(url, mode, batch_size=batch_size)))
-    env = {**os.environ, "BENCH_CHILD_URL": url, "BENCH_START_AT": str(time.time() + 8)}
-    if batch_size:
-        env["NUDGE_BATCH_SIZE"] = str(batch_size)
+        return dict(json.loads(child_process(url, mode, env=env)))
+    env = {**os.environ, **env, "BENCH_CHILD_URL": url, "BENCH_START_AT": str(time.time() + 8)}
     processes = [
         subprocess.Popen(
             [sys.executable, __file__, "--child", mode],
@@ -298,8 +301,9 @@ def run_child(url: str, mode: str, batch_size: int | None, parallel: int = 1) ->
 
 
 def sql_floor(url: str) -> float:
-    """The same writes as one set-based SQL transaction (claim, events, two outbox rows per issue
-    with bodies of our emails' size), for comparison on the same machine: no Python, no templates."""
+    """Similar writes as bare SQL in one transaction on one connection, for comparison on the same
+    machine: the claim, one event per issue and two outbox rows per issue, of the sweep's sizes, but
+    with fixed recipients and wording (no audience rules, no digest) and no Python at all."""
     import psycopg2
 
     parts = urlsplit(url)
@@ -331,23 +335,30 @@ CREATE TEMP TABLE events ON COMMIT DROP AS
 WITH e AS (
   INSERT INTO issues_issueevent (issue_id, kind, from_state, to_state, text, data, created_at)
   SELECT id, 'nudge', state, state, 'Reminder 1: no reply from the RA by Wednesday 30 December 2026, 10:00. '
-    || 'Reminded: Staff 1 (reporter), Owner 1 (owner). Next reminder Monday 4 January 2027, 10:00.',
-    '{"due_kind": "ra_reply", "reminder": 1, "recipients": [{"email": "a@example.org", "role": "owner"}]}',
+    || 'Reminded: Owner 1 (owner), Staff 1 (reporter). Next reminder Monday 4 January 2027, 10:00.',
+    '{"due_kind": "ra_reply", "deadline": "2026-12-30T10:00:00+00:00", "reminder": 1,
+      "next_due": "2027-01-04T10:00:00+00:00"}',
     now()
   FROM claimed RETURNING id, issue_id
 ) SELECT * FROM e;
 INSERT INTO issues_outboundemail (issue_id, event_id, purpose, from_email, "to", cc, reply_to, subject,
-  body_text, body_html, message_id, in_reply_to, "references", status, attempts, last_error,
-  esp_message_id, created_at, status_changed_at)
-SELECT e.issue_id, e.id, 'nudge', 'noreply@example.org', '["someone@example.org"]', '[]',
-  'issues+' || e.issue_id || '@example.org', '[SC-' || e.issue_id || '] No reply from the RA yet',
-  repeat('x', 1000) || e.issue_id, repeat('y', 1600) || e.issue_id,
-  '<' || gen_random_uuid() || '@example.org>', '', '', 'queued', 0, '', '', now(), now()
+  body_text, body_html, template, context, message_id, in_reply_to, "references", status, attempts,
+  last_error, esp_message_id, created_at, status_changed_at)
+SELECT e.issue_id, e.id, 'nudge', 'Smartcard Route <noreply@smartcard-route.localhost>',
+  jsonb_build_array('staff' || e.issue_id || '@pharmacy.example'), '[]',
+  'issues+' || e.issue_id || '@smartcard-route.localhost',
+  '[SC-' || lpad(e.issue_id::text, 6, '0') || '] No reply from the RA yet: please chase them', '', '',
+  'nudge_ra_reply_reporter', '{"role": "reporter"}',
+  '<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.'
+    || replace(gen_random_uuid()::text, '-', '') || '@smartcard-route.localhost>',
+  '', '', 'queued', 0, '', '', now(), now()
 FROM events e CROSS JOIN generate_series(1, 2);
 """
 
 
-def machine() -> str:
+def machine(url: str) -> str:
+    import psycopg2
+
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -357,7 +368,22 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB RAM, Python {platform.python_version()}"
+    parts = urlsplit(url)
+    conn = psycopg2.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
+        settings = []
+        for name in ("shared_buffers", "synchronous_commit", "fsync", "max_wal_size"):
+            cursor.execute(f"SHOW {name}")
+            settings.append(f"{name} {cursor.fetchone()[0]}")
+    conn.close()
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"PostgreSQL {version.split()[0]} ({', '.join(settings)})"
+    )
 
 
 def main() -> None:
@@ -368,8 +394,9 @@ def main() -> None:
         "--runs", type=int, default=3, help="timed sweeps per overdue count, at least 1 (median reported)"
     )
     parser.add_argument("--batch-size", type=int, default=None, help="NUDGE_BATCH_SIZE (default: the setting)")
+    parser.add_argument("--lanes", type=int, default=None, help="NUDGE_SWEEP_CONNECTIONS (default: the setting)")
     parser.add_argument("--parallel", type=int, default=1, help="sweeps started together, as by several workers")
-    parser.add_argument("--sql-floor", action="store_true", help="also time the same writes as one SQL statement")
+    parser.add_argument("--sql-floor", action="store_true", help="also time similar writes as bare SQL")
     parser.add_argument("--child", choices=["timing", "tracemalloc", "seed", "explain"], help=argparse.SUPPRESS)
     parser.add_argument("--seed-overdue", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -388,8 +415,14 @@ def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     template = urlsplit(url).path.lstrip("/")
     scratch = f"{template}_run"
-    print(f"Machine: {machine()}")
-    print(f"Sweeps in parallel: {args.parallel}; batch size: {args.batch_size or 'the setting (NUDGE_BATCH_SIZE)'}")
+    env = {}
+    if args.batch_size:
+        env["NUDGE_BATCH_SIZE"] = str(args.batch_size)
+    if args.lanes:
+        env["NUDGE_SWEEP_CONNECTIONS"] = str(args.lanes)
+    print(f"Machine: {machine(url)}")
+    print(f"Load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(f"Sweeps in parallel: {args.parallel}")
     results = []
     for overdue in args.overdue:
         admin_execute(url, f'DROP DATABASE IF EXISTS "{scratch}"', f'DROP DATABASE IF EXISTS "{template}"')
@@ -407,47 +440,53 @@ def main() -> None:
             )
             if n == 0:
                 print("Query plan of one batch's read:\n" + indent(run_explain(with_database(url, scratch))))
-                report = run_child(with_database(url, scratch), "tracemalloc", args.batch_size)
+                report = run_child(with_database(url, scratch), "tracemalloc", env)
                 traced = report
             else:
-                report = run_child(with_database(url, scratch), "timing", args.batch_size, args.parallel)
+                report = run_child(with_database(url, scratch), "timing", env, args.parallel)
                 runs.append(report)
             print(
                 f"  {'tracemalloc' if n == 0 else f'run {n}'}: {report['seconds']:.3f} s, "
                 f"{report['nudged']:,} nudged, {report['events_written']:,} events, {report['outbox_rows']:,} "
-                f"outbox rows, {report['digest_rows']:,} digest items, {report['batches']} batches, "
+                f"outbox rows, {report['digest_rows']:,} digest items, {report['batches']} batches of up to "
+                f"{report['batch_size']:,} on {report['lanes']} connection(s), "
                 f"RSS {report['rss_before_mib']:.0f} -> {report['rss_peak_mib']:.0f} MiB"
             )
             assert report["nudged"] == overdue == report["events_written"]
+        floor = None
         if args.sql_floor:
             admin_execute(
                 url, f'DROP DATABASE IF EXISTS "{scratch}"', f'CREATE DATABASE "{scratch}" TEMPLATE "{template}"'
             )
-            print(f"  the same writes as one SQL statement: {sql_floor(with_database(url, scratch)):.3f} s")
-        median = statistics.median(r["seconds"] for r in runs)
+            floor = sql_floor(with_database(url, scratch))
+            print(f"  similar writes as bare SQL, one transaction, one connection: {floor:.3f} s")
         results.append(
             {
                 "overdue": overdue,
-                "median_seconds": median,
+                "median_seconds": statistics.median(r["seconds"] for r in runs),
                 "best_seconds": min(r["seconds"] for r in runs),
+                "lanes": runs[0]["lanes"],
                 "rss_growth_mib": max(r["rss_peak_mib"] - r["rss_before_mib"] for r in runs),
                 "rss_peak_mib": max(r["rss_peak_mib"] for r in runs),
                 "python_peak_mib": traced["python_peak_mib"],
                 "emails": runs[0]["outbox_rows"],
                 "digest_items": runs[0]["digest_rows"],
+                "floor": floor,
             }
         )
     admin_execute(url, f'DROP DATABASE IF EXISTS "{scratch}"')
+    print(f"\nLoad average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     print(
-        "\n| open issues | overdue | sweep (median) | best | outbox rows | digest items | peak RSS (growth) "
-        "| Python peak (tracemalloc) |"
+        f"\n| open issues | overdue | connections | sweep (median of {args.runs}) | best | outbox rows | digest items "
+        "| peak RSS (growth) | Python peak (tracemalloc) |" + (" bare SQL |" if args.sql_floor else "")
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.sql_floor else ""))
     for r in results:
         print(
-            f"| {args.issues:,} | {r['overdue']:,} | {r['median_seconds']:.2f} s | {r['best_seconds']:.2f} s "
-            f"| {r['emails']:,} | {r['digest_items']:,} | {r['rss_peak_mib']:.0f} MiB (+{r['rss_growth_mib']:.0f}) "
-            f"| {r['python_peak_mib']:.1f} MiB |"
+            f"| {args.issues:,} | {r['overdue']:,} | {r['lanes']} | {r['median_seconds']:.2f} s "
+            f"| {r['best_seconds']:.2f} s | {r['emails']:,} | {r['digest_items']:,} "
+            f"| {r['rss_peak_mib']:.0f} MiB (+{r['rss_growth_mib']:.0f}) | {r['python_peak_mib']:.1f} MiB |"
+            + (f" {r['floor']:.2f} s |" if r["floor"] is not None else "")
         )
 
 
@@ -460,14 +499,11 @@ def run_explain(url: str) -> str:
     return str(json.loads(child_process(url, "explain")))
 
 
-def child_process(url: str, mode: str, *arguments: str, batch_size: int | None = None) -> str:
+def child_process(url: str, mode: str, *arguments: str, env: dict[str, str] | None = None) -> str:
     """Run this script as a child (`--child mode`) on database `url`; its last line of output."""
-    env = {**os.environ, "BENCH_CHILD_URL": url}
-    if batch_size:
-        env["NUDGE_BATCH_SIZE"] = str(batch_size)
     out = subprocess.run(
         [sys.executable, __file__, "--child", mode, *arguments],
-        env=env,
+        env={**os.environ, **(env or {}), "BENCH_CHILD_URL": url},
         capture_output=True,
         text=True,
         check=False,

@@ -217,9 +217,11 @@ CELERY_IMPORTS = ["directory.account_tasks"]
 # Workers log through LOGGING below (JSON on stdout) like the web processes.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Nudges (issues.nudges): reminders per wait before they drop to once a working day, issues per
-# sweep transaction, and when the daily digest goes out (weekdays, in TIME_ZONE).
+# sweep transaction, database connections a sweep works on at once (PostgreSQL), and when the
+# daily digest goes out (weekdays, in TIME_ZONE).
 NUDGE_MAX_REMINDERS = env_int("NUDGE_MAX_REMINDERS", 3)
 NUDGE_BATCH_SIZE = env_int("NUDGE_BATCH_SIZE", 1000)
+NUDGE_SWEEP_CONNECTIONS = env_int("NUDGE_SWEEP_CONNECTIONS", 2)
 DIGEST_TIME = env_str("DIGEST_TIME", "08:00")
 try:
     _digest_hour, _digest_minute = (int(part) for part in DIGEST_TIME.split(":"))

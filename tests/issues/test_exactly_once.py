@@ -477,7 +477,7 @@ def test_it_loses_no_email_through_a_redis_outage(
     assert rows.count() == 1 + 2 * 5
     assert set(rows.values_list("status", flat=True)) == {Status.QUEUED}  # written, waiting for the broker
     failed = {record.name for record in caplog.records if record.getMessage().startswith("Could not enqueue")}
-    assert failed == {"issues.emails", "issues.nudges"}  # the request to the RA and the nudges alike
+    assert failed == {"issues.emails", "issues.nudges.sweep"}  # the request to the RA and the nudges alike
 
     private_redis.start()  # Redis is back, empty: every message published before is gone
     requeue_stuck_outbound_emails.delay()  # the beat task's next run

@@ -33,6 +33,8 @@ from issues.models import (
     OutboundEmail,
     State,
 )
+from issues.nudges import portable, statement
+from issues.nudges.context import Sweep
 from tests.issues.factories import IssueFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -312,12 +314,12 @@ def test_it_claims_nothing_when_the_deadline_changed_after_it_was_read(pharmacy)
     for row in rows:
         row["next_due"] = now + timedelta(days=1)
 
-    assert nudges._claim(rows, now=now) == set()
+    assert portable.claim(rows, now=now) == set()
     issue.refresh_from_db()
     assert (issue.due_at, issue.reminders_sent) == (now + timedelta(days=2), 0)
 
     rows[0]["due_at"] = issue.due_at
-    assert nudges._claim(rows, now=now) == {issue.pk}
+    assert portable.claim(rows, now=now) == {issue.pk}
 
 
 def test_it_sweeps_in_bounded_batches(pharmacy, owner):
@@ -540,10 +542,10 @@ def test_the_set_based_statement_writes_what_the_portable_path_writes(every_case
     the same events, outbox rows, digest items and deadlines, whatever the case."""
     now = timezone.now()
     counts, rows = [], []
-    for batch in (nudges._nudge_batch_postgresql, nudges._nudge_batch_portably):
+    for batch in (statement.nudge_batch, portable.nudge_batch):
         with transaction.atomic():
             savepoint = transaction.savepoint()
-            written = batch(nudges._Sweep(now=now), 100)
+            written = batch(Sweep(now=now), 100)
             counts.append((written.seen, written.claimed, len(written.email_ids), written.digest_items))
             rows.append(written_rows())
             message_ids = list(OutboundEmail.objects.values_list("message_id", flat=True))

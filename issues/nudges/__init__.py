@@ -1,0 +1,78 @@
+"""Nudges: remind whoever must take the next step when a window ends (DESIGN.md, "Nudges").
+
+`nudges_sweep` (issues.nudges.sweep) is the beat task's service, every minute. It works in bounded
+batches of NUDGE_BATCH_SIZE issues, each its own short transaction:
+
+1. read the open issues whose `due_at` has passed, oldest deadline first, through the partial
+   index `issue_due_at_waiting`, locking them (FOR UPDATE SKIP LOCKED on PostgreSQL, so that
+   sweeps running at once share the work instead of queueing behind each other);
+2. claim them with a conditional UPDATE on the deadline read (compare-and-set: an issue whose
+   `due_at` changed since, because another sweep or a person got there first, is not claimed),
+   moving `due_at` to the next reminder and counting the reminder;
+3. for the claimed issues only, write the NUDGE IssueEvent and, per recipient, an outbox row or
+   (for people who chose the daily digest) a NudgeDigestItem;
+4. after commit, enqueue the delivery of the new outbox rows (one task per batch fans out).
+
+On PostgreSQL a batch is one set-based statement (issues.nudges.statement), and a sweep works on
+NUDGE_SWEEP_CONNECTIONS connections at once; elsewhere (SQLite, the embedded default) Python
+does steps 1-3 (issues.nudges.portable), and the tests hold both paths to the same rows.
+
+A crash before the commit rolls the claim back with everything else, so the next sweep does the
+same work again; after the commit the claim stops any other sweep. Each deadline is therefore
+nudged exactly once, and each outbox row is sent at most once by the outbox's own claim.
+
+The outbox rows carry their addresses, subject and Message-ID, and the name of their template
+with the recipient's role: the bodies are rendered when the row is sent (issues.nudges.mail,
+called by issues.emails), from the issue and its NUDGE event, and stored on the row then.
+
+The next reminder comes a further window of the same length after this one (counted from the
+sweep, in working time), up to NUDGE_MAX_REMINDERS reminders; after that, once a working day,
+through the daily digest for people (a shared mailbox such as CPE IT's still gets an email).
+`nudge_digests_send` (issues.nudges.digest; weekdays at DIGEST_TIME) sends each person with
+pending reminders one email listing them, settling the items in the same transaction.
+
+Who is told and what (issues.nudges.rules) follows DESIGN.md's table, keyed by what the issue
+waits for (`due_kind`): RA reply: the reporter and the owner's members (owners also get the
+one-click "cc your LPC"); LPC action: the LPC's officers; CPE IT triage: the CPE IT mailbox and
+CPE IT users; pharmacy update (after an RA reply): the reporter ("is it resolved?").
+"""
+
+from issues.nudges.context import due_issues
+from issues.nudges.digest import DigestResult, notification_preference_set, nudge_digests_send
+from issues.nudges.mail import nudge_email_context
+from issues.nudges.rules import (
+    ACTION_ANCHORS,
+    AUDIENCES,
+    NUDGED_KINDS,
+    SUBJECTS,
+    TEMPLATES,
+    Links,
+    Role,
+    batch_size,
+    london,
+    max_reminders,
+    sweep_connections,
+)
+from issues.nudges.sweep import SweepResult, deliver_outbound_emails, nudges_sweep
+
+__all__ = [
+    "ACTION_ANCHORS",
+    "AUDIENCES",
+    "NUDGED_KINDS",
+    "SUBJECTS",
+    "TEMPLATES",
+    "DigestResult",
+    "Links",
+    "Role",
+    "SweepResult",
+    "batch_size",
+    "deliver_outbound_emails",
+    "due_issues",
+    "london",
+    "max_reminders",
+    "notification_preference_set",
+    "nudge_digests_send",
+    "nudge_email_context",
+    "nudges_sweep",
+    "sweep_connections",
+]

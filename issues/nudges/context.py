@@ -1,0 +1,55 @@
+"""What a sweep shares across its batches and lanes: its moment and cadence, the query of what is
+due, and what a batch reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from issues.clock import add_working_days
+from issues.models import OPEN_STATES, Issue
+from issues.nudges.recipients import RecipientDirectory
+from issues.nudges.rules import NUDGED_KINDS, max_reminders, reminder_gap_days
+
+
+@dataclass
+class Sweep:
+    """What a sweep shares across its batches (and lanes): the moment and the cadence."""
+
+    now: datetime
+    max_reminders: int = field(default_factory=max_reminders)
+    # When the next reminder is due, by (wait, emergency, past NUDGE_MAX_REMINDERS): the next
+    # window starts now, so every issue of the sweep in the same case shares it.
+    cadence: dict[tuple[str, bool, bool], datetime] = field(default_factory=dict)
+    directory: RecipientDirectory = field(default_factory=RecipientDirectory)  # the portable path's
+    statements: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL's, by batch size
+
+    def __post_init__(self) -> None:
+        next_due: dict[float, datetime] = {}
+        for kind in NUDGED_KINDS:
+            for emergency in (False, True):
+                for later in (False, True):
+                    number = self.max_reminders if later else self.max_reminders - 1
+                    gap = reminder_gap_days(kind, is_emergency=emergency, reminder_number=number)
+                    if gap not in next_due:
+                        next_due[gap] = add_working_days(self.now, gap)
+                    self.cadence[(kind, emergency, later)] = next_due[gap]
+
+
+@dataclass(frozen=True)
+class BatchWritten:
+    seen: int  # issues read as due
+    claimed: int  # of those, issues claimed (and nudged)
+    email_ids: list[int]
+    digest_items: int
+
+
+def due_issues(*, now: datetime):  # type: ignore[no-untyped-def]
+    """Open issues whose deadline has passed, oldest first: the sweep's query (partial index
+    `issue_due_at_waiting`; rows another transaction holds are skipped on PostgreSQL)."""
+    return (
+        Issue.objects.filter(due_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)
+        .order_by("due_at")
+        .select_for_update(skip_locked=True, of=("self",))
+    )

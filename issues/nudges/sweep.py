@@ -1,0 +1,101 @@
+"""The sweep: every minute, nudge every issue whose deadline has passed, exactly once (the steps
+are in issues.nudges)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from issues.nudges import portable, statement
+from issues.nudges.context import Sweep
+from issues.nudges.rules import batch_size, sweep_connections
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did, summed over its lanes."""
+
+    nudged: int = 0
+    emails: int = 0
+    digest_items: int = 0
+    batches: int = 0
+    lost_claims: int = 0  # read as due, but another sweep or a person changed the deadline first
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("nudged", "emails", "digest_items", "batches", "lost_claims")
+
+
+def nudges_sweep(*, now: datetime | None = None, limit: int | None = None, lanes: int | None = None) -> SweepResult:
+    """Nudge every issue whose deadline has passed (the steps: issues.nudges).
+
+    Each batch commits on its own; a lane of batches stops when a batch finds fewer issues than it
+    may take. `limit` caps the batch size (tests); it defaults to NUDGE_BATCH_SIZE.
+
+    On PostgreSQL, called outside a transaction (as the beat task is), the sweep runs `lanes`
+    (NUDGE_SWEEP_CONNECTIONS) lanes at once, each a thread with its own database connection:
+    a batch's work is in the database, and each connection has a server process of its own, so
+    two lanes use two CPUs. Lanes share the issues as concurrent sweeps do: each batch locks what
+    it reads (SKIP LOCKED) and claims it.
+    """
+    sweep = Sweep(now=now or timezone.now())
+    size = limit or batch_size()
+    lanes = lanes or sweep_connections()
+    if lanes == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _sweep_lane(sweep, size)
+    with ThreadPoolExecutor(max_workers=lanes - 1, thread_name_prefix="nudge-sweep") as pool:
+        others = [pool.submit(_sweep_lane_on_own_connection, sweep, size) for _ in range(lanes - 1)]
+        results = [_sweep_lane(sweep, size), *(other.result() for other in others)]
+    return SweepResult(*(sum(getattr(result, name) for result in results) for name in SweepResult.FIELDS))
+
+
+def _sweep_lane(sweep: Sweep, size: int) -> SweepResult:
+    result = SweepResult()
+    while True:
+        with transaction.atomic():
+            seen, claimed = _sweep_batch(sweep, size, result)
+        result.batches += 1
+        if seen < size or claimed == 0:
+            return result
+
+
+def _sweep_lane_on_own_connection(sweep: Sweep, size: int) -> SweepResult:
+    try:
+        return _sweep_lane(sweep, size)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _sweep_batch(sweep: Sweep, size: int, result: SweepResult) -> tuple[int, int]:
+    if connection.vendor == "postgresql":
+        written = statement.nudge_batch(sweep, size)
+    else:
+        written = portable.nudge_batch(sweep, size)
+    result.lost_claims += written.seen - written.claimed
+    result.nudged += written.claimed
+    result.emails += len(written.email_ids)
+    result.digest_items += written.digest_items
+    email_ids = written.email_ids
+    if email_ids:
+        transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
+    return written.seen, written.claimed
+
+
+def deliver_outbound_emails(email_ids: list[int]) -> None:
+    """Enqueue delivery of these outbox rows (after commit). With the broker down the rows stay
+    queued, and the outbox's requeue beat task enqueues them once it is back."""
+    from issues.tasks import enqueue_outbound_emails
+
+    try:
+        # argsrepr: Celery would otherwise write out the thousand ids for its logs.
+        enqueue_outbound_emails.apply_async(  # type: ignore[call-arg]  # Celery takes it; its stubs do not list it
+            (email_ids,), argsrepr=f"({len(email_ids)} outbox ids,)"
+        )
+    except Exception:
+        logger.exception("Could not enqueue %s nudge emails; the requeue sweep will retry.", len(email_ids))
