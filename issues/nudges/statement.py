@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -23,16 +24,18 @@ Delivery = NotificationPreference.Delivery
 
 def nudge_batch(sweep: Sweep, size: int) -> BatchWritten:
     """Claim a batch and write all its rows in one statement (set-based): no row goes through
-    Python. It applies the rules of the portable path (`RecipientDirectory`, `_compose`, which
-    the tests hold it to), with this module's tables (audiences, wording, templates) as JSON
-    parameters; the steps are in `_batch_sql`."""
+    Python. It applies the rules of the portable path (issues.nudges.portable and .recipients,
+    which the tests hold it to), with the tables of issues.nudges.rules (audiences, wording,
+    templates) as JSON parameters; the steps are in `_batch_sql`."""
     if size not in sweep.statements:  # the same for every batch of the sweep
         params = _batch_parameters(sweep)
         due = due_issues(now=sweep.now).values("id", "due_at", "due_kind", "is_emergency", "reminders_sent")[:size]
         due_sql, due_params = due.query.sql_with_params()
-        names = [f"due_{n}" for n in range(len(due_params))]
-        params.update(zip(names, due_params, strict=True))
-        sweep.statements[size] = (_batch_sql(due_sql % tuple(f"%({name})s" for name in names), params), params)
+        # The ORM's positional placeholders, named like the statement's own ("%%" stays a percent sign).
+        names = iter(range(len(due_params)))
+        due_sql = re.sub(r"%([%s])", lambda m: "%%" if m.group(1) == "%" else f"%(due_{next(names)})s", due_sql)
+        params.update({f"due_{n}": value for n, value in enumerate(due_params)})
+        sweep.statements[size] = (_batch_sql(due_sql, params), params)
     sql, params = sweep.statements[size]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -96,13 +99,13 @@ def _batch_sql(due_sql: str, params: dict[str, Any]) -> str:
       reminder, and numbers its NUDGE event;
     - `candidate`: everyone who could be told, by role: the owner organisation's active members
       with an address (else its own address), the LPC's officers (else its address), the
-      reporter, CPE IT's mailbox and people; and for every issue CPE IT's mailbox as the last
-      resort ("nobody else");
-    - `chosen`: the candidates of each issue's audience (AUDIENCES), one per address, the first
-      by the audience's order then by membership (as `RecipientDirectory.for_issue`);
+      reporter, CPE IT's mailbox and people;
+    - `chosen`: the candidates of each issue's audience (AUDIENCES), and for every issue CPE IT's
+      mailbox as the last resort ("nobody else"), one per address: the first by the audience's
+      order, then by membership (as `RecipientDirectory.for_issue`);
     - `told`: the last resort only where nobody else is left;
-    - `nudge`, `email`, `item`: the NUDGE event (its text as `_event_text`), an outbox row per
-      recipient by email, a digest item per person by daily digest.
+    - `nudge`, `email`, `item`: the NUDGE event (its text as the portable path's `_event_text`),
+      an outbox row per recipient by email, a digest item per person by daily digest.
 
     `_insert_select` adds the defaults of the columns it does not set to `params`."""
     table = _table

@@ -469,7 +469,8 @@ def every_case(pharmacy, staff, owner, lpc_officer, cpe_it, settings):
     """Overdue issues covering the audience rules: each kind of wait, an emergency, reminders
     within and past NUDGE_MAX_REMINDERS, an owner who reported, a leaver, people who chose the
     digest, an owner organisation and an LPC reached only through their own address, an LPC
-    with no address either (CPE IT told that nobody could be), names with quotes."""
+    with no address either (CPE IT told that nobody could be), names with quotes, a reference
+    past six digits."""
     from tests.issues.factories import LPCFactory, PharmacyFactory, PharmacyOwnerFactory
 
     settings.NUDGE_MAX_REMINDERS = 2
@@ -497,6 +498,7 @@ def every_case(pharmacy, staff, owner, lpc_officer, cpe_it, settings):
         {"pharmacy": bare, "reporter": staff, "state": State.LPC_CC},
         {"pharmacy": lost, "reporter": UserFactory(is_active=False), "state": State.RA_CONTACTED},
         {"pharmacy": lost, "reporter": staff, "state": State.LPC_CC},
+        {"pharmacy": pharmacy, "reporter": staff, "state": State.RA_CONTACTED, "pk": 1_234_567},  # SC-1234567
     ]
     return [make_issue(due_at=due[n], **case) for n, case in enumerate(cases)]
 
@@ -555,7 +557,7 @@ def test_the_set_based_statement_writes_what_the_portable_path_writes(every_case
             re.fullmatch(rf"<[0-9a-f]+\.[0-9a-f]{{32}}@{re.escape(settings.INBOUND_DOMAIN)}>", m) for m in message_ids
         )
     # (issues read, claimed, emails, digest items)
-    assert counts[0] == counts[1] == (len(every_case), len(every_case), 13, 8)
+    assert counts[0] == counts[1] == (len(every_case), len(every_case), 14, 9)
     assert rows[0] == rows[1]
     texts = " ".join(json.loads(dict(row)["text"]) for row in rows[0]["events"])
     for expected in (
@@ -568,3 +570,5 @@ def test_the_set_based_statement_writes_what_the_portable_path_writes(every_case
         'Zoë "Z" O\'Brien (reporter)',
     ):
         assert expected in texts
+    subjects = {dict(row[1:])["subject"] for row in rows[0]["emails"]}
+    assert '"[SC-1234567] No reply from the RA yet: please chase them"' in subjects
