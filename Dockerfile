@@ -16,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/app/var
 WORKDIR /app
 
-# The pinned Python dependencies, in a virtual environment like `make run`'s .venv.
+# The pinned production dependencies (no test or lint tools), in a virtual environment like `make run`'s .venv.
 COPY requirements.lock ./
 RUN python -m venv /app/.venv \
  && pip install --no-cache-dir --disable-pip-version-check -r requirements.lock

@@ -13,10 +13,11 @@ help:
 	@echo "make test  - install and run the whole test suite"
 	@echo "make lint  - ruff, mypy and the migrations check"
 
-# Python dependencies, pinned in requirements.lock; reinstalled only when the lock changes.
-$(BIN)/.installed: requirements.lock
+# Python dependencies, pinned: requirements.lock (production) and requirements-dev.lock (test and lint
+# tools, which includes the first); reinstalled only when a lock changes.
+$(BIN)/.installed: requirements.lock requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@touch $@
 
 # NHS.UK frontend (and axe-core for the accessibility tests), pinned in package-lock.json.
