@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
 from issues.models import Deadline, Issue, State
+from issues.windows import window_days, working_days_in_words
 
 # NHS.UK tag colours: grey while the pharmacy works on it, blue/purple while an outside body is
 # awaited, orange when the LPC is involved, red once it reached CPE IT, green when fixed.
@@ -33,26 +33,6 @@ def state_tag(state: str) -> dict[str, str]:
     return {"text": State(state).label, "colour": STATE_TAG_COLOURS.get(state, "grey")}
 
 
-def window_days(issue: Issue) -> float | None:
-    """The length, in working days, of the window the issue's deadline belongs to."""
-    if issue.due_kind == Deadline.RA_REPLY:
-        return settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS
-    windows: dict[str, float] = {
-        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
-        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
-        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
-    }
-    return windows.get(issue.due_kind)
-
-
-def working_days_in_words(days: float) -> str:
-    """2 -> '2 working days', 1 -> '1 working day', 0.5 -> 'half a working day'."""
-    if days == 0.5:
-        return "half a working day"
-    number = f"{days:g}"
-    return f"{number} working day" if days == 1 else f"{number} working days"
-
-
 def moment_in_words(moment: datetime, *, now: datetime | None = None) -> str:
     """'Wednesday 30 December, 10:00' in Europe/London; the year only when it is not this year."""
     local = timezone.localtime(moment)
@@ -65,7 +45,7 @@ def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:
     if issue.due_at is None or not issue.due_kind:
         return ""
     text = f"{Deadline(issue.due_kind).label} due by {moment_in_words(issue.due_at, now=now)}"
-    days = window_days(issue)
+    days = window_days(issue.due_kind, is_emergency=issue.is_emergency)
     return f"{text}: {working_days_in_words(days)}" if days else text
 
 

@@ -13,12 +13,11 @@ from issues.nudges.rules import (
     ACTION_ANCHORS,
     AUDIENCE_WORDS,
     Links,
-    in_words,
     london,
     max_reminders,
     tracking_address_for,
-    window_days,
 )
+from issues.windows import window_days, working_days_in_words
 
 
 def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "contact_phone": issue.contact_phone,
         "state_label": issue.get_state_display(),  # type: ignore[attr-defined]
         "deadline": london(datetime.fromisoformat(facts["deadline"])),
-        "window": in_words(window_days(due_kind, is_emergency=issue.is_emergency)),
+        "window": working_days_in_words(window_days(due_kind, is_emergency=issue.is_emergency)),
         "audience": AUDIENCE_WORDS[due_kind],
         "reminder": facts["reminder"],
         "max_reminders": max_reminders(),

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from issues.models import Deadline
+from issues.windows import window_days
 
 
 class Role:
@@ -93,32 +94,12 @@ def max_reminders() -> int:
     return max(1, int(settings.NUDGE_MAX_REMINDERS))
 
 
-def window_days(due_kind: str, *, is_emergency: bool) -> float:
-    """The length of the wait in working days (the windows of DESIGN.md, from settings)."""
-    if due_kind == Deadline.RA_REPLY:
-        return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if is_emergency else settings.WINDOW_RA_REPLY_DAYS)
-    windows: dict[str, float] = {
-        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
-        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
-        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
-    }
-    return float(windows[due_kind])
-
-
 def reminder_gap_days(due_kind: str, *, is_emergency: bool, reminder_number: int) -> float:
     """Working days from reminder number `reminder_number` to the next one: the window again up to
     NUDGE_MAX_REMINDERS, then one working day."""
     if reminder_number < max_reminders():
         return window_days(due_kind, is_emergency=is_emergency)
     return 1.0
-
-
-def in_words(days: float) -> str:
-    if days == 0.5:
-        return "half a working day"
-    if days == int(days):
-        return f"{int(days)} working day{'' if days == 1 else 's'}"
-    return f"{days:g} working days"
 
 
 @functools.lru_cache(maxsize=8192)

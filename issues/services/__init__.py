@@ -25,7 +25,7 @@ validation). Import from `issues.services`, which re-exports the public names.
 """
 
 from issues.emails import RaRequest, issue_ra_request_preview
-from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS, window_days
+from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS
 from issues.services.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.services.reporting import issue_report
 from issues.services.timeline import (
@@ -42,6 +42,7 @@ from issues.services.transitions import (
     TRANSITIONS,
     issue_transition,
 )
+from issues.windows import window_days
 
 __all__ = [
     "CLOCK_FIELDS",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from directory.models import User
 from issues.clock import add_working_days
 from issues.models import Deadline, EventKind, Issue, IssueEvent, State
+from issues.windows import window_days, working_days_in_words
 
 
 def record_event(
@@ -52,28 +52,9 @@ WAITING_FOR: dict[str, str] = {
 }
 
 
-def window_days(kind: str, issue: Issue) -> float:
-    if kind == Deadline.RA_REPLY:
-        return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS)
-    windows: dict[str, float] = {
-        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
-        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
-        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
-    }
-    return float(windows[kind])
-
-
-def days_in_words(days: float) -> str:
-    if days == 0.5:
-        return "half a working day"
-    if days == int(days):
-        return f"{int(days)} working day{'s' if days != 1 else ''}"
-    return f"{days:g} working days"
-
-
 def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -> IssueEvent:
     """Set issue.due_at/due_kind (the caller saves) and write the CLOCK event."""
-    days = window_days(kind, issue)
+    days = window_days(kind, is_emergency=issue.is_emergency)
     issue.due_at = add_working_days(now, days)
     issue.due_kind = kind
     issue.reminders_sent = 0
@@ -82,7 +63,7 @@ def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -
         issue,
         kind=EventKind.CLOCK,
         actor=actor,
-        text=f"{WINDOW_LABELS[kind]} due by {when} ({days_in_words(days)}).",
+        text=f"{WINDOW_LABELS[kind]} due by {when} ({working_days_in_words(days)}).",
         data={"due_at": issue.due_at.isoformat(), "due_kind": kind, "window_days": days},
         now=now,
     )

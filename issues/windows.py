@@ -1,0 +1,27 @@
+"""The waits of DESIGN.md in working days (from settings), and how the pages and mails say them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from issues.models import Deadline
+
+
+def window_days(due_kind: str, *, is_emergency: bool) -> float:
+    """The length of the wait for `due_kind`, in working days; the RA's is shorter in an emergency."""
+    if due_kind == Deadline.RA_REPLY:
+        return float(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if is_emergency else settings.WINDOW_RA_REPLY_DAYS)
+    windows: dict[str, float] = {
+        Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
+        Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
+        Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
+    }
+    return float(windows[due_kind])
+
+
+def working_days_in_words(days: float) -> str:
+    """2 -> '2 working days', 1 -> '1 working day', 0.5 -> 'half a working day'."""
+    if days == 0.5:
+        return "half a working day"
+    number = f"{days:g}"
+    return f"{number} working day" if days == 1 else f"{number} working days"
