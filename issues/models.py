@@ -32,6 +32,19 @@ class Kind(models.TextChoices):
     OTHER = "other", "Something else"
 
 
+# Problems only the Registration Authority can fix (DESIGN.md, "Labels"): the report asks no "what
+# did you try", the issue goes straight to the RA step and is never offered the CIS step. The one
+# definition: the route table, the report pages, the guidance and the status all read it.
+RA_ONLY_KINDS: frozenset[str] = frozenset(
+    {Kind.LOST_STOLEN_DAMAGED, Kind.OLD_CARD_SERIES, Kind.PREMISES_ODS, Kind.MULTI_SITE}
+)
+
+
+def kind_needs_ra(kind: str) -> bool:
+    """True for a kind of problem only the RA can fix."""
+    return kind in RA_ONLY_KINDS
+
+
 class State(models.TextChoices):
     IN_PHARMACY = "in_pharmacy", "Trying to fix it in the pharmacy"
     CIS_SELF_SERVICE = "cis_self_service", "Trying Care Identity Service self-service"
