@@ -25,6 +25,7 @@ __all__ = [
     "is_working_day",
     "is_working_time",
     "next_opening",
+    "subtract_working_days",
     "working_day_length",
     "working_time_between",
     "working_zone",
@@ -94,6 +95,13 @@ def _next_working_day(day: date) -> date:
     return day
 
 
+def _previous_working_day(day: date) -> date:
+    day -= timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
 def _normalise_local(cursor: datetime) -> datetime:
     """The wall-clock moment counting starts from: `cursor` if it is within working hours
     (the close included), else the next opening."""
@@ -142,6 +150,41 @@ def add_working_days(start: datetime, days: float) -> datetime:
             return _from_local_naive(cursor + remaining)
         remaining -= available
         cursor = _open_close(_next_working_day(cursor.date()))[0]
+
+
+def subtract_working_days(end: datetime, days: float) -> datetime:
+    """The latest moment from which `days` working days of working time have passed by `end`:
+    add_working_days backwards, so that working_time_between(result, end) is the window.
+
+    `end` must be aware; the result is an aware datetime in the working time zone. An `end` outside
+    working hours counts back from the previous close; a window that uses up a day exactly starts
+    at that day's opening (not at the previous close).
+    """
+    _require_aware(end, "end")
+    if days < 0:
+        raise ValueError("days must not be negative.")
+    remaining = working_day_length() * days
+    cursor = _normalise_local_backwards(_to_local_naive(end))
+    while True:
+        opening = _open_close(cursor.date())[0]
+        available = cursor - opening
+        if remaining <= available:
+            return _from_local_naive(cursor - remaining)
+        remaining -= available
+        cursor = _open_close(_previous_working_day(cursor.date()))[1]
+
+
+def _normalise_local_backwards(cursor: datetime) -> datetime:
+    """The wall-clock moment counting back starts from: `cursor` if it is within working hours
+    (the opening included), else the previous close."""
+    day = cursor.date()
+    if is_working_day(day):
+        opening, closing = _open_close(day)
+        if cursor > closing:
+            return closing
+        if cursor >= opening:
+            return cursor
+    return _open_close(_previous_working_day(day))[1]
 
 
 def working_time_between(a: datetime, b: datetime) -> timedelta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from issues.clock import (
     is_working_day,
     is_working_time,
     next_opening,
+    subtract_working_days,
     working_day_length,
     working_time_between,
 )
@@ -40,6 +41,25 @@ def london(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> d
 )
 def test_it_gives_the_worked_examples_of_the_design(start: datetime, days: float, due: datetime) -> None:
     assert add_working_days(start, days) == due
+
+
+@pytest.mark.parametrize(
+    ("end", "days", "start"),
+    [
+        # The worked examples backwards; a Saturday start counts from Monday's opening, so the
+        # latest moment two working days before Tuesday's close is Monday's opening.
+        (london(2026, 12, 2, 10, 0), 2, london(2026, 11, 30, 10, 0)),
+        (london(2026, 12, 1, 16, 30), 2, london(2026, 11, 27, 16, 30)),
+        (london(2026, 12, 30, 10, 0), 2, london(2026, 12, 24, 10, 0)),
+        (london(2026, 12, 1, 17, 0), 2, london(2026, 11, 30, 9, 0)),
+        # An end outside working hours counts back from the previous close.
+        (london(2026, 12, 25, 12, 0), 0.5, london(2026, 12, 24, 13, 0)),
+        (london(2026, 11, 30, 8, 0), 0.25, london(2026, 11, 27, 15, 0)),
+    ],
+    ids=["monday", "friday-afternoon", "christmas", "to-an-opening", "from-a-bank-holiday", "before-opening"],
+)
+def test_it_counts_working_days_back(end: datetime, days: float, start: datetime) -> None:
+    assert subtract_working_days(end, days) == start
 
 
 def test_it_skips_easter_from_good_friday_to_easter_monday() -> None:
@@ -119,6 +139,10 @@ def test_it_refuses_naive_datetimes() -> None:
 def test_it_refuses_negative_windows() -> None:
     with pytest.raises(ValueError):
         add_working_days(london(2026, 12, 1, 10, 0), -1)
+    with pytest.raises(ValueError):
+        subtract_working_days(london(2026, 12, 1, 10, 0), -1)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        subtract_working_days(datetime(2026, 12, 1, 10, 0), 1)
 
 
 # Properties -----------------------------------------------------------------------------------
@@ -169,6 +193,35 @@ def test_it_reaches_the_earliest_moment(start: datetime, a: float) -> None:
     due = add_working_days(start, a)
     if a > 0:
         assert working_time_between(start, due - timedelta(minutes=1)) < DAY * a
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(end=moments, days=windows)
+def test_it_counts_back_exactly_the_window(end: datetime, days: float) -> None:
+    start = subtract_working_days(end, days)
+    assert start <= end
+    assert working_time_between(start, end) == DAY * days
+    assert _in_working_hours(start)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(end=moments, days=windows)
+def test_it_counts_back_to_the_latest_moment(end: datetime, days: float) -> None:
+    """One minute after the start found, less than the window passes before `end`."""
+    start = subtract_working_days(end, days)
+    if days > 0:
+        assert working_time_between(start + timedelta(minutes=1), end) < DAY * days
+
+
+def _after_opening(moment: datetime) -> bool:
+    return is_working_time(moment) and moment.astimezone(LONDON).time() != time(9, 0)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(end=moments.filter(_after_opening), days=windows)
+def test_it_undoes_add_working_days(end: datetime, days: float) -> None:
+    # (At an opening, adding back ends at the previous close: the same moment in working time.)
+    assert add_working_days(subtract_working_days(end, days), days) == end
 
 
 @hypothesis_settings(max_examples=100, deadline=None)
