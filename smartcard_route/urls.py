@@ -7,7 +7,9 @@ from smartcard_route import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("", include("directory.account_urls")),
+    # Logging in and out, password reset (directory.accounts): not namespaced, as Django's LOGIN_URL expects.
+    path("", include("directory.accounts.urls")),
+    # The reminder-emails page of issues (namespace "notifications"), on the account's paths.
     path("account/", include("issues.account_urls")),
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
