@@ -6,23 +6,12 @@ page was removed) is left out instead of breaking every page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from directory.models import LPC, Pharmacy, PharmacyOwner, User
-
-
-@dataclass(frozen=True)
-class Roles:
-    pharmacy_staff: bool = False
-    pharmacy_owner: bool = False
-    lpc_officer: bool = False
-    cpe_it: bool = False
-    directory_manager: bool = False
+from directory.roles import Roles, user_roles
 
 
 def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
@@ -31,29 +20,6 @@ def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
         return reverse(viewname, args=args or None, kwargs=kwargs or None)
     except NoReverseMatch:
         return None
-
-
-def user_roles(user: Any) -> Roles:
-    """The roles of a user, in one query for the memberships."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return Roles()
-    memberships = (
-        User.objects.filter(pk=user.pk)
-        .annotate(
-            is_staff_member=Exists(Pharmacy.staff.through.objects.filter(user_id=OuterRef("pk"))),
-            is_owner=Exists(PharmacyOwner.members.through.objects.filter(user_id=OuterRef("pk"))),
-            is_officer=Exists(LPC.officers.through.objects.filter(user_id=OuterRef("pk"))),
-        )
-        .values("is_staff_member", "is_owner", "is_officer")
-        .first()
-    ) or {"is_staff_member": False, "is_owner": False, "is_officer": False}
-    return Roles(
-        pharmacy_staff=memberships["is_staff_member"],
-        pharmacy_owner=memberships["is_owner"],
-        lpc_officer=memberships["is_officer"],
-        cpe_it=user.is_cpe_it,
-        directory_manager=user.is_directory_manager,
-    )
 
 
 def _links_for(roles: Roles) -> list[tuple[str, str]]:
