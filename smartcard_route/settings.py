@@ -73,7 +73,11 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "smartcard_route.jinja2.environment"},
+        "OPTIONS": {
+            "environment": "smartcard_route.jinja2.environment",
+            # Pages rendered with a request get `nav_items`, the header links of the user's roles.
+            "context_processors": ["directory.navigation.navigation"],
+        },
     },
     {
         # Django's admin and the REST framework's browsable API use Django templates.

@@ -22,9 +22,9 @@ from django.test import Client, RequestFactory
 from django.urls import include, path
 
 from directory.models import User
+from directory.navigation import nav_items
 from smartcard_route import urls as site_urls
 from smartcard_route import views
-from smartcard_route.navigation import nav_items
 from smartcard_route.staticfiles import NAME as NHSUK_STYLESHEET
 from smartcard_route.staticfiles import without_remote_font_faces
 

@@ -1,7 +1,9 @@
 """The header navigation: which links a user sees depends on their roles (DESIGN.md, "People").
 
-Links are named by URL name. A name that does not resolve (its app is not installed yet, or a
-page was removed) is left out instead of breaking every page.
+Links are named by URL name (a string, so this module imports no app's views). A name that does
+not resolve (its app is not installed yet, or a page was removed) is left out instead of breaking
+every page. Pages get the links from the `navigation` context processor (settings.TEMPLATES), so
+the plumbing's Jinja2 environment needs no import of the directory.
 """
 
 from __future__ import annotations
@@ -9,17 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 from directory.roles import Roles, user_roles
-
-
-def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
-    """The URL of a named page, or None when no such page exists (yet)."""
-    try:
-        return reverse(viewname, args=args or None, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
+from smartcard_route.jinja2 import url_or_none
 
 
 def _links_for(roles: Roles) -> list[tuple[str, str]]:
@@ -58,3 +53,11 @@ def nav_items(request: HttpRequest | None) -> list[dict[str, Any]]:
         best["current"] = request.path == best["href"]
     request._smartcard_nav_items = items  # type: ignore[attr-defined]
     return items
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: `nav_items`, the header links, read (one query) only if the page draws them.
+
+    A page rendered without a request (the 500 page) gets no `nav_items`, hence no navigation.
+    """
+    return {"nav_items": SimpleLazyObject(lambda: nav_items(request))}
