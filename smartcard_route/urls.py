@@ -1,7 +1,8 @@
+"""The site's URLs. The plumbing imports no app: each app's URLs are included by module name."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from issues.api import api_docs, api_schema
 from smartcard_route import views
 
 urlpatterns = [
@@ -18,8 +19,7 @@ urlpatterns = [
     path("webhooks/anymail/", include("issues.webhook_urls")),
     path("webhooks/anymail/", include("anymail.urls")),
     path("api/v1/", include("issues.api_urls")),
-    path("api/schema/", api_schema, name="api-schema"),
-    path("api/docs/", api_docs, name="api-docs"),
+    path("api/", include("issues.api.reference_urls")),
 ]
 
 handler403 = "smartcard_route.views.permission_denied"
