@@ -5,7 +5,8 @@ People's roles (DESIGN.md, "People and what they may see") are memberships:
 - pharmacy owner: `PharmacyOwner.members` (every pharmacy of that owner)
 - LPC officer: `LPC.officers`
 - CPE IT and directory manager: flags on the user.
-Scoping lives in `directory.selectors`, never here.
+They are read in `directory.roles` (the one answer to "which roles has this user"); scoping lives
+in the selectors, never here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from directory.models import LPC, CorrectionReport, Pharmacy, RegistrationAuthority, User
+from directory.roles import holds_roles, pharmacy_side
 from directory.validators import normalise_postcode
 
 _OUTWARD_CODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
@@ -24,13 +25,12 @@ def pharmacies_for_user(*, user: User) -> QuerySet[Pharmacy]:
     CPE IT acts for every pharmacy. An LPC officer's area is a different scope (issues in their
     LPC's area once the LPC is involved) and is decided where issues are read.
     """
-    if not user.is_authenticated or not user.is_active:
+    if not holds_roles(user):
         return Pharmacy.objects.none()
     if user.is_cpe_it:
         return _pharmacies()
-    member = Q(staff=user) | Q(owner__members=user)
-    # A subquery, not a join, so a user who is both staff and owner member sees each pharmacy once.
-    return _pharmacies().filter(pk__in=Pharmacy.objects.filter(member).values("pk"))
+    # Subqueries, not joins, so a user who is both staff and owner member sees each pharmacy once.
+    return _pharmacies().filter(pharmacy_side(user))
 
 
 def pharmacy_search(*, query: str) -> QuerySet[Pharmacy]:

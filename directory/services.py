@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,11 +16,13 @@ from directory.models import LPC, CorrectionReport, RegistrationAuthority, User
 
 logger = logging.getLogger(__name__)
 
+# The task that emails the directory manager about a report (directory.tasks, which calls the
+# services below), enqueued by the name it is registered under instead of being imported.
+NOTIFY_TASK = "directory.tasks.notify_directory_manager"
+
 
 def _enqueue_notification(report_id: int) -> None:
-    from directory.tasks import notify_directory_manager
-
-    notify_directory_manager.delay(report_id)
+    current_app.send_task(NOTIFY_TASK, args=[report_id])
 
 
 def correction_report_create(*, reporter: User, target: RegistrationAuthority | LPC, details: str) -> CorrectionReport:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from directory.services import correction_report_notify, correction_report_notify_pending
+from directory.services import NOTIFY_TASK, correction_report_notify, correction_report_notify_pending
 
 
-@shared_task(bind=True, max_retries=10, acks_late=True)
+@shared_task(name=NOTIFY_TASK, bind=True, max_retries=10, acks_late=True)
 def notify_directory_manager(self: Task, report_id: int) -> bool:
     """Email the directory manager about a correction report. The service claims the report first,
     so a duplicate task sends nothing; a mail error retries with exponential backoff."""

@@ -2,7 +2,7 @@ from django.urls import path
 
 from issues import account_views
 
-app_name = "accounts"
+app_name = "notifications"
 
 urlpatterns = [
     path("notifications/", account_views.notification_preferences, name="notification_preferences"),

@@ -50,4 +50,4 @@ def notification_preferences_save(request: HttpRequest) -> HttpResponse:
         form.add_error(None, error)
         return _render(request, form, status=400)
     messages.success(request, SAVED[preference.nudge_delivery])
-    return redirect("accounts:notification_preferences")
+    return redirect("notifications:notification_preferences")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from directory.models import User
+from directory.roles import holds_roles, pharmacy_roles
 from issues.models import Issue, State
 
 
@@ -37,18 +38,15 @@ class Roles:
 
 
 def roles_for(user: User, issue: Issue) -> Roles:
-    """The user's roles for this issue. LPC officers only count once the LPC is involved."""
-    if not user.is_authenticated or not user.is_active:
+    """The user's roles for this issue: their roles towards its pharmacy (directory.roles), where an
+    LPC officer only counts once the LPC is involved, and whether they reported it."""
+    if not holds_roles(user):
         return Roles()
-    pharmacy = issue.pharmacy
+    towards = pharmacy_roles(user, issue.pharmacy)
     return Roles(
-        staff=pharmacy.staff.filter(pk=user.pk).exists(),
-        owner=pharmacy.owner.members.filter(pk=user.pk).exists(),
-        lpc_officer=(
-            issue.lpc_involved_at is not None
-            and pharmacy.lpc_id is not None
-            and pharmacy.lpc.officers.filter(pk=user.pk).exists()  # type: ignore[union-attr]
-        ),
+        staff=towards.staff,
+        owner=towards.owner,
+        lpc_officer=towards.lpc_officer and issue.lpc_involved_at is not None,
         cpe_it=bool(user.is_cpe_it),
         reporter=issue.reporter_id == user.pk,
     )

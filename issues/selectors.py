@@ -23,7 +23,8 @@ from django.http import Http404
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from directory.models import LPC, Pharmacy, PharmacyOwner, User
+from directory.models import Pharmacy, User
+from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, staff_of
 from issues.emails import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
@@ -57,17 +58,14 @@ __all__ = [
 
 def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
     """The issues this user may see; an anonymous or inactive user sees none."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not holds_roles(user):
         return Issue.objects.none()
     if user.is_cpe_it:
         return Issue.objects.all()
-    staff_of = Pharmacy.staff.through.objects.filter(user_id=user.pk).values("pharmacy_id")
-    owner_of = PharmacyOwner.members.through.objects.filter(user_id=user.pk).values("pharmacyowner_id")
-    officer_of = LPC.officers.through.objects.filter(user_id=user.pk).values("lpc_id")
     return Issue.objects.filter(
-        Q(pharmacy_id__in=staff_of)
-        | Q(pharmacy__owner_id__in=owner_of)
-        | Q(lpc_involved_at__isnull=False, pharmacy__lpc_id__in=officer_of)
+        Q(pharmacy_id__in=staff_of(user))
+        | Q(pharmacy__owner_id__in=owner_of(user))
+        | Q(lpc_involved_at__isnull=False, pharmacy__lpc_id__in=officer_of(user))
     )
 
 
@@ -191,14 +189,9 @@ def issue_timeline(*, issue: Issue) -> QuerySet[IssueEvent]:
 
 def pharmacies_for_reporting(*, user: User | Any) -> QuerySet[Pharmacy]:
     """The pharmacies the user may report a problem for: those they work at or own."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not holds_roles(user):
         return Pharmacy.objects.none()
-    return (
-        Pharmacy.objects.filter(Q(staff=user) | Q(owner__members=user))
-        .distinct()
-        .select_related("ra", "lpc", "owner")
-        .order_by("name")
-    )
+    return Pharmacy.objects.filter(pharmacy_side(user)).select_related("ra", "lpc", "owner").order_by("name")
 
 
 def issue_counts_by_state(*, user: User | Any) -> dict[str, int]:

@@ -1,4 +1,8 @@
-"""The Jinja2 environment for pages: NHS.UK frontend macros plus a few Django helpers."""
+"""The Jinja2 environment for pages: NHS.UK frontend macros plus a few Django helpers.
+
+What an app adds to every page (the header navigation: directory.navigation) comes through a
+context processor named in settings.TEMPLATES, so the plumbing imports no app.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ from typing import Any
 
 from django.contrib import messages
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
 
-from smartcard_route.navigation import nav_items, url_or_none
-
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
     return reverse(viewname, args=args or None, kwargs=kwargs or None)
+
+
+def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
+    """The URL of a named page, or None when no such page exists (yet)."""
+    try:
+        return url(viewname, *args, **kwargs)
+    except NoReverseMatch:
+        return None
 
 
 def london_datetime(value: Any, fmt: str = "l j F Y, H:i") -> str:
@@ -48,7 +58,6 @@ def environment(**options: Any) -> Environment:
             "url": url,
             "static": static,
             "get_messages": messages.get_messages,
-            "nav_items": nav_items,
             "url_or_none": url_or_none,
             "service_name": "Smartcard Route",
         }

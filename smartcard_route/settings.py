@@ -73,7 +73,11 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "smartcard_route.jinja2.environment"},
+        "OPTIONS": {
+            "environment": "smartcard_route.jinja2.environment",
+            # Pages rendered with a request get `nav_items`, the header links of the user's roles.
+            "context_processors": ["directory.navigation.navigation"],
+        },
     },
     {
         # Django's admin and the REST framework's browsable API use Django templates.
@@ -213,7 +217,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules that autodiscovery (each app's tasks.py) does not find.
-CELERY_IMPORTS = ["directory.account_tasks"]
+CELERY_IMPORTS = ["directory.accounts.tasks"]
 # Workers log through LOGGING below (JSON on stdout) like the web processes.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Nudges (issues.nudges): reminders per wait before they drop to once a working day, issues per

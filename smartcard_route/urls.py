@@ -1,13 +1,16 @@
+"""The site's URLs. The plumbing imports no app: each app's URLs are included by module name."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from issues.api import api_docs, api_schema
 from smartcard_route import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("", include("directory.account_urls")),
+    # Logging in and out, password reset (directory.accounts): not namespaced, as Django's LOGIN_URL expects.
+    path("", include("directory.accounts.urls")),
+    # The reminder-emails page of issues (namespace "notifications"), on the account's paths.
     path("account/", include("issues.account_urls")),
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
@@ -16,8 +19,7 @@ urlpatterns = [
     path("webhooks/anymail/", include("issues.webhook_urls")),
     path("webhooks/anymail/", include("anymail.urls")),
     path("api/v1/", include("issues.api_urls")),
-    path("api/schema/", api_schema, name="api-schema"),
-    path("api/docs/", api_docs, name="api-docs"),
+    path("api/", include("issues.api.reference_urls")),
 ]
 
 handler403 = "smartcard_route.views.permission_denied"

@@ -22,9 +22,9 @@ from django.test import Client, RequestFactory
 from django.urls import include, path
 
 from directory.models import User
+from directory.navigation import nav_items
 from smartcard_route import urls as site_urls
 from smartcard_route import views
-from smartcard_route.navigation import nav_items
 from smartcard_route.staticfiles import NAME as NHSUK_STYLESHEET
 from smartcard_route.staticfiles import without_remote_font_faces
 
@@ -81,14 +81,14 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     ]
     urlpatterns = [
         path("", views.home, name="home"),
-        path("", include("directory.account_urls")),
+        path("", include("directory.accounts.urls")),
         path("healthz", views.healthz, name="healthz"),
         path("directory/", include((directory_pages, "directory"))),
     ]
     if with_issue_pages:
         urlpatterns.append(path("issues/", include((issue_pages, "issues"))))
         account_pages = [path("notifications/", _placeholder, name="notification_preferences")]
-        urlpatterns.append(path("account/", include((account_pages, "accounts"))))
+        urlpatterns.append(path("account/", include((account_pages, "notifications"))))
     return _urlconf("site_with_issue_pages" if with_issue_pages else "site_without_issue_pages", urlpatterns)
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Pharmacy, User
+from directory.roles import pharmacy_roles
 from issues.exceptions import IssueActionForbidden
 from issues.models import EventKind, Issue, Kind
 from issues.services.events import record_event
@@ -40,12 +41,7 @@ def issue_report(
     Validates every field (the Smartcard number is optional at this point, and normalised to 12
     digits when given), creates the issue in `in_pharmacy` and writes the REPORTED event.
     """
-    is_member = (
-        user.is_authenticated
-        and user.is_active
-        and (pharmacy.staff.filter(pk=user.pk).exists() or pharmacy.owner.members.filter(pk=user.pk).exists())
-    )
-    if not is_member:
+    if not pharmacy_roles(user, pharmacy).pharmacy_side:
         raise IssueActionForbidden("Only the pharmacy's staff or owner can report a problem for it.")
     errors = FieldErrors()
     kind = clean_choice(errors, "kind", kind, Kind.values, label="the kind of problem")

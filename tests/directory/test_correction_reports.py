@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from celery import current_app
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.test import override_settings
@@ -81,6 +82,21 @@ def test_it_records_a_report_and_emails_the_manager_after_commit(client, staff, 
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert "The phone number is now 0113 496 0999." in str(html)
+
+
+def test_it_enqueues_the_task_by_the_name_it_is_registered_under(
+    staff, ra, django_capture_on_commit_callbacks, monkeypatch
+):
+    # The services name the task rather than import it (directory.tasks imports the services).
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = correction_report_create(reporter=staff, target=ra, details="Wrong phone number")
+
+    ((name, args),) = sent
+    assert current_app.tasks[name] == notify_directory_manager  # (a shared_task is a proxy of the registered one)
+    assert args == [report.pk]
 
 
 def test_it_thanks_the_reporter_on_the_ra_page(client, staff, ra):

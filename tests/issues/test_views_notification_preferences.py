@@ -12,8 +12,8 @@ from issues.models import NotificationPreference
 
 pytestmark = pytest.mark.django_db
 
-PAGE = reverse("accounts:notification_preferences")
-SAVE = reverse("accounts:notification_preferences_save")
+PAGE = reverse("notifications:notification_preferences")
+SAVE = reverse("notifications:notification_preferences_save")
 IMMEDIATE = NotificationPreference.Delivery.IMMEDIATE
 DIGEST = NotificationPreference.Delivery.DAILY_DIGEST
 REMINDER_PEOPLE = ["staff", "owner", "lpc_officer", "cpe_it"]

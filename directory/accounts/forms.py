@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
-from directory.account_tasks import send_password_reset_email
+from directory.accounts.tasks import send_password_reset_email
 
 
 class EmailAuthenticationForm(AuthenticationForm):

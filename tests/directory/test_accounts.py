@@ -15,7 +15,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
-from directory.account_tasks import password_reset_send
+from directory.accounts.tasks import password_reset_send
 from directory.models import User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -412,3 +412,16 @@ def test_it_sends_anonymous_visitors_of_every_other_page_to_log_in(client):
 def test_it_shows_the_public_pages_without_a_login(client, db):
     for name in ["home", "login", "password_reset", "password_reset_done", "password_reset_complete"]:
         assert client.get(reverse(name)).status_code == 200, name
+
+
+def test_it_keeps_the_account_pages_at_their_addresses():
+    # Accounts (directory.accounts) are not namespaced; the reminder-emails page of issues has its own
+    # namespace on the /account/ paths. Links in mail already sent point at these addresses.
+    assert reverse("login") == "/login/"
+    assert reverse("logout") == "/logout/"
+    assert reverse("password_reset") == "/password-reset/"
+    assert reverse("password_reset_done") == "/password-reset/sent/"
+    assert reverse("password_reset_confirm", args=["MQ", "set-password"]) == "/password-reset/MQ/set-password/"
+    assert reverse("password_reset_complete") == "/password-reset/done/"
+    assert reverse("notifications:notification_preferences") == "/account/notifications/"
+    assert reverse("notifications:notification_preferences_save") == "/account/notifications/save/"

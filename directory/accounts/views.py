@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
-from directory.account_forms import EmailAuthenticationForm, NewPasswordForm, PasswordResetRequestForm
+from directory.accounts.forms import EmailAuthenticationForm, NewPasswordForm, PasswordResetRequestForm
 
 
 class LoginView(auth_views.LoginView):

@@ -1,0 +1,104 @@
+"""The one answer to "which roles has this user" (DESIGN.md, "People and what they may see").
+
+A role is a membership (directory.models): staff of a pharmacy (`Pharmacy.staff`), member of the
+organisation that owns it (`PharmacyOwner.members`, owner of each of its pharmacies), officer of an
+LPC (`LPC.officers`); CPE IT and directory manager are flags on the user. An anonymous or inactive
+user holds no role. The memberships are read here and nowhere else, in two shapes that share one
+definition: as subqueries (`staff_of`, `owner_of`, `officer_of`), for querysets scoped to a user,
+and as answers (`user_roles` for the header navigation, `pharmacy_roles` for permissions on one
+pharmacy), each in one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, Q, QuerySet, Value
+
+from directory.models import LPC, Pharmacy, PharmacyOwner, User
+
+
+def holds_roles(user: Any) -> bool:
+    """Whether this user may hold roles at all: signed in, with an active account."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def staff_of(user: User) -> QuerySet[Any]:
+    """Subquery: ids of the pharmacies the user is staff of."""
+    return Pharmacy.staff.through.objects.filter(user_id=user.pk).values("pharmacy_id")
+
+
+def owner_of(user: User) -> QuerySet[Any]:
+    """Subquery: ids of the pharmacy owners (organisations) the user is a member of."""
+    return PharmacyOwner.members.through.objects.filter(user_id=user.pk).values("pharmacyowner_id")
+
+
+def officer_of(user: User) -> QuerySet[Any]:
+    """Subquery: ids of the LPCs the user is an officer of."""
+    return LPC.officers.through.objects.filter(user_id=user.pk).values("lpc_id")
+
+
+def pharmacy_side(user: User) -> Q:
+    """On Pharmacy: the pharmacies the user acts for as staff or as a member of their owner."""
+    return Q(pk__in=staff_of(user)) | Q(owner_id__in=owner_of(user))
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The roles a user holds anywhere (several at once is normal)."""
+
+    pharmacy_staff: bool = False
+    pharmacy_owner: bool = False
+    lpc_officer: bool = False
+    cpe_it: bool = False
+    directory_manager: bool = False
+
+
+def user_roles(user: Any) -> Roles:
+    """The roles of a user, in one query for the memberships."""
+    if not holds_roles(user):
+        return Roles()
+    memberships = _exists(
+        user, pharmacy_staff=staff_of(user), pharmacy_owner=owner_of(user), lpc_officer=officer_of(user)
+    )
+    return Roles(**memberships, cpe_it=user.is_cpe_it, directory_manager=user.is_directory_manager)
+
+
+@dataclass(frozen=True)
+class PharmacyRoles:
+    """The roles a user holds towards one pharmacy."""
+
+    staff: bool = False
+    owner: bool = False
+    lpc_officer: bool = False  # an officer of the pharmacy's LPC
+
+    @property
+    def pharmacy_side(self) -> bool:
+        return self.staff or self.owner
+
+
+def pharmacy_roles(user: Any, pharmacy: Pharmacy) -> PharmacyRoles:
+    """The user's roles towards this pharmacy, in one query. (CPE IT is a flag: `user.is_cpe_it`.)"""
+    if not holds_roles(user):
+        return PharmacyRoles()
+    officer: QuerySet[Any] | None = (
+        officer_of(user).filter(lpc_id=pharmacy.lpc_id) if pharmacy.lpc_id is not None else None
+    )
+    memberships = _exists(
+        user,
+        staff=staff_of(user).filter(pharmacy_id=pharmacy.pk),
+        owner=owner_of(user).filter(pharmacyowner_id=pharmacy.owner_id),
+        lpc_officer=officer,
+    )
+    return PharmacyRoles(**memberships)
+
+
+def _exists(user: User, **subqueries: QuerySet[Any] | None) -> dict[str, bool]:
+    """Whether each subquery has a row, all in one query (None: known to be False, not asked)."""
+    # Prefixed so that no annotation collides with a field or relation of User.
+    annotations = {
+        f"has_{name}": Exists(query) if query is not None else Value(False) for name, query in subqueries.items()
+    }
+    row = User.objects.filter(pk=user.pk).annotate(**annotations).values(*annotations).first()
+    return {name: bool(row[f"has_{name}"]) if row else False for name in subqueries}
