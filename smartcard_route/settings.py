@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs/, served from the site itself
     "anymail",
     "axes",
     "csp",
@@ -320,6 +321,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Smartcard issues along Community Pharmacy England's resolution and escalation route.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ (issues.api.docs): Swagger UI from drf-spectacular-sidecar, never from a CDN; without
+    # its online validator (an image from validator.swagger.io, which the CSP refuses) and deep links
+    # (a link nested in each operation's button, an accessibility fault).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": "none"},
     # One name per choice set shared by several fields (the API's enums).
     "ENUM_NAME_OVERRIDES": {
         "IssueKindEnum": "issues.models.Kind",
