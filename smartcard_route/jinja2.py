@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
@@ -33,6 +34,11 @@ def london_date(value: Any, fmt: str = "j F Y") -> str:
     return date_format(value, fmt)
 
 
+def nhsuk_stylesheet() -> str:
+    """NHS.UK frontend's CSS as compiled from scss/: with the NHS web font only where NHS_FONTS allows it."""
+    return static("build/nhsuk-frontend-nhs-fonts.css" if settings.NHS_FONTS else "build/nhsuk-frontend.css")
+
+
 def environment(**options: Any) -> Environment:
     # Django passes the loader it built from TEMPLATES["DIRS"]; NHS.UK's macros come after it.
     project_loader = options.pop("loader")
@@ -47,6 +53,7 @@ def environment(**options: Any) -> Environment:
         {
             "url": url,
             "static": static,
+            "nhsuk_stylesheet": nhsuk_stylesheet,
             "get_messages": messages.get_messages,
             "nav_items": nav_items,
             "url_or_none": url_or_none,

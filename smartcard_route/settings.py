@@ -138,15 +138,14 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("nhsuk", NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk"),
 ]
-# The compiled NHS.UK CSS refers to /assets/...: our WhiteNoise middleware serves the package's
-# assets folder at that prefix too (smartcard_route.middleware.StaticAndNhsukAssetsMiddleware).
+# NHS.UK frontend's CSS (compiled with its assets path "/assets/", scss/) and page template's icons
+# refer to /assets/...: our WhiteNoise middleware serves the package's assets folder at that prefix
+# too (smartcard_route.middleware.StaticAndNhsukAssetsMiddleware).
 NHSUK_ASSETS_DIR = NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk" / "assets"
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    # NHS.UK's stylesheet without its remote web fonts, which the CSP forbids (smartcard_route.staticfiles).
-    "smartcard_route.staticfiles.NhsukStylesheetFinder",
-]
+# NHS.UK frontend's CSS is compiled from its Sass (scss/) into static/build/ by `make setup` and the
+# Dockerfile, without the NHS web font (Frutiger) unless NHS_FONTS: only NHS organisations in England
+# may use it, and it comes from assets.nhs.uk, which the Content Security Policy then allows for fonts.
+NHS_FONTS = env_bool("NHS_FONTS", False)
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -184,7 +183,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
-        "font-src": [SELF],
+        "font-src": [SELF, "https://assets.nhs.uk"] if NHS_FONTS else [SELF],
         "connect-src": [SELF],
         "form-action": [SELF, "mailto:"],
         "frame-ancestors": [NONE],
