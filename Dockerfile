@@ -3,11 +3,16 @@
 #
 # Build: docker build -t smartcard-route .
 
-# The NHS.UK frontend's assets, installed from package-lock.json (no dev packages: axe-core is for tests).
+# The NHS.UK frontend, installed from package-lock.json, and its CSS compiled from its Sass with our
+# settings (scss/) by `npm run build:css`, as `make setup` does. The dev packages (sass, and axe-core
+# for the tests) stay in this stage: only nhsuk-frontend and the compiled CSS go into the image.
 FROM node:20-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY scss ./scss
+RUN npm run --silent build:css \
+ && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +28,7 @@ RUN python -m venv /app/.venv \
 
 COPY --from=assets /app/node_modules ./node_modules
 COPY . .
+COPY --from=assets /app/static/build ./static/build
 
 # Static files under content-hashed names, served by WhiteNoise. The key only lets settings load
 # here: the running containers get the real SECRET_KEY from their environment.

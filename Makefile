@@ -20,14 +20,21 @@ $(BIN)/.installed: requirements.lock requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@touch $@
 
-# NHS.UK frontend (and axe-core for the accessibility tests), pinned in package-lock.json.
+# NHS.UK frontend (with sass to compile it, and axe-core for the accessibility tests), pinned in
+# package-lock.json.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# NHS.UK frontend's CSS, compiled from its Sass with our settings (scss/) into static/build/ (not in
+# git): `npm run build:css` (package.json), which the Dockerfile runs too. Rebuilt when they change.
+NHSUK_CSS := static/build/nhsuk-frontend.css
+$(NHSUK_CSS): node_modules/.installed $(wildcard scss/*.scss)
+	npm run --silent build:css
+
 deps: $(BIN)/.installed node_modules/.installed
 
-setup: deps
+setup: deps $(NHSUK_CSS)
 	@mkdir -p var
 
 # Migrates, loads the demo data (idempotent) and serves: see scripts/run-local.
@@ -44,4 +51,4 @@ lint: setup
 	DJANGO_SETTINGS_MODULE=smartcard_route.test_settings $(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf var/broker var/static
+	rm -rf var/broker var/static static/build

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
@@ -43,6 +44,11 @@ def london_date(value: Any, fmt: str = "j F Y") -> str:
     return date_format(value, fmt)
 
 
+def nhsuk_stylesheet() -> str:
+    """NHS.UK frontend's CSS as compiled from scss/: with the NHS web font only where NHS_FONTS allows it."""
+    return static("build/nhsuk-frontend-nhs-fonts.css" if settings.NHS_FONTS else "build/nhsuk-frontend.css")
+
+
 def environment(**options: Any) -> Environment:
     # Django passes the loader it built from TEMPLATES["DIRS"]; NHS.UK's macros come after it.
     project_loader = options.pop("loader")
@@ -57,6 +63,7 @@ def environment(**options: Any) -> Environment:
         {
             "url": url,
             "static": static,
+            "nhsuk_stylesheet": nhsuk_stylesheet,
             "get_messages": messages.get_messages,
             "url_or_none": url_or_none,
             "service_name": "Smartcard Route",

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs/, served from the site itself
     "anymail",
     "axes",
     "csp",
@@ -141,15 +142,14 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("nhsuk", NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk"),
 ]
-# The compiled NHS.UK CSS refers to /assets/...: our WhiteNoise middleware serves the package's
-# assets folder at that prefix too (smartcard_route.middleware.StaticAndNhsukAssetsMiddleware).
+# NHS.UK frontend's CSS (compiled with its assets path "/assets/", scss/) and page template's icons
+# refer to /assets/...: our WhiteNoise middleware serves the package's assets folder at that prefix
+# too (smartcard_route.middleware.StaticAndNhsukAssetsMiddleware).
 NHSUK_ASSETS_DIR = NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk" / "assets"
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    # NHS.UK's stylesheet without its remote web fonts, which the CSP forbids (smartcard_route.staticfiles).
-    "smartcard_route.staticfiles.NhsukStylesheetFinder",
-]
+# NHS.UK frontend's CSS is compiled from its Sass (scss/) into static/build/ by `make setup` and the
+# Dockerfile, without the NHS web font (Frutiger) unless NHS_FONTS: only NHS organisations in England
+# may use it, and it comes from assets.nhs.uk, which the Content Security Policy then allows for fonts.
+NHS_FONTS = env_bool("NHS_FONTS", False)
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -187,7 +187,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
-        "font-src": [SELF],
+        "font-src": [SELF, "https://assets.nhs.uk"] if NHS_FONTS else [SELF],
         "connect-src": [SELF],
         "form-action": [SELF, "mailto:"],
         "frame-ancestors": [NONE],
@@ -324,6 +324,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Smartcard issues along Community Pharmacy England's resolution and escalation route.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ (issues.api.docs): Swagger UI from drf-spectacular-sidecar, never from a CDN; without
+    # its online validator (an image from validator.swagger.io, which the CSP refuses) and deep links
+    # (a link nested in each operation's button, an accessibility fault).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": "none"},
     # One name per choice set shared by several fields (the API's enums).
     "ENUM_NAME_OVERRIDES": {
         "IssueKindEnum": "issues.models.Kind",

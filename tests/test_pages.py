@@ -7,6 +7,7 @@ exist or not whatever the other apps define.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import ModuleType
@@ -25,8 +26,7 @@ from directory.models import User
 from directory.navigation import nav_items
 from smartcard_route import urls as site_urls
 from smartcard_route import views
-from smartcard_route.staticfiles import NAME as NHSUK_STYLESHEET
-from smartcard_route.staticfiles import without_remote_font_faces
+from tests.test_settings_env import run_python
 
 # Views that fail on purpose.
 
@@ -226,7 +226,7 @@ def test_it_uses_only_self_hosted_assets(client, db):
             # Links for people to follow are fine; assets (scripts, styles, icons) must be ours.
             assert not re.search(rf'<(?:script|link)[^>]+(?:src|href)="{re.escape(url)}"', page), url
     assert re.search(r'<script type="module" src="/static/js/site\.js">', page)
-    assert re.search(r'<link rel="stylesheet" href="/static/nhsuk/nhsuk-frontend-self-hosted\.min\.css">', page)
+    assert re.search(r'<link rel="stylesheet" href="/static/build/nhsuk-frontend\.css">', page)
 
 
 @pytest.mark.urls(__name__)
@@ -340,6 +340,7 @@ def test_it_sends_a_strict_policy_with_a_nonce_that_the_inline_script_carries(cl
     assert policy["default-src"] == "'self'"
     assert policy["script-src"] == f"'self' 'nonce-{nonce}'"
     assert policy["style-src"] == "'self'"
+    assert policy["font-src"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["frame-ancestors"] == "'none'"
     scripts = re.findall(r"<script[^>]*>", page)
@@ -408,34 +409,98 @@ def test_it_leaves_out_the_report_button_until_reporting_exists(client, staff, s
     assert "Search the directory" in page
 
 
-# NHS.UK's stylesheet without remote web fonts
+# NHS.UK frontend's stylesheet, compiled from its Sass with its own settings (scss/, `make setup`)
 
 
-def test_it_drops_only_the_font_faces_served_from_elsewhere():
-    css = (
-        "html{font-family:Frutiger W01,arial}"
-        '@font-face{font-family:Frutiger W01;src:url(https://assets.nhs.uk/fonts/a.woff2) format("woff2")}'
-        "@font-face{font-family:Local;src:url(/static/fonts/local.woff2)}"
-        "@font-face{font-family:Protocol;src:url( '//cdn.example/b.woff')}"
-        ".x{color:red}"
-    )
-
-    assert without_remote_font_faces(css) == (
-        "html{font-family:Frutiger W01,arial}"
-        "@font-face{font-family:Local;src:url(/static/fonts/local.woff2)}"
-        ".x{color:red}"
-    )
+def _compiled_css(name: str) -> str:
+    found = finders.find(f"build/{name}")
+    assert isinstance(found, str), f"static/build/{name} is missing: `make setup` builds it"
+    return Path(found).read_text(encoding="utf-8-sig")  # sass starts compressed non-ASCII CSS with a BOM
 
 
-def test_it_offers_the_nhsuk_stylesheet_without_its_web_fonts_to_static_files():
-    original = (settings.NODE_MODULES / "nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css").read_text()
+def _selectors(css: str) -> set[str]:
+    """Every selector of a stylesheet, whatever its formatting (compressed or not, ::before or :before)."""
+    css = re.sub(r"/\*.*?\*/|@charset[^;]*;", "", css, flags=re.S)
+    return {
+        re.sub(r"\s*([>+~])\s*", r"\1", re.sub(r"\s+", " ", selector.strip()))
+        .replace("::before", ":before")
+        .replace("::after", ":after")
+        for rule in re.findall(r"([^{}]+)\{[^{}]*\}", css)
+        for selector in rule.split(",")
+        if not selector.strip().startswith("@")
+    }
 
-    found = finders.find(NHSUK_STYLESHEET)
 
-    assert isinstance(found, str)
-    offered = Path(found).read_text()
-    assert "assets.nhs.uk" in original
-    assert "assets.nhs.uk" not in offered
-    assert offered == without_remote_font_faces(original)
-    assert len(offered) > 0.99 * len(original)
-    assert NHSUK_STYLESHEET in {path for finder in finders.get_finders() for path, _ in finder.list([])}
+def _font_faces(css: str) -> list[str]:
+    return re.findall(r"@font-face\s*\{[^}]*\}", css)
+
+
+UPSTREAM_CSS = settings.NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk" / "nhsuk-frontend.css"
+
+
+def test_it_compiles_nhsuk_frontend_without_the_web_font_and_text_in_arial():
+    css = _compiled_css("nhsuk-frontend.css")
+
+    assert _font_faces(css) == []
+    assert "assets.nhs.uk" not in css
+    assert re.search(r'html\{[^}]*font-family:"Frutiger W01",arial,sans-serif', css)
+
+
+def test_it_compiles_every_rule_of_nhsuk_frontends_own_stylesheet():
+    upstream = UPSTREAM_CSS.read_text()
+
+    for name in ("nhsuk-frontend.css", "nhsuk-frontend-nhs-fonts.css"):
+        compiled = _selectors(_compiled_css(name))
+        assert compiled == _selectors(upstream), name
+        assert {".nhsuk-header", ".nhsuk-button", ".nhsuk-summary-list", ".nhsuk-error-summary"} <= compiled
+
+
+def test_it_compiles_the_variant_with_the_nhs_web_font_like_nhsuk_frontends_own():
+    css = _compiled_css("nhsuk-frontend-nhs-fonts.css")
+
+    assert _font_faces(css)
+    assert len(_font_faces(css)) == len(_font_faces(UPSTREAM_CSS.read_text()))
+    for face in _font_faces(css):
+        assert re.findall(r"url\(([^)]+)\)", face)
+        assert all(
+            url.strip("\"'").startswith("https://assets.nhs.uk/fonts/") for url in re.findall(r"url\(([^)]+)\)", face)
+        )
+
+
+def test_it_refers_only_to_images_of_nhsuk_frontend_served_at_assets():
+    for name in ("nhsuk-frontend.css", "nhsuk-frontend-nhs-fonts.css"):
+        css = re.sub(r"@font-face\s*\{[^}]*\}", "", _compiled_css(name))
+        urls = [url.strip("\"'") for url in re.findall(r"url\(([^)]+)\)", css)]
+        images = [url for url in urls if not url.startswith("data:")]
+        assert images, name
+        for url in images:
+            assert url.startswith("/assets/images/"), url
+            assert (settings.NHSUK_ASSETS_DIR / url.removeprefix("/assets/")).is_file(), url
+
+
+NHS_FONTS_PAGE = """
+import json, django
+django.setup()
+from django.test import Client
+response = Client().get("/")
+print(json.dumps({"status": response.status_code, "csp": response["Content-Security-Policy"],
+                  "page": response.content.decode()}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("nhs_fonts", "stylesheet", "font_src"),
+    [
+        ("True", "/static/build/nhsuk-frontend-nhs-fonts.css", "'self' https://assets.nhs.uk"),
+        ("False", "/static/build/nhsuk-frontend.css", "'self'"),
+        ("", "/static/build/nhsuk-frontend.css", "'self'"),
+    ],
+)
+def test_it_loads_the_nhs_web_font_only_with_nhs_fonts_on(tmp_path, nhs_fonts, stylesheet, font_src):
+    result = run_python(NHS_FONTS_PAGE, tmp_path, DEBUG="True", ALLOWED_HOSTS="testserver", NHS_FONTS=nhs_fonts)
+
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["status"] == 200
+    assert f'<link rel="stylesheet" href="{stylesheet}">' in values["page"]
+    assert f"font-src {font_src};" in values["csp"] + ";"

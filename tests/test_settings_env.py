@@ -163,6 +163,7 @@ def test_it_starts_without_a_secret_key_in_debug_mode_only(tmp_path):
         ("LOGIN_FAILURE_LIMIT", "abc", "LOGIN_FAILURE_LIMIT must be a whole number, not 'abc'"),
         ("WINDOW_RA_REPLY_DAYS", "two", "WINDOW_RA_REPLY_DAYS must be a number, not 'two'"),
         ("SECURE_SSL_REDIRECT", "1", "SECURE_SSL_REDIRECT must be 'True' or 'False', not '1'"),
+        ("NHS_FONTS", "true", "NHS_FONTS must be 'True' or 'False', not 'true'"),
     ],
 )
 def test_it_refuses_to_start_with_a_malformed_value(tmp_path, variable, value, message):
