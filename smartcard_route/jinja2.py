@@ -9,7 +9,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from smartcard_route.navigation import nav_items, url_or_none
 
@@ -38,9 +38,14 @@ def environment(**options: Any) -> Environment:
     project_loader = options.pop("loader")
     # nhsuk-frontend-jinja reads optional nested parameters, which needs ChainableUndefined.
     options["undefined"] = ChainableUndefined
-    # Django's backend passes autoescape=True (its default) in options.
-    env = Environment(  # noqa: S701
+    # HTML is escaped; the text parts of emails (templates/emails/*.txt) are plain text, where an
+    # escaped apostrophe would reach the reader as "&#39;". Django's backend passes autoescape=True.
+    options.pop("autoescape", None)
+    env = Environment(
         loader=ChoiceLoader([project_loader, PackageLoader("nhsuk_frontend_jinja")]),
+        autoescape=select_autoescape(
+            enabled_extensions=(), disabled_extensions=("txt",), default_for_string=True, default=True
+        ),
         **options,
     )
     env.globals.update(
