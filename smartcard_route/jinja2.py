@@ -7,30 +7,14 @@ from typing import Any
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, select_autoescape
 
+from smartcard_route.dates import day_in_words, moment_in_words
 from smartcard_route.navigation import nav_items, url_or_none
 
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
     return reverse(viewname, args=args or None, kwargs=kwargs or None)
-
-
-def london_datetime(value: Any, fmt: str = "l j F Y, H:i") -> str:
-    """A datetime as people in England read it: 'Wednesday 30 December 2026, 10:00'."""
-    if value is None:
-        return ""
-    return date_format(timezone.localtime(value), fmt)
-
-
-def london_date(value: Any, fmt: str = "j F Y") -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "tzinfo"):
-        value = timezone.localtime(value)
-    return date_format(value, fmt)
 
 
 def environment(**options: Any) -> Environment:
@@ -58,5 +42,6 @@ def environment(**options: Any) -> Environment:
             "service_name": "Smartcard Route",
         }
     )
-    env.filters.update({"london_datetime": london_datetime, "london_date": london_date})
+    # The one format of a moment and of a day (smartcard_route.dates).
+    env.filters.update({"london_datetime": moment_in_words, "london_date": day_in_words})
     return env
