@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from smartcard_route.dates import day_in_words, moment_in_words
 
 LONDON = ZoneInfo("Europe/London")
+ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)
 
 
@@ -40,3 +43,24 @@ def test_it_says_a_day_the_same_way():
 
 def test_it_says_nothing_for_no_date():
     assert moment_in_words(None) == "" and day_in_words(None) == ""
+
+
+# Formats a date for people: strftime and date_format, or a day or month name directive.
+FORMATTING = re.compile(r"strftime\(|date_format\(|%[AaBb]\b|\|\s*date\b")
+
+
+def test_it_is_the_only_place_that_formats_a_date_for_people():
+    """Pages (the london_datetime and london_date filters), mails, events and guidance call it."""
+    sources = [
+        path
+        for folder in ("issues", "directory", "smartcard_route", "templates")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".jinja", ".txt", ".html"} and "migrations" not in path.parts
+    ]
+    assert len(sources) > 50
+    formatting = [
+        str(path.relative_to(ROOT))
+        for path in sources
+        if path.name != "dates.py" and FORMATTING.search(path.read_text(encoding="utf-8"))
+    ]
+    assert formatting == []
