@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
+from issues.presentation import format_smartcard_number
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,8 @@ def thread_message_ids(issue: Issue) -> list[str]:
 
 
 def render_bodies(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """templates/emails/<template>.txt and .html rendered with the Jinja2 backend."""
+    """templates/emails/<template>.txt and .html rendered with the Jinja2 backend: the text part
+    as plain text (the environment escapes no .txt template), the HTML part escaped."""
     text = render_to_string(f"emails/{template}.txt", context).strip() + "\n"
     html = render_to_string(f"emails/{template}.html", context)
     return text, html
@@ -436,17 +438,12 @@ def ra_request_context(
         "question": question.strip(),
         "contact_name": contact_name,
         "contact_phone": contact_phone,
-        "smartcard_number": format_smartcard_number(smartcard_number) if smartcard_number else "",
+        "smartcard_number": format_smartcard_number(smartcard_number),
         "no_card_yet": no_card_yet,
         "tracking_address": tracking_address(issue),
         "site_url": settings.SITE_URL,
         "issue_url": issue_url(issue),
     }
-
-
-def format_smartcard_number(number: str) -> str:
-    """'123456789012' as printed on the card: '1234 5678 9012'."""
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 def default_ra_question(issue: Issue) -> str:

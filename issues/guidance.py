@@ -1,15 +1,15 @@
 """'What to do now' for each kind of problem, stage of the route and role.
 
 The wording lives in issues/guidance.toml so that people who know the route can edit it without
-touching code. This module loads it once, fills in the windows from settings, and answers:
+touching code. This module loads it once, fills in the windows (issues.windows) and answers:
 
-- `guidance_for(issue=, user=)` / `guidance(kind=, state=, is_emergency=, role=)`: the text for the
-  issue page;
+- `guidance_for(issue=, user=)` / `guidance(kind=, state=, ...)`: the text for the issue page and
+  the report's confirmation. It follows what the issue waits for: a kind only the RA can fix
+  (issues.models.kind_needs_ra) goes straight to the RA step, an emergency is told to phone the
+  RA, the RA's reply turns "wait" into "what next", a passed deadline into "chase";
 - `kind_hint(kind)`, `in_pharmacy_steps(kind)`, `cis_steps(kind)`, `ra_when(kind)`: per-kind
   pieces for the report pages;
-- `kind_allows_skipping_to_ra(kind)`: problems only the RA can fix (a lost or stolen card), where
-  the pharmacy goes straight to the RA;
-- `ra_request_guidance()`: what a request to the RA should carry.
+- `ra_request_guidance(issue)`: what a request to the RA should carry.
 """
 
 from __future__ import annotations
@@ -17,29 +17,31 @@ from __future__ import annotations
 import functools
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from directory.models import User
-from issues.models import Deadline, Issue, Kind, State
+from issues.models import OPEN_STATES, Deadline, Issue, Kind, State
 from issues.permissions import role_label, roles_for
+from issues.presentation import is_overdue, is_ready_to_contact_ra
+from issues.windows import window_in_words
 
 GUIDANCE_FILE = Path(__file__).with_name("guidance.toml")
 ROLES = ("staff", "owner", "lpc_officer", "cpe_it")
-PRE_RA_STATES = (State.IN_PHARMACY, State.CIS_SELF_SERVICE)
 
 
 @dataclass(frozen=True)
 class Guidance:
-    """What the issue page shows under "What to do now"."""
+    """What the page shows under "What to do now". `warning` is the emergency's: the page puts the
+    RA's phone number beside it."""
 
     title: str
     text: str
     steps: list[str] = field(default_factory=list)
     warning: str = ""
-    skip_to_ra: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.text or self.steps)
@@ -55,24 +57,20 @@ def _data() -> dict[str, Any]:
     return _load(str(GUIDANCE_FILE))
 
 
-def _days(days: float) -> str:
-    if days == 0.5:
-        return "half a working day"
-    if days == int(days):
-        return f"{int(days)} working day{'' if days == 1 else 's'}"
-    return f"{days:g} working days"
-
-
-def _fill(text: str) -> str:
+def _fill(text: str, *, is_emergency: bool = False) -> str:
+    """The text with its {placeholders} filled in; {ra_days} is this issue's RA window."""
     return text.format(
-        ra_days=_days(settings.WINDOW_RA_REPLY_DAYS),
-        emergency_days=_days(settings.WINDOW_RA_REPLY_EMERGENCY_DAYS),
-        lpc_days=_days(settings.WINDOW_LPC_ACTION_DAYS),
-        cpe_days=_days(settings.WINDOW_CPE_TRIAGE_DAYS),
-        update_days=_days(settings.WINDOW_PHARMACY_UPDATE_DAYS),
+        ra_days=window_in_words(Deadline.RA_REPLY, is_emergency=is_emergency),
+        lpc_days=window_in_words(Deadline.LPC_ACTION, is_emergency=is_emergency),
+        cpe_days=window_in_words(Deadline.CPE_TRIAGE, is_emergency=is_emergency),
+        update_days=window_in_words(Deadline.PHARMACY_UPDATE, is_emergency=is_emergency),
         cpe_email=settings.CPE_IT_EMAIL,
         reopen_days=settings.REOPEN_WITHIN_DAYS,
     )
+
+
+def _fill_all(texts: list[str], *, is_emergency: bool = False) -> list[str]:
+    return [_fill(text, is_emergency=is_emergency) for text in texts]
 
 
 def _kind(kind: str) -> dict[str, Any]:
@@ -85,73 +83,96 @@ def kind_hint(kind: str) -> str:
 
 
 def in_pharmacy_steps(kind: str) -> list[str]:
-    return [_fill(step) for step in _kind(kind).get("in_pharmacy", [])]
+    """The checks to do in the pharmacy; for a kind only the RA can fix, what to have ready."""
+    return _fill_all(_kind(kind).get("in_pharmacy", []))
 
 
 def cis_steps(kind: str) -> list[str]:
-    return [_fill(step) for step in _kind(kind).get("cis", [])]
+    return _fill_all(_kind(kind).get("cis", []))
 
 
 def ra_when(kind: str) -> str:
     return _fill(_kind(kind).get("ra_when", ""))
 
 
-def kind_allows_skipping_to_ra(kind: str) -> bool:
-    """True for problems only the RA can fix: the pharmacy goes straight to the RA."""
-    return bool(_kind(kind).get("skip_to_ra", False))
-
-
-def ra_request_guidance() -> dict[str, Any]:
+def ra_request_guidance(issue: Issue) -> dict[str, Any]:
+    """What the request to the RA should carry, for this issue: what the report already said was
+    tried is in the prepared question, so it is not asked for again."""
     section = _data()["ra_request"]
+    emergency = issue.is_emergency
+    tried = bool(issue.tried_in_pharmacy.strip())
+    also_useful = _fill_all(section.get("also_useful", []), is_emergency=emergency)
+    if not tried:
+        also_useful.insert(1, _fill(section["also_useful_untried"], is_emergency=emergency))
     return {
-        "intro": _fill(section["intro"]),
-        "also_useful": [_fill(item) for item in section.get("also_useful", [])],
-        "wait": _fill(section["wait"]),
+        "intro": _fill(section["intro"], is_emergency=emergency),
+        "also_useful": also_useful,
+        "tried_included": _fill(section["tried_included"], is_emergency=emergency) if tried else "",
+        "wait": _fill(section["wait"], is_emergency=emergency),
     }
 
 
+def _stage(*, kind: str, state: str, waiting_for: str) -> dict[str, Any]:
+    """The section of the file the issue is at: its state's, or the RA-only or after-reply one."""
+    data = _data()
+    if is_ready_to_contact_ra(state=state, kind=kind):
+        return data["ra_only"]
+    if state == State.RA_CONTACTED and waiting_for == Deadline.PHARMACY_UPDATE:
+        return data["after_ra_reply"]
+    return data["states"][state]
+
+
 def guidance(
-    *, kind: str, state: str, is_emergency: bool = False, role: str = "staff", waiting_for: str = ""
+    *,
+    kind: str,
+    state: str,
+    is_emergency: bool = False,
+    role: str = "staff",
+    waiting_for: str = "",
+    overdue: bool = False,
+    tried: bool = False,
 ) -> Guidance:
-    """The guidance for one kind of problem at one stage, for one role. `waiting_for` is the
-    issue's due_kind: after the RA replied (pharmacy_update) the text says what to do next."""
-    section = _data()["states"][state]
-    skip = kind_allows_skipping_to_ra(kind)
+    """The guidance for one kind of problem at one stage, for one role.
+
+    `waiting_for` is the issue's due_kind (after the RA replied, pharmacy_update: the text says what
+    to do next), `overdue` whether its deadline has passed, `tried` whether the report said what was
+    already tried in the pharmacy (then the checks are not asked for again)."""
+    section = _stage(kind=kind, state=state, waiting_for=waiting_for)
+    ra_only = section is _data()["ra_only"]
     role = role if role in ROLES else "staff"
-    warning = ""
-    if is_emergency and section.get("emergency"):
-        warning = _fill(section["emergency"])
+
+    def text_of(key: str) -> Any:
+        """The section's text for `key`, its emergency_ twin for an emergency, filled in."""
+        value = section.get(f"emergency_{key}", section.get(key)) if is_emergency else section.get(key)
+        if value is None:
+            return [] if key == "steps" or key.startswith("for_") else ""
+        return (
+            _fill_all(value, is_emergency=is_emergency)
+            if isinstance(value, list)
+            else _fill(value, is_emergency=is_emergency)
+        )
+
+    title, text = text_of("title"), text_of("text")
+    if overdue and section.get("overdue_title"):
+        title, text = text_of("overdue_title"), text_of("overdue_text")
+    elif state == State.IN_PHARMACY and tried and not ra_only:
+        text = text_of("text_after_tried")
     steps: list[str] = []
-    text = _fill(section["text"])
-    if state == State.IN_PHARMACY:
-        if skip:
-            text = _fill(section["skip_to_ra"])
+    if ra_only or state == State.IN_PHARMACY:
         steps += in_pharmacy_steps(kind)
-        if not skip:
-            steps += [_fill(step) for step in section.get("steps", [])]
     elif state == State.CIS_SELF_SERVICE:
-        if skip:
-            text = _fill(section["skip_to_ra"])
         steps += cis_steps(kind)
-        steps += [_fill(step) for step in section.get("steps", [])]
+    steps += text_of("steps")
+    if ra_only or state == State.CIS_SELF_SERVICE:
         when = ra_when(kind)
         if when:
             steps.append(when)
-    elif waiting_for == Deadline.PHARMACY_UPDATE and state in (State.RA_CONTACTED, State.LPC_CC):
-        after = _data()["after_ra_reply"]
-        text = _fill(after["text"])
-        steps += [_fill(step) for step in after.get(f"for_{role}", [])]
-    else:
-        steps += [_fill(step) for step in section.get("steps", [])]
-    if not (waiting_for == Deadline.PHARMACY_UPDATE and state in (State.RA_CONTACTED, State.LPC_CC)):
-        steps += [_fill(step) for step in section.get(f"for_{role}", [])]
-    title = _fill(section["title"])
-    if skip and state in PRE_RA_STATES:
-        title = _fill(section.get("skip_to_ra_title", title))
-    return Guidance(title=title, text=text, steps=steps, warning=warning, skip_to_ra=skip)
+    steps += text_of(f"for_{role}")
+    warning = text_of("emergency_warning") if is_emergency and state in OPEN_STATES else ""
+    return Guidance(title=title, text=text, steps=steps, warning=warning)
 
 
-def guidance_for(*, issue: Issue, user: User | Any = None) -> Guidance:
+def guidance_for(*, issue: Issue, user: User | Any = None, now: datetime | None = None) -> Guidance:
     """The guidance for this issue as this user should read it (their most specific role)."""
     role = role_label(roles_for(user, issue)) if user is not None else "staff"
     return guidance(
@@ -160,6 +181,8 @@ def guidance_for(*, issue: Issue, user: User | Any = None) -> Guidance:
         is_emergency=issue.is_emergency,
         role=role,
         waiting_for=issue.due_kind,
+        overdue=is_overdue(issue, now=now),
+        tried=bool(issue.tried_in_pharmacy.strip()),
     )
 
 
@@ -175,20 +198,39 @@ def check_guidance_file() -> list[str]:
         for key in ("hint", "in_pharmacy", "cis", "ra_when"):
             if not section.get(key):
                 problems.append(f"kinds.{kind}.{key} is empty")
-    for state in State.values:
-        section = data.get("states", {}).get(state)
+    sections = {f"states.{state}": data.get("states", {}).get(state) for state in State.values}
+    sections |= {name: data.get(name) for name in ("ra_only", "after_ra_reply")}
+    for name, section in sections.items():
         if not section:
-            problems.append(f"states.{state} is missing")
+            problems.append(f"{name} is missing")
             continue
         for key in ("title", "text"):
             if not section.get(key):
-                problems.append(f"states.{state}.{key} is empty")
+                problems.append(f"{name}.{key} is empty")
+        if bool(section.get("overdue_title")) != bool(section.get("overdue_text")):
+            problems.append(f"{name} needs both overdue_title and overdue_text, or neither")
+    if not data.get("states", {}).get(State.IN_PHARMACY, {}).get("text_after_tried"):
+        problems.append("states.in_pharmacy.text_after_tried is empty")
+    if problems:
+        return problems
     try:
         for kind in Kind.values:
             for state in State.values:
-                for role in ROLES:
-                    guidance(kind=kind, state=state, is_emergency=True, role=role)
-        ra_request_guidance()
+                for waiting_for in Deadline.values:
+                    for role in ROLES:
+                        for flag in (False, True):
+                            guidance(
+                                kind=kind,
+                                state=state,
+                                is_emergency=flag,
+                                role=role,
+                                waiting_for=waiting_for,
+                                overdue=flag,
+                                tried=flag,
+                            )
+        for emergency in (False, True):
+            for tried in ("", "Tried the unlock link."):
+                ra_request_guidance(Issue(kind=Kind.OTHER, is_emergency=emergency, tried_in_pharmacy=tried))
     except (KeyError, ValueError, IndexError) as error:
         problems.append(f"a text cannot be filled in: {error!r}")
     return problems

@@ -1,7 +1,8 @@
-"""How an issue reads on the pages: its status tag, its deadline in words, its age.
+"""How an issue reads on the pages: its status, its deadline in words, its age, its card number.
 
 Nothing here queries the database or changes anything; the views and templates call it with
-issues they already fetched through issues.selectors.
+issues they already fetched through issues.selectors. The issue page, the lists and both
+dashboards show the same status (`status_tag`) and the same deadline (`deadline_text`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
-from issues.models import Deadline, Issue, State
-from issues.windows import window_days, working_days_in_words
+from issues.clock import working_time_between
+from issues.models import Deadline, Issue, State, kind_needs_ra
+from issues.windows import window_in_words, working_time_in_words
+from smartcard_route.dates import moment_in_words
 
 # NHS.UK tag colours: grey while the pharmacy works on it, blue/purple while an outside body is
 # awaited, orange when the LPC is involved, red once it reached CPE IT, green when fixed.
@@ -27,42 +29,75 @@ STATE_TAG_COLOURS: dict[str, str] = {
     State.WITHDRAWN: "white",
 }
 
+# The states before the request to the RA is sent.
+PRE_RA_STATES = (State.IN_PHARMACY, State.CIS_SELF_SERVICE)
+
+# A problem only the RA can fix goes straight to the RA step (DESIGN.md, "Labels"): until the
+# request is sent its status says so, while its state stays where it is.
+READY_TO_CONTACT_RA = "Ready to contact the RA"
+
+
+def is_ready_to_contact_ra(*, state: str, kind: str) -> bool:
+    """True while an issue only the RA can fix waits for its request to the RA."""
+    return state in PRE_RA_STATES and kind_needs_ra(kind)
+
+
+def status_label_for(*, state: str, kind: str) -> str:
+    """What the status of an issue of this kind in this state reads."""
+    return READY_TO_CONTACT_RA if is_ready_to_contact_ra(state=state, kind=kind) else State(state).label
+
+
+def status_label(issue: Issue) -> str:
+    """The issue's status as the page, the lists, the dashboards and the API say it."""
+    return status_label_for(state=issue.state, kind=issue.kind)
+
+
+def status_tag(issue: Issue) -> dict[str, str]:
+    """The NHS.UK tag macro's parameters for the issue's status."""
+    return {"text": status_label(issue), "colour": STATE_TAG_COLOURS.get(issue.state, "grey")}
+
 
 def state_tag(state: str) -> dict[str, str]:
-    """The NHS.UK tag macro's parameters for a state."""
+    """The tag of a state itself (the counts by state on the dashboards)."""
     return {"text": State(state).label, "colour": STATE_TAG_COLOURS.get(state, "grey")}
 
 
-def moment_in_words(moment: datetime, *, now: datetime | None = None) -> str:
-    """'Wednesday 30 December, 10:00' in Europe/London; the year only when it is not this year."""
-    local = timezone.localtime(moment)
-    this_year = timezone.localtime(now or timezone.now()).year
-    return date_format(local, "l j F, H:i" if local.year == this_year else "l j F Y, H:i")
-
-
-def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:
-    """'RA reply due by Wednesday 30 December, 10:00: 2 working days'; '' when nothing is awaited."""
-    if issue.due_at is None or not issue.due_kind:
-        return ""
-    text = f"{Deadline(issue.due_kind).label} due by {moment_in_words(issue.due_at, now=now)}"
-    days = window_days(issue.due_kind, is_emergency=issue.is_emergency)
-    return f"{text}: {working_days_in_words(days)}" if days else text
+def status_labels_by_state(issue: Issue) -> dict[str, str]:
+    """Each state's label as it reads for this issue (its timeline's status changes)."""
+    return {state: status_label_for(state=state, kind=issue.kind) for state in State.values}
 
 
 def is_overdue(issue: Issue, *, now: datetime | None = None) -> bool:
-    return issue.due_at is not None and issue.due_at <= (now or timezone.now())
+    """The deadline people see (`due_at`) has passed and the wait goes on."""
+    return issue.due_at is not None and bool(issue.due_kind) and issue.due_at <= (now or timezone.now())
 
 
-def overdue_text(issue: Issue, *, now: datetime | None = None) -> str:
-    """The warning shown once a deadline has passed; '' otherwise."""
-    if not is_overdue(issue, now=now) or not issue.due_kind:
+def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:
+    """'RA reply due by Wednesday 30 December, 10:00: 2 working days'; once it has passed,
+    'RA reply overdue since Wednesday 25 November, 17:00 (4 working days)', the working days
+    counted from the deadline; '' when nothing is awaited. From `due_at` and `due_kind` (and
+    whether it is an emergency) only."""
+    if issue.due_at is None or not issue.due_kind:
         return ""
-    assert issue.due_at is not None
+    now = now or timezone.now()
     waited_for = Deadline(issue.due_kind).label
-    return f"{waited_for} overdue: it was due by {moment_in_words(issue.due_at, now=now)}."
+    when = moment_in_words(issue.due_at, now=now)
+    if is_overdue(issue, now=now):
+        return f"{waited_for} overdue since {when} ({working_time_in_words(working_time_between(issue.due_at, now))})"
+    if issue.is_emergency and issue.due_kind != Deadline.RA_REPLY:
+        # Only the RA's window is shorter in an emergency: the others are not told as days to wait.
+        return f"{waited_for} due by {when}"
+    return f"{waited_for} due by {when}: {window_in_words(issue.due_kind, is_emergency=issue.is_emergency)}"
 
 
 def age_in_words(issue: Issue, *, now: datetime | None = None) -> str:
     """How long ago it was reported: '3 days', '2 hours', 'less than a minute'."""
     text = timesince(issue.created_at, now=now or timezone.now(), depth=1)
     return "less than a minute" if text.startswith("0\xa0") or text.startswith("0 ") else text
+
+
+def format_smartcard_number(number: str) -> str:
+    """A Smartcard number as printed on the card, '1234 5678 9012', whatever spacing it came with.
+    The one place a card number is formatted: pages and the request to the RA call it once."""
+    digits = "".join(character for character in number if character.isdigit())
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))

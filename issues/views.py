@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, F, QuerySet, Value, When
@@ -21,10 +20,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from directory.models import Pharmacy, User
 from issues import forms as issue_forms
-from issues import guidance, presentation, selectors, services
-from issues.emails import default_ra_question, format_smartcard_number, issue_ra_request_preview
+from issues import guidance, presentation, selectors, services, windows
+from issues.emails import default_ra_question, issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueServiceError
-from issues.models import Issue, Kind, State
+from issues.models import Deadline, Issue, Kind, State, kind_needs_ra
 from issues.services import SEND_VIA_OWN_MAIL
 from smartcard_route.pagination import paginate
 
@@ -81,8 +80,23 @@ def _wizard(request: HttpRequest, pharmacies: QuerySet[Pharmacy]) -> dict[str, A
     return answers
 
 
+def _asks_tried(answers: dict[str, Any]) -> bool:
+    """A kind only the RA can fix goes straight to the RA: nobody is asked what they tried."""
+    return not kind_needs_ra(answers.get("kind", ""))
+
+
+def _report_steps(answers: dict[str, Any], *, several_pharmacies: bool = True) -> list[str]:
+    """The question pages this report asks, in order, ending with "check": the pharmacy only of a
+    user with several, "what did you try" only of a kind the pharmacy may fix itself."""
+    return [
+        step
+        for step in REPORT_STEPS
+        if (step != "pharmacy" or several_pharmacies) and (step != "tried" or _asks_tried(answers))
+    ]
+
+
 def _first_unanswered(answers: dict[str, Any]) -> str:
-    for step in REPORT_STEPS[:-1]:
+    for step in _report_steps(answers)[:-1]:
         if STEP_DONE_WHEN[step] not in answers:
             return step
     return "check"
@@ -103,11 +117,11 @@ def _step_form(step: str, *, data: Any = None, answers: dict[str, Any], pharmaci
     return form_class(initial=answers, **kwargs)
 
 
-def _previous_step(step: str, *, several_pharmacies: bool) -> str | None:
-    index = REPORT_STEPS.index(step)
-    steps = REPORT_STEPS if several_pharmacies else REPORT_STEPS[1:]
-    earlier = [s for s in steps if REPORT_STEPS.index(s) < index]
-    return earlier[-1] if earlier else None
+def _neighbour_step(step: str, answers: dict[str, Any], *, several_pharmacies: bool, offset: int) -> str | None:
+    """The question page before (offset -1) or after (+1) `step` in this report, if any."""
+    steps = _report_steps(answers, several_pharmacies=several_pharmacies)
+    index = steps.index(step) + offset
+    return steps[index] if 0 <= index < len(steps) else None
 
 
 @require_http_methods(["GET"])
@@ -130,12 +144,13 @@ def report_step(request: HttpRequest, step: str) -> HttpResponse:
         return render(request, "issues/report/no_pharmacy.jinja", status=403)
     answers = _wizard(request, pharmacies)
     first_unanswered = _first_unanswered(answers)
-    if REPORT_STEPS.index(step) > REPORT_STEPS.index(first_unanswered):
+    if step not in _report_steps(answers) or REPORT_STEPS.index(step) > REPORT_STEPS.index(first_unanswered):
         return redirect(_step_url(first_unanswered))
     if step == "check":
         return _report_check(request, user=user, answers=answers, pharmacies=pharmacies)
 
     changing = request.GET.get("change") == "1"
+    several = pharmacies.count() > 1
     form = _step_form(
         step, data=request.POST if request.method == "POST" else None, answers=answers, pharmacies=pharmacies
     )
@@ -144,10 +159,16 @@ def report_step(request: HttpRequest, step: str) -> HttpResponse:
         form.initial.setdefault("contact_phone", user.phone)
     if request.method == "POST" and form.is_valid():
         answers.update(form.to_session())  # type: ignore[attr-defined]
+        if not _asks_tried(answers):
+            answers.pop("tried_in_pharmacy", None)  # never asked of this kind, so never kept
         request.session[REPORT_SESSION_KEY] = answers
-        return redirect(_step_url("check" if changing else REPORT_STEPS[REPORT_STEPS.index(step) + 1]))
-    several = pharmacies.count() > 1
-    previous = _previous_step(step, several_pharmacies=several)
+        if changing:
+            # Back to "check", unless the change asks a question not answered yet (a new kind).
+            unanswered = _first_unanswered(answers)
+            return redirect(_step_url(unanswered, change=unanswered != "check"))
+        following = _neighbour_step(step, answers, several_pharmacies=several, offset=1)
+        return redirect(_step_url(following or "check"))
+    previous = _neighbour_step(step, answers, several_pharmacies=several, offset=-1)
     context = {
         "form": form,
         "step": step,
@@ -182,17 +203,19 @@ def _step_context(step: str, *, answers: dict[str, Any], pharmacies: Any) -> dic
         return {
             "kind_label": Kind(answers["kind"]).label,
             "in_pharmacy": guidance.in_pharmacy_steps(answers["kind"]),
-            "skip_to_ra": guidance.kind_allows_skipping_to_ra(answers["kind"]),
         }
     if step == "details":
-        return {"emergency_items": [{"value": "yes", "text": "Yes"}, {"value": "no", "text": "No"}]}
+        return {
+            "emergency_items": [{"value": "yes", "text": "Yes"}, {"value": "no", "text": "No"}],
+            "emergency_window": windows.window_in_words(Deadline.RA_REPLY, is_emergency=True),
+        }
     return {}
 
 
 def _report_fields(answers: dict[str, Any], pharmacies: QuerySet[Pharmacy]) -> tuple[dict[str, Any], str | None]:
     """All answers checked again by their forms: (the issue_report arguments, the first step to redo)."""
     fields: dict[str, Any] = {}
-    for step in REPORT_STEPS[:-1]:
+    for step in _report_steps(answers)[:-1]:
         data = issue_forms.DetailsStepForm.from_session(answers) if step == "details" else answers
         form = _step_form(step, data=data, answers=answers, pharmacies=pharmacies)
         if not form.is_valid():
@@ -227,7 +250,8 @@ def _report_check(
     context = {
         "fields": fields,
         "kind_label": Kind(fields["kind"]).label,
-        "smartcard_number": format_smartcard_number(fields["smartcard_number"]) if fields["smartcard_number"] else "",
+        "asks_tried": _asks_tried(fields),
+        "smartcard_number": presentation.format_smartcard_number(fields["smartcard_number"]),
         "several_pharmacies": several,
         "errors": errors,
         "back_url": _step_url("details"),
@@ -238,8 +262,17 @@ def _report_check(
 
 @require_http_methods(["GET"])
 def report_done(request: HttpRequest, reference: str) -> HttpResponse:
+    """The confirmation: what to do now, and the way on. A problem only the RA can fix, and an
+    emergency, lead to Contact the RA."""
+    user = _user(request)
     issue = _issue_or_404(request, reference)
-    return render(request, "issues/report/done.jinja", {"issue": issue, "guidance": _guidance(_user(request), issue)})
+    to_the_ra = kind_needs_ra(issue.kind) or issue.is_emergency
+    context = {
+        "issue": issue,
+        "guidance": guidance.guidance_for(issue=issue, user=user),
+        "contact_ra_first": to_the_ra and "contact_ra" in selectors.issue_allowed_transitions(user=user, issue=issue),
+    }
+    return render(request, "issues/report/done.jinja", context)
 
 
 # The issue page and its actions --------------------------------------------------------------
@@ -290,11 +323,13 @@ RA_ASKED_STATES = (State.RA_CONTACTED, State.LPC_CC, State.ESCALATED)
 
 def _allowed_actions(user: User, issue: Issue) -> list[str]:
     allowed = selectors.issue_allowed_actions(user=user, issue=issue)
-    return [name for name in allowed if name != "ra_reply" or issue.state in RA_ASKED_STATES]
-
-
-def _guidance(user: User, issue: Issue) -> guidance.Guidance:
-    return guidance.guidance_for(issue=issue, user=user)
+    # No CIS step for a kind only the RA can fix (until the route table's guard says so itself).
+    no_cis = kind_needs_ra(issue.kind)
+    return [
+        name
+        for name in allowed
+        if (name != "ra_reply" or issue.state in RA_ASKED_STATES) and (name != "try_cis" or not no_cis)
+    ]
 
 
 def _run_action(action: Action, *, user: User, issue: Issue, form: issue_forms.NhsukForm) -> None:
@@ -329,17 +364,18 @@ def _render_detail(
         for action in ACTIONS.values()
         if action.name in allowed
     ]
+    now = timezone.now()
     context = {
         "issue": issue,
-        "tag": presentation.state_tag(issue.state),
-        "deadline": presentation.deadline_text(issue),
-        "overdue": presentation.overdue_text(issue),
-        "guidance": _guidance(user, issue),
+        "tag": presentation.status_tag(issue),
+        "deadline": presentation.deadline_text(issue, now=now),
+        "overdue": presentation.is_overdue(issue, now=now),
+        "guidance": guidance.guidance_for(issue=issue, user=user, now=now),
         "may_contact_ra": "contact_ra" in allowed,
         "actions": actions,
         "events": selectors.issue_timeline(issue=issue),
-        "state_labels": dict(State.choices),
-        "smartcard_number": format_smartcard_number(issue.smartcard_number) if issue.smartcard_number else "",
+        "state_labels": presentation.status_labels_by_state(issue),
+        "smartcard_number": presentation.format_smartcard_number(issue.smartcard_number),
         "error": error,
     }
     return render(request, "issues/detail.jinja", context, status=status)
@@ -389,7 +425,7 @@ def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
             "question": default_ra_question(issue),
             "contact_name": issue.contact_name,
             "contact_phone": issue.contact_phone,
-            "smartcard_number": format_smartcard_number(issue.smartcard_number) if issue.smartcard_number else "",
+            "smartcard_number": presentation.format_smartcard_number(issue.smartcard_number),
             "no_card_yet": issue.no_card_yet,
         }
         form = issue_forms.ContactRaForm(initial=initial, may_cc_lpc=may_cc_lpc)
@@ -423,7 +459,9 @@ def _render_contact_ra(
     status: int = 200,
     template: str = "issues/contact_ra.jinja",
 ) -> HttpResponse:
-    answers = form.service_fields() if form.is_bound and form.is_valid() else dict(form.initial)
+    # The preview shows what was typed once it is valid, else the issue as stored: raw values, which
+    # the request formats (a card number formatted for the form would be formatted again).
+    answers = form.service_fields() if form.is_bound and form.is_valid() else {}
     preview = issue_ra_request_preview(
         issue=issue,
         question=answers.get("question", ""),
@@ -436,9 +474,8 @@ def _render_contact_ra(
         "issue": issue,
         "form": form,
         "preview": preview,
-        "ra_window": presentation.working_days_in_words(
-            settings.WINDOW_RA_REPLY_EMERGENCY_DAYS if issue.is_emergency else settings.WINDOW_RA_REPLY_DAYS
-        ),
+        "ra_window": windows.window_in_words(Deadline.RA_REPLY, is_emergency=issue.is_emergency),
+        "request_guidance": guidance.ra_request_guidance(issue),
         "ra": issue.pharmacy.ra,
         "no_ra": "ra" in preview.missing,
         "no_ra_email": "ra_email" in preview.missing,
@@ -476,7 +513,7 @@ def _rows(issues: Any) -> list[dict[str, Any]]:
     return [
         {
             "issue": issue,
-            "tag": presentation.state_tag(issue.state),
+            "tag": presentation.status_tag(issue),
             "age": presentation.age_in_words(issue, now=now),
             "deadline": presentation.deadline_text(issue, now=now),
             "overdue": presentation.is_overdue(issue, now=now),

@@ -1,9 +1,18 @@
-"""The waits of DESIGN.md in working days (from settings), and how the pages and mails say them."""
+"""The waits of DESIGN.md in working days (from settings), and how the pages and mails say them.
+
+The one place for the length of each window and its wording ("2 working days", "half a working
+day"): the clock's events, the issue page's deadline, the guidance, the report and contact-the-RA
+pages, the start page and the reminder mails all read it.
+"""
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from django.conf import settings
 
+from issues.clock import working_day_length
 from issues.models import Deadline
 
 
@@ -25,3 +34,16 @@ def working_days_in_words(days: float) -> str:
         return "half a working day"
     number = f"{days:g}"
     return f"{number} working day" if days == 1 else f"{number} working days"
+
+
+def window_in_words(due_kind: str, *, is_emergency: bool) -> str:
+    """The wait for `due_kind` in words: 'RA reply' -> '2 working days' ('half a working day' in
+    an emergency)."""
+    return working_days_in_words(window_days(due_kind, is_emergency=is_emergency))
+
+
+def working_time_in_words(elapsed: timedelta) -> str:
+    """Working time that has passed, in whole working days: '4 working days', '1 working day',
+    'less than a working day'."""
+    days = math.floor(elapsed / working_day_length())
+    return working_days_in_words(days) if days >= 1 else "less than a working day"

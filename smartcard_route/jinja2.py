@@ -12,9 +12,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, select_autoescape
+
+from smartcard_route.dates import day_in_words, moment_in_words
 
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
@@ -29,21 +29,6 @@ def url_or_none(viewname: str, *args: Any, **kwargs: Any) -> str | None:
         return None
 
 
-def london_datetime(value: Any, fmt: str = "l j F Y, H:i") -> str:
-    """A datetime as people in England read it: 'Wednesday 30 December 2026, 10:00'."""
-    if value is None:
-        return ""
-    return date_format(timezone.localtime(value), fmt)
-
-
-def london_date(value: Any, fmt: str = "j F Y") -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "tzinfo"):
-        value = timezone.localtime(value)
-    return date_format(value, fmt)
-
-
 def nhsuk_stylesheet() -> str:
     """NHS.UK frontend's CSS as compiled from scss/: with the NHS web font only where NHS_FONTS allows it."""
     return static("build/nhsuk-frontend-nhs-fonts.css" if settings.NHS_FONTS else "build/nhsuk-frontend.css")
@@ -54,9 +39,14 @@ def environment(**options: Any) -> Environment:
     project_loader = options.pop("loader")
     # nhsuk-frontend-jinja reads optional nested parameters, which needs ChainableUndefined.
     options["undefined"] = ChainableUndefined
-    # Django's backend passes autoescape=True (its default) in options.
-    env = Environment(  # noqa: S701
+    # HTML is escaped; the text parts of emails (templates/emails/*.txt) are plain text, where an
+    # escaped apostrophe would reach the reader as "&#39;". Django's backend passes autoescape=True.
+    options.pop("autoescape", None)
+    env = Environment(
         loader=ChoiceLoader([project_loader, PackageLoader("nhsuk_frontend_jinja")]),
+        autoescape=select_autoescape(
+            enabled_extensions=(), disabled_extensions=("txt",), default_for_string=True, default=True
+        ),
         **options,
     )
     env.globals.update(
@@ -69,5 +59,6 @@ def environment(**options: Any) -> Environment:
             "service_name": "Smartcard Route",
         }
     )
-    env.filters.update({"london_datetime": london_datetime, "london_date": london_date})
+    # The one format of a moment and of a day (smartcard_route.dates).
+    env.filters.update({"london_datetime": moment_in_words, "london_date": day_in_words})
     return env

@@ -11,6 +11,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from issues.models import Deadline
+from issues.windows import window_in_words
 from smartcard_route.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -19,7 +21,7 @@ logger = logging.getLogger(__name__)
 @login_not_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.jinja")
+    return render(request, "home.jinja", {"ra_window": window_in_words(Deadline.RA_REPLY, is_emergency=False)})
 
 
 def _database_ok() -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from issues.models import Deadline
 from issues.windows import window_days
+from smartcard_route.dates import moment_in_words
 
 
 class Role:
@@ -105,13 +105,7 @@ def reminder_gap_days(due_kind: str, *, is_emergency: bool, reminder_number: int
 @functools.lru_cache(maxsize=8192)
 def london(moment: datetime) -> str:
     """'Wednesday 30 December 2026, 10:00' in the site's time zone (Europe/London)."""
-    local = moment.astimezone(_zone(settings.TIME_ZONE))
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
-
-
-@functools.cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    return moment_in_words(moment, with_year=True)
 
 
 # Links and addresses --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from directory.models import User
 from issues.clock import add_working_days
 from issues.models import Deadline, EventKind, Issue, IssueEvent, State
 from issues.windows import window_days, working_days_in_words
+from smartcard_route.dates import moment_in_words
 
 
 def record_event(
@@ -58,7 +59,7 @@ def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -
     issue.due_at = add_working_days(now, days)
     issue.due_kind = kind
     issue.reminders_sent = 0
-    when = timezone.localtime(issue.due_at).strftime("%A %-d %B %Y, %H:%M")
+    when = moment_in_words(issue.due_at, with_year=True)
     return record_event(
         issue,
         kind=EventKind.CLOCK,

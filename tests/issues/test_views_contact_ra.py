@@ -10,6 +10,7 @@ from django.urls import reverse
 from issues.emails import tracking_address
 from issues.models import EventKind, Issue, OutboundEmail, State
 from tests.issues.factories import IssueFactory
+from tests.issues.pages import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,32 @@ def test_it_tells_them_to_phone_the_ra_now_in_an_emergency(client, pharmacy, sta
     assert "This is an emergency: phone the RA now" in page
     assert f'href="tel:{pharmacy.ra.phone.replace(" ", "")}"' in page
     assert "half a working day" in page
+    assert "2 working days" not in page
+
+
+def test_it_formats_the_smartcard_number_once_in_the_preview(client, staff, issue):
+    """The form shows the number as printed on the card; the preview is made from the number itself,
+    not from the form's formatted copy (which came out as "1234  567 8 90 12")."""
+    client.force_login(staff)
+    page = client.get(contact(issue)).content.decode()
+    assert 'value="1234 5678 9012"' in page
+    assert "Smartcard number: 1234 5678 9012\n" in page.split('id="ra-request-preview"')[1]
+    assert "Smartcard number: 1234 5678 9012" in text_of(page, id="ra-request-preview")
+    own_mail = client.post(contact(issue), answers(send_via="own_mail")).content.decode()
+    assert "Smartcard number: 1234 5678 9012\n" in own_mail.split('id="ra-request-text"')[1]
+    assert "1234  567" not in page + own_mail
+
+
+def test_it_does_not_ask_again_what_was_already_tried(client, pharmacy, staff):
+    tried = IssueFactory.create(pharmacy=pharmacy, reporter=staff, tried_in_pharmacy="Asked our Sponsor.")
+    untried = IssueFactory.create(pharmacy=pharmacy, reporter=staff, tried_in_pharmacy="")
+    client.force_login(staff)
+    page = client.get(contact(tried)).content.decode()
+    assert "What we have already tried: Asked our Sponsor." in page  # in the prepared question
+    assert "What you have already tried." not in page and "what you have tried" not in page
+    assert "What you told us you already tried in the pharmacy is in the question below." in page
+    page = client.get(contact(untried)).content.decode()
+    assert "What you have already tried." in page
 
 
 def test_it_says_so_when_the_directory_has_no_ra_and_links_to_report_it(client, pharmacy, staff):

@@ -24,6 +24,7 @@ from issues.models import (
     State,
 )
 from tests.issues.factories import IssueEventFactory, IssueFactory
+from tests.issues.pages import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,42 @@ def test_it_gives_the_deadline_in_words(client, pharmacy, staff):
     assert "Overdue" not in page
 
 
+def test_it_writes_every_date_on_the_page_in_one_format(client, pharmacy, staff):
+    """The report, the deadline and the timeline: 'Monday 30 November, 10:00', no year this year;
+    the clock event keeps its year, as text read later."""
+    with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), tick=False):
+        issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        client.force_login(staff)
+        page = client.get(detail(issue)).content.decode()
+    assert "Monday 30 November, 10:00 by Sam Patel" in page  # reported
+    assert text_of(page, class_name="app-issue-deadline").endswith(
+        "RA reply due by Wednesday 2 December, 10:00: 2 working days"
+    )
+    assert text_of(page, class_name="app-timeline__meta").startswith("Monday 30 November, 10:00 by Sam Patel")
+    assert "RA reply due by Wednesday 2 December 2026, 10:00 (2 working days)." in page
+    with time_machine.travel(datetime(2027, 1, 4, 9, 0, tzinfo=LONDON), tick=False):
+        client.force_login(staff)
+        page = client.get(detail(issue)).content.decode()
+    assert "Monday 30 November 2026, 10:00 by Sam Patel" in page  # another year: with its year
+
+
+def test_it_says_how_long_the_deadline_has_been_overdue_in_working_days(client, pharmacy, staff):
+    with time_machine.travel(datetime(2026, 11, 23, 15, 0, tzinfo=LONDON), tick=False):
+        issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+    issue.refresh_from_db()
+    assert issue.due_at == datetime(2026, 11, 25, 15, 0, tzinfo=LONDON)
+    # Four working days later (Thursday, Friday, Monday, Tuesday), and a little more.
+    with time_machine.travel(datetime(2026, 12, 1, 16, 0, tzinfo=LONDON), tick=False):
+        client.force_login(staff)
+        page = client.get(detail(issue)).content.decode()
+        listed = client.get(reverse("issues:list")).content.decode()
+    words = "RA reply overdue since Wednesday 25 November, 15:00 (4 working days)"
+    assert words in text_of(page, class_name="app-issue-deadline")
+    assert words in listed
+
+
 def test_it_warns_when_the_deadline_has_passed(client, pharmacy, staff):
     with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), tick=False):
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
@@ -115,7 +152,9 @@ def test_it_warns_when_the_deadline_has_passed(client, pharmacy, staff):
         client.force_login(staff)
         page = client.get(detail(issue)).content.decode()
     assert "Overdue" in page
-    assert "RA reply overdue: it was due by Wednesday 2 December, 10:00." in page
+    deadline = text_of(page, class_name="app-issue-deadline")
+    assert "RA reply overdue since Wednesday 2 December, 10:00 (less than a working day)" in deadline
+    assert "due by" not in deadline
 
 
 def test_it_says_half_a_working_day_for_an_emergency(client, pharmacy, staff):

@@ -170,3 +170,27 @@ def test_it_reads_the_cpe_dashboard_in_a_constant_number_of_queries(client, phar
     IssueFactory.create_batch(40, pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
     assert queries_for(client, CPE) == few
     assert few <= 8
+
+
+def test_it_shows_the_same_status_and_deadline_as_the_issue_page(client, pharmacy, staff, lpc_officer, cpe_it):
+    """A lost card waits to be sent to the RA; an overdue wait says since when, on every list."""
+    lost = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="lost_stolen_damaged")
+    locked = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="locked")
+    late_lpc = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    late_cpe = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
+    for late in (late_lpc, late_cpe):
+        Issue.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(minutes=5))
+
+    def row_of(page: str, issue: Issue) -> str:
+        return page.split(f">{issue.reference}<")[1].split("</tr>")[0]
+
+    client.force_login(staff)
+    page = client.get(LIST).content.decode()
+    assert "Ready to contact the RA" in row_of(page, lost)
+    assert "Trying to fix it in the pharmacy" not in row_of(page, lost)
+    assert "Trying to fix it in the pharmacy" in row_of(page, locked)
+    assert "LPC action overdue since" in row_of(page, late_lpc) and "due by" not in row_of(page, late_lpc)
+    client.force_login(lpc_officer)
+    assert "LPC action overdue since" in row_of(client.get(LPC).content.decode(), late_lpc)
+    client.force_login(cpe_it)
+    assert "CPE IT triage overdue since" in row_of(client.get(CPE).content.decode(), late_cpe)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from issues.models import EventKind, Issue, Kind, State
+from issues.models import RA_ONLY_KINDS, EventKind, Issue, Kind, State
 from tests.issues.factories import PharmacyFactory
+from tests.issues.pages import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +190,87 @@ def test_it_sends_anonymous_visitors_to_log_in(client):
 def test_it_shows_the_confirmation_only_to_people_who_can_see_the_issue(client, issue, outsider):
     client.force_login(outsider)
     assert client.get(reverse("issues:reported", args=[issue.reference])).status_code == 404
+
+
+def issue_page(issue: Issue) -> str:
+    return reverse("issues:detail", args=[issue.reference])
+
+
+@pytest.mark.parametrize("kind", sorted(RA_ONLY_KINDS))
+def test_it_sends_a_kind_only_the_ra_can_fix_straight_to_the_ra_without_asking_what_was_tried(
+    client, staff, pharmacy, kind
+):
+    client.force_login(staff)
+    response = client.post(step("kind"), {"kind": kind})
+    assert response.url == step("details")  # no "what did you try"
+    assert client.get(step("tried")).url == step("details")
+    page = client.get(step("details")).content.decode()
+    assert f'href="{step("kind")}"' in page  # the back link skips the question too
+    client.post(step("details"), GOOD_DETAILS)
+    page = client.get(step("check")).content.decode()
+    assert "Already tried" not in page and step("tried") not in page
+    assert f"{step('kind')}?change=1" in page
+
+    client.post(step("check"))
+    issue = Issue.objects.get()
+    assert issue.kind == kind and issue.tried_in_pharmacy == "" and issue.state == State.IN_PHARMACY
+    done = client.get(reverse("issues:reported", args=[issue.reference])).content.decode()
+    assert f'href="{reverse("issues:contact_ra", args=[issue.reference])}"' in done
+    assert text_of(done, class_name="app-guidance__title") == "Contact the Registration Authority (RA) now"
+    assert "Care Identity Service" not in text_of(done, id="what-to-do-now")
+
+    page = client.get(issue_page(issue)).content.decode()
+    assert text_of(page, class_name="app-issue-status") == "Ready to contact the RA"
+    assert reverse("issues:action", args=[issue.reference, "try_cis"]) not in page
+
+
+def test_it_leads_a_problem_the_pharmacy_may_fix_to_the_issue_page(client, staff, pharmacy):
+    client.force_login(staff)
+    answer_up_to_check(client)
+    client.post(step("check"))
+    issue = Issue.objects.get()
+    done = client.get(reverse("issues:reported", args=[issue.reference])).content.decode()
+    assert reverse("issues:contact_ra", args=[issue.reference]) not in done
+    assert "Go to the issue" in done
+    # What they tried is on the issue; the guidance does not ask for the checks again.
+    assert "You told us what you have already tried" in text_of(done, id="what-to-do-now")
+
+
+def test_it_leads_an_emergency_to_contact_the_ra(client, staff, pharmacy):
+    client.force_login(staff)
+    answer_up_to_check(client, details={**GOOD_DETAILS, "is_emergency": "yes"})
+    client.post(step("check"))
+    issue = Issue.objects.get()
+    done = client.get(reverse("issues:reported", args=[issue.reference])).content.decode()
+    assert f'href="{reverse("issues:contact_ra", args=[issue.reference])}"' in done
+    assert f'href="tel:{pharmacy.ra.phone.replace(" ", "")}"' in done
+    assert "2 working days" not in done
+
+
+def test_it_forgets_what_was_tried_when_the_kind_changes_to_one_only_the_ra_can_fix(client, staff, pharmacy):
+    client.force_login(staff)
+    answer_up_to_check(client)
+    assert client.post(f"{step('kind')}?change=1", {"kind": Kind.MULTI_SITE}).url == step("check")
+    page = client.get(step("check")).content.decode()
+    assert "Already tried" not in page and "Tried the unlock link." not in page
+    client.post(step("check"))
+    assert Issue.objects.get().tried_in_pharmacy == ""
+
+
+def test_it_asks_what_was_tried_when_the_kind_changes_to_one_the_pharmacy_may_fix(client, staff, pharmacy):
+    client.force_login(staff)
+    client.post(step("kind"), {"kind": Kind.PREMISES_ODS})
+    client.post(step("details"), GOOD_DETAILS)
+    response = client.post(f"{step('kind')}?change=1", {"kind": Kind.LOCKED})
+    assert response.url == f"{step('tried')}?change=1"
+    assert client.post(response.url, {"tried_in_pharmacy": "Rebooted."}).url == step("check")
+    assert "Rebooted." in client.get(step("check")).content.decode()
+
+
+def test_it_gives_the_emergency_window_from_the_settings(client, staff, pharmacy, settings):
+    settings.WINDOW_RA_REPLY_EMERGENCY_DAYS = 1
+    client.force_login(staff)
+    client.post(step("kind"), {"kind": Kind.LOCKED})
+    client.post(step("tried"), {})
+    page = client.get(step("details")).content.decode()
+    assert "The RA is then asked to reply within 1 working day" in page

@@ -1,0 +1,42 @@
+"""Dates and times as people in England read them: each format is written here, once.
+
+Pages, mails, timeline events, guidance and reminders all call these (the pages through the
+`london_datetime` and `london_date` filters of smartcard_route.jinja2), so one moment reads the same
+everywhere: "Wednesday 2 December, 17:00" in the site's time zone (Europe/London), with the year
+only when it is not this year's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+MOMENT = "l j F, H:i"
+MOMENT_WITH_YEAR = "l j F Y, H:i"
+DAY = "j F"
+DAY_WITH_YEAR = "j F Y"
+
+
+def _this_year(now: datetime | None) -> int:
+    return timezone.localtime(now or timezone.now()).year
+
+
+def moment_in_words(moment: datetime | None, *, now: datetime | None = None, with_year: bool = False) -> str:
+    """'Wednesday 2 December, 17:00'; 'Wednesday 2 December 2025, 17:00' when it is not the year
+    of `now` (default: the present), or always with `with_year` (text stored to be read in later
+    years, like a timeline event's). '' for None."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    return date_format(local, MOMENT_WITH_YEAR if with_year or local.year != _this_year(now) else MOMENT)
+
+
+def day_in_words(day: date | datetime | None, *, now: datetime | None = None) -> str:
+    """'2 December'; '2 December 2025' when it is not the year of `now`. '' for None."""
+    if day is None:
+        return ""
+    if isinstance(day, datetime):
+        day = timezone.localtime(day).date()
+    return date_format(day, DAY if day.year == _this_year(now) else DAY_WITH_YEAR)
