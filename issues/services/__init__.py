@@ -20,13 +20,13 @@ Text is stored as typed (stripped of surrounding white space); escaping is the t
 
 The package's modules: `reporting` (a new issue), `transitions` (the state machine's transitions),
 `timeline` (notes, phone calls, the RA's replies and the clock change they make), `correspondence`
-(the RA thread and the LPC forward), `events` (timeline events and the clock) and `fields` (field
-validation). Import from `issues.services`, which re-exports the public names.
+(the RA thread and the LPC forward) and `events` (timeline events and the clock); field validation is
+issues.fields. Import from `issues.services`, which re-exports the public names.
 """
 
 from issues.emails import RaRequest, issue_ra_request_preview
+from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS
-from issues.services.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.services.reporting import issue_report
 from issues.services.timeline import (
     issue_add_note,

@@ -7,9 +7,7 @@ from django.utils import timezone
 
 from directory.models import Pharmacy, User
 from issues.exceptions import IssueActionForbidden
-from issues.models import EventKind, Issue, Kind
-from issues.services.events import record_event
-from issues.services.fields import (
+from issues.fields import (
     MAX_NAME,
     MAX_SUMMARY,
     FieldErrors,
@@ -19,6 +17,8 @@ from issues.services.fields import (
     clean_smartcard,
     clean_text,
 )
+from issues.models import EventKind, Issue, Kind
+from issues.services.events import record_event
 
 
 def issue_report(

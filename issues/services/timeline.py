@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from directory.models import User
 from issues.exceptions import IssueActionForbidden
+from issues.fields import FieldErrors, clean_bool, clean_text
 from issues.models import Deadline, EventKind, Issue, IssueEvent, State
 from issues.permissions import Roles, roles_for
 from issues.services.events import clear_clock, record_event, start_clock
-from issues.services.fields import FieldErrors, clean_bool, clean_text
 
 
 def _locked(issue: Issue) -> Issue:

@@ -16,11 +16,7 @@ from directory.models import User
 from issues import emails
 from issues.emails import issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State, Step
-from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
-from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
-from issues.services.events import CLOCK_FIELDS, clear_clock, clock_for_state, record_event
-from issues.services.fields import (
+from issues.fields import (
     MAX_NAME,
     FieldErrors,
     clean_bool,
@@ -29,6 +25,10 @@ from issues.services.fields import (
     clean_smartcard,
     clean_text,
 )
+from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State, Step
+from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
+from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
+from issues.services.events import CLOCK_FIELDS, clear_clock, clock_for_state, record_event
 
 TRANSITIONS = ("try_cis", "contact_ra", "cc_lpc", "escalate_to_cpe", "resolve", "withdraw", "reopen")
 

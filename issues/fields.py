@@ -1,4 +1,5 @@
-"""Field validation shared by the services: every bad field is collected, then raised at once."""
+"""Field validation: the cleaners the services run on each field (and, next, the route table declares).
+Every bad field is collected, then raised at once as one ValidationError ({field: [messages]})."""
 
 from __future__ import annotations
 
