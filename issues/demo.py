@@ -48,7 +48,7 @@ class DemoIssue:
 
 def _transition(name: str, who: str, **fields: Any) -> Walk:
     def step(issue: Issue, accounts: DemoAccounts) -> None:
-        services.issue_transition(user=getattr(accounts, who), issue=issue, transition=name, **fields)
+        services.ACTION_SERVICES[name](user=getattr(accounts, who), issue=issue, **fields)
 
     return step
 
