@@ -8,8 +8,8 @@ A row (`Transition` or `Work`) says:
 - who may take it: named rules over the user's Roles for the issue (issues.permissions), combined
   like `is_staff | is_owner`;
 - where: a transition from its FSM sources, work in the states it lists; and `conditions` on the
-  issue itself (the reopen window, "the RA was asked"), each with the words that say why not.
-  What the directory or the timeline must hold (an RA with an email, an
+  issue itself (a kind only the RA can fix, the reopen window, "the RA was asked"), each with the
+  words that say why not. What the directory or the timeline must hold (an RA with an email, an
   LPC address, RA correspondence) is checked by the service when the action is tried, since its
   message says what to report missing;
 - its fields: the page's label and hint, and the cleaner (issues.fields) that validates the field,
@@ -56,7 +56,7 @@ from issues.fields import (
     clean_smartcard,
     clean_text,
 )
-from issues.models import OPEN_STATES, Deadline, Issue, State, Step
+from issues.models import OPEN_STATES, Deadline, Issue, State, Step, kind_needs_ra
 from issues.permissions import (
     Roles,
     Who,
@@ -348,6 +348,15 @@ SEND_VIA_CHOICES = (SEND_VIA_APP, SEND_VIA_OWN_MAIL)
 
 # Conditions -------------------------------------------------------------------------------------
 
+PHARMACY_CAN_TRY = Condition(
+    name="the pharmacy can try to fix this kind of problem itself",
+    holds=lambda issue: not kind_needs_ra(issue.kind),
+    refusal=lambda issue: (
+        f"Only the RA can fix this kind of problem ({issue.get_kind_display()}), so there is no "  # type: ignore[attr-defined]
+        "Care Identity Service self-service step: contact the RA."
+    ),
+)
+
 WITHIN_REOPEN_WINDOW = Condition(
     name="it was resolved less than REOPEN_WITHIN_DAYS days ago (a setting)",
     holds=lambda issue: (deadline := reopen_deadline(issue)) is not None and timezone.now() <= deadline,
@@ -368,14 +377,23 @@ KNOWS_WHERE_IT_WAS_RESOLVED = Condition(
 TRY_CIS = Transition(
     name="try_cis",
     label=Label(
-        title="I have tried Care Identity Service self-service",
-        button="Record the CIS attempt",
-        success="Recorded: you tried Care Identity Service self-service.",
-        doing="Recording a Care Identity Service attempt",
-        verb="record a CIS attempt",
+        title="Move on to CIS self-service",
+        button="Move on to CIS",
+        success="You are now trying Care Identity Service self-service.",
+        doing="Moving on to Care Identity Service self-service",
+        verb="move the issue on to Care Identity Service self-service",
     ),
     who=is_staff | is_owner,
-    fields=(_text("note", "What you tried and what happened (optional)", says="a note", required=False),),
+    conditions=(PHARMACY_CAN_TRY,),
+    fields=(
+        _text(
+            "note",
+            "A note for the timeline (optional)",
+            says="a note",
+            required=False,
+            hint="For example, what the checks in the pharmacy showed.",
+        ),
+    ),
     service="issue_try_cis",
 )
 
@@ -389,7 +407,7 @@ CONTACT_RA = Transition(
             (
                 "send_via",
                 SEND_VIA_OWN_MAIL,
-                "Recorded: you sent the request to the RA from your own email.",
+                "You sent the request to the RA from your own email. Their reply will appear on this page.",
             ),
         ),
         doing="Contacting the RA",
@@ -453,8 +471,8 @@ CC_LPC = Transition(
     label=Label(
         title="Copy in your LPC",
         button="Copy in the LPC",
-        success="Your LPC has been copied in.",
-        doing="Copying the LPC in",
+        success="Your LPC is copied in: we have sent them the correspondence with the RA.",
+        doing="Copying in the LPC",
         verb="copy the LPC in",
     ),
     who=is_owner,
@@ -475,7 +493,7 @@ ESCALATE_TO_CPE = Transition(
     label=Label(
         title="Escalate to the CPE IT team",
         button="Escalate to CPE IT",
-        success="Escalated to the CPE IT team.",
+        success="The CPE IT team now has the issue and the correspondence with the RA.",
         doing="Escalating to CPE IT",
         verb="escalate to CPE IT",
     ),
@@ -520,9 +538,9 @@ REOPEN = Transition(
     label=Label(
         title="Reopen it",
         button="Reopen the issue",
-        success="The issue is open again.",
+        success="The issue is open again, at the step it was resolved from.",
         doing="Reopening",
-        verb="reopen an issue",
+        verb="reopen it",
     ),
     who=is_staff | is_owner,
     conditions=(WITHIN_REOPEN_WINDOW, KNOWS_WHERE_IT_WAS_RESOLVED),
@@ -591,7 +609,7 @@ RA_REPLY = Work(
     label=Label(
         title="Log the RA's reply",
         button="Log the reply",
-        success="The RA's reply is recorded.",
+        success="The RA's reply is on the timeline.",
         doing="Logging the RA's reply",
         verb="log the RA's reply",
     ),
@@ -615,7 +633,7 @@ PHONE_CALL = Work(
     label=Label(
         title="Log a phone call",
         button="Log the call",
-        success="The call is recorded.",
+        success="The call is on the timeline.",
         doing="Logging a phone call",
         verb="log a phone call",
     ),

@@ -230,7 +230,7 @@ def test_it_answers_409_when_the_transition_is_not_possible_from_the_state(as_st
     response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "Recording a Care Identity Service attempt is not possible now: the issue is 'RA contacted'."
+        "detail": "Moving on to Care Identity Service self-service is not possible now: the issue is 'RA contacted'."
     }
     assert state_of(issue) == State.RA_CONTACTED
 
@@ -428,3 +428,12 @@ def test_it_takes_a_form_encoded_yes_or_no(as_staff, pharmacy, staff):
     response = as_staff.post(url, {"text": "Rang", "with_ra": "perhaps"})
     assert response.status_code == 400
     assert response.json() == {"with_ra": ["Choose yes or no."]}
+
+
+def test_it_answers_409_to_the_cis_step_for_a_kind_only_the_ra_can_fix(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="old_card_series")
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Only the RA can fix this kind of problem")
+    detail = as_staff.get(f"/api/v1/issues/{issue.reference}/").json()
+    assert detail["allowed_transitions"] == ["contact_ra", "resolve", "withdraw"]

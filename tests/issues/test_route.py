@@ -12,10 +12,11 @@ from django.core.exceptions import ValidationError
 
 from issues import route, services
 from issues.forms import ACTION_FORMS, action_form
-from issues.models import Issue, State
+from issues.models import RA_ONLY_KINDS, Issue, Kind, State
 from issues.permissions import Roles, is_owner, is_reporter, is_staff
 from issues.serializers import TRANSITION_SERIALIZERS, action_serializer
 from issues.services.steps import checked
+from tests.issues.factories import IssueFactory
 
 
 def test_it_has_a_row_for_every_transition_of_the_state_machine_and_reads_its_states_from_it():
@@ -111,3 +112,20 @@ def test_it_names_who_may_take_an_action():
     assert (is_reporter | is_owner).name == "the person who reported it or the pharmacy's owner"
     assert (is_staff | is_owner)(Roles(owner=True))
     assert not (is_staff | is_owner)(Roles(lpc_officer=True))
+
+
+def test_it_words_every_action_as_what_the_person_does_now():
+    assert route.TRY_CIS.label.title == "Move on to CIS self-service"
+    assert route.TRY_CIS.label.success == "You are now trying Care Identity Service self-service."
+    for row in route.ROUTE:
+        label = row.label
+        assert all((label.title, label.button, label.success, label.doing, label.verb)), row.name
+        words = " ".join((label.title, label.button, label.success)).lower()
+        assert "i have" not in words and "recorded:" not in words, row.name
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+def test_it_never_offers_the_cis_step_for_a_kind_only_the_ra_can_fix(kind, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind=kind)
+    assert route.TRY_CIS.offered(Roles(staff=True), issue) == (kind not in RA_ONLY_KINDS)
+    assert route.CONTACT_RA.offered(Roles(staff=True), issue)

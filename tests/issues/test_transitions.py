@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from issues import services
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import RA_ONLY_KINDS, EventKind, Issue, IssueEvent, OutboundEmail, State
 from issues.selectors import issue_allowed_transitions
 from tests.issues.factories import IssueFactory
 
@@ -193,3 +193,15 @@ def test_it_loses_nothing_when_two_people_contact_the_ra_at_once(issue, staff, o
         services.issue_contact_ra(user=owner, issue=second, question="Please unlock too")
     assert OutboundEmail.objects.filter(issue=issue).count() == 1
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITION).count() == 1
+
+
+@pytest.mark.parametrize("kind", sorted(RA_ONLY_KINDS))
+def test_it_refuses_the_cis_step_for_a_kind_only_the_ra_can_fix(pharmacy, staff, kind):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind=kind)
+    assert issue_allowed_transitions(user=staff, issue=issue) == ["contact_ra", "resolve", "withdraw"]
+    with pytest.raises(TransitionNotAllowedNow) as raised:
+        services.issue_try_cis(user=staff, issue=issue, note="Tried")
+    assert raised.value.message.startswith("Only the RA can fix this kind of problem")
+    assert "contact the RA" in raised.value.message
+    assert Issue.objects.get(pk=issue.pk).state == State.IN_PHARMACY
+    assert not issue.events.exists()

@@ -124,7 +124,7 @@ def test_it_says_half_a_working_day_for_an_emergency(client, pharmacy, staff):
     assert "Emergency" in page
 
 
-def test_it_records_the_cis_attempt(client, staff, issue):
+def test_it_moves_on_to_cis_self_service(client, staff, issue):
     client.force_login(staff)
     response = client.post(action(issue, "try_cis"), {"try_cis-note": "Renew option greyed out."})
     assert response.status_code == 302 and response.url == detail(issue)
@@ -132,7 +132,7 @@ def test_it_records_the_cis_attempt(client, staff, issue):
     assert issue.state == State.CIS_SELF_SERVICE
     event = issue.events.get(kind=EventKind.TRANSITION)
     assert event.actor == staff and event.text == "Renew option greyed out."
-    assert "Recorded: you tried Care Identity Service self-service." in client.get(detail(issue)).content.decode()
+    assert "You are now trying Care Identity Service self-service." in client.get(detail(issue)).content.decode()
 
 
 def test_it_resolves_with_the_step_that_fixed_it(client, staff, issue):
@@ -424,3 +424,23 @@ def test_it_offers_the_ras_reply_once_the_ra_was_asked(client, pharmacy, staff):
     client.force_login(staff)
     page = client.get(detail(issue)).content.decode()
     assert action(issue, "ra_reply") in page and "Log the RA&#39;s reply" in page
+
+
+def test_it_offers_no_cis_step_for_a_kind_only_the_ra_can_fix(client, pharmacy, staff):
+    lost = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="lost_stolen_damaged")
+    client.force_login(staff)
+    page = client.get(detail(lost)).content.decode()
+    assert action(lost, "try_cis") not in page and "Move on to CIS self-service" not in page
+    assert reverse("issues:contact_ra", args=[lost.reference]) in page
+    response = client.post(action(lost, "try_cis"), {"try_cis-note": ""})
+    assert response.status_code == 409
+    assert "Only the RA can fix this kind of problem" in response.content.decode()
+    lost.refresh_from_db()
+    assert lost.state == State.IN_PHARMACY
+
+
+def test_it_titles_each_action_with_what_the_person_does_now(client, staff, issue):
+    client.force_login(staff)
+    page = client.get(detail(issue)).content.decode()
+    assert "Move on to CIS self-service" in page
+    assert "I have tried" not in page
