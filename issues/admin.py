@@ -1,7 +1,9 @@
 """The Django admin for issues: a window on the data, never a second way to change it.
 
-The state, the clock and the timeline are read-only; events cannot be added or deleted; actions
-call the service layer with the admin user as the actor, so its permission checks apply.
+The state, the clock and the timeline are read-only; events cannot be added, changed or deleted
+here (a note, a call or the RA's reply is logged on the issue page or through the API, whose
+services keep the route's rules); actions call the service layer with the admin user as the
+actor, so its checks apply.
 """
 
 from __future__ import annotations
@@ -81,12 +83,11 @@ class IssueAdmin(admin.ModelAdmin):
         done = 0
         for issue in queryset:
             try:
-                services.issue_transition(
+                services.issue_resolve(
                     user=request.user,  # type: ignore[arg-type]
                     issue=issue,
-                    transition="resolve",
-                    note="Resolved by the CPE IT team in the admin.",
                     fixed_by_step=Step.CPE_IT,
+                    note="Resolved by the CPE IT team in the admin.",
                 )
             except (IssueServiceError, ValidationError) as error:
                 message = getattr(error, "message", None) or "; ".join(getattr(error, "messages", []))

@@ -63,7 +63,7 @@ class DemoIssue:
 
 def _transition(ago: float, name: str, who: str, **fields: Any) -> DemoStep:
     def walk(issue: Issue, accounts: DemoAccounts) -> None:
-        services.issue_transition(user=getattr(accounts, who), issue=issue, transition=name, **fields)
+        services.ACTION_SERVICES[name](user=getattr(accounts, who), issue=issue, **fields)
 
     return DemoStep(ago, walk)
 

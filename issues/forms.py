@@ -1,8 +1,11 @@
 """The issue pages' forms: the report's question pages, the issue page's actions, contacting the RA.
 
-Forms only check and tidy what was typed (formats, lengths, required answers); whether an action
-is allowed, and every write, belong to issues.services. templates/_forms.jinja draws them with
-NHS.UK components; the error summary's links point at the fields' ids (their HTML names).
+The report's forms check and tidy what was typed (formats, lengths, required answers). The forms
+of the issue page's actions and of contacting the RA are built from the route table
+(issues.route, one per row: ACTION_FORMS) and only draw and coerce: the service validates, and
+the form presents its errors. Whether an action is allowed, and every write, belong to
+issues.services. templates/_forms.jinja draws them with NHS.UK components; the error summary's
+links point at the fields' ids (their HTML names).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from django.core.exceptions import ValidationError
 
 from directory.models import Pharmacy
 from directory.validators import normalise_phone, normalise_smartcard_number
-from issues.models import Kind, NotificationPreference, State, Step
+from issues import route
+from issues.models import Kind, NotificationPreference, State
+from issues.permissions import Roles
 
 SUMMARY_MAX = 200
 LONG_TEXT_MAX = 5000
@@ -193,111 +198,91 @@ class DetailsStepForm(ContactDetailsMixin):
         return data
 
 
-# The issue page's actions ----------------------------------------------------------------------
+# The issue page's actions and contacting the RA: a form per row of the route table ------------
 
 
-class NoteForm(NhsukForm):
-    text = _text("Note", required_message="Enter the note")
+class PresentedChoiceField(forms.ChoiceField):
+    """A choice drawn as radios and passed on as chosen: the service says when it is missing or not
+    one of the list."""
+
+    def validate(self, value: Any) -> None:
+        pass
 
 
-class PhoneCallForm(NhsukForm):
-    WITH_CHOICES = [("ra", "The RA"), ("other", "Someone else")]
+class PresentedCharField(forms.CharField):
+    """Text passed on as typed (stripped): the service checks it (required, length, characters)."""
 
-    with_ra = forms.ChoiceField(
-        label="Who did you speak to?",
-        choices=WITH_CHOICES,
-        error_messages={"required": "Select who you spoke to"},
-    )
-    text = _text("What was said", required_message="Enter what was said on the call")
+    default_validators: list[Any] = []
 
-    def service_fields(self) -> dict[str, Any]:
-        return {"text": self.cleaned_data["text"], "with_ra": self.cleaned_data["with_ra"] == "ra"}
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, strip=True, **kwargs)
+        self.validators = []
 
 
-class RaReplyForm(NhsukForm):
-    text = _text(
-        "What the RA said",
-        required_message="Enter what the RA said",
-        help_text="Copy the reply here if it reached you outside Smartcard Route, for example in your own mailbox.",
-    )
+class ActionForm(NhsukForm):
+    """The form of one row of the route table (issues.route), built by `action_form`.
 
+    It draws the row's fields and coerces what was posted (a checkbox to a bool, a radio to what it
+    means), and never validates: the service does, and `present` puts its ValidationError on the
+    fields. With `roles`, a field only some roles may answer yes to (cc_lpc) is left out for the
+    others, and the service gets its "no"."""
 
-class TryCisForm(NhsukForm):
-    note = _text("What you tried and what happened (optional)", required=False)
+    action: route.Action
 
-
-class CcLpcForm(NhsukForm):
-    note = _text(
-        "A note for the LPC (optional)",
-        required=False,
-        help_text="We forward the correspondence with the RA to your LPC, with this note.",
-    )
-
-
-class EscalateForm(NhsukForm):
-    note = _text(
-        "What the LPC has tried, and why it needs CPE IT",
-        required_message="Enter what the LPC has tried and why it needs CPE IT",
-        help_text="We forward the correspondence with the RA to CPE's IT team with this note.",
-    )
-
-
-class ResolveForm(NhsukForm):
-    fixed_by_step = forms.ChoiceField(
-        label="What fixed it?",
-        choices=Step.choices,
-        error_messages={"required": "Select what fixed the problem"},
-    )
-    note = _text("How it was fixed", required_message="Enter how the problem was fixed")
-
-
-class WithdrawForm(NhsukForm):
-    reason = _text("Why are you withdrawing it?", required_message="Enter why you are withdrawing the issue")
-
-
-class ReopenForm(NhsukForm):
-    reason = _text("Why are you reopening it?", required_message="Enter why you are reopening the issue")
-
-
-# Contacting the RA -------------------------------------------------------------------------
-
-
-class ContactRaForm(ContactDetailsMixin):
-    SEND_VIA_CHOICES = [
-        ("app", "Send it from Smartcard Route"),
-        ("own_mail", "Send it from your own email"),
-    ]
-
-    question = _text(
-        "Your question for the RA",
-        max_length=2000,
-        required_message="Enter your question for the RA",
-    )
-    send_via = forms.ChoiceField(
-        choices=SEND_VIA_CHOICES,
-        error_messages={"required": "Select how you want to send the request"},
-    )
-    cc_lpc = forms.BooleanField(required=False)
-
-    field_order = ["contact_name", "contact_phone", "smartcard_number", "no_card_yet", "question", "cc_lpc", "send_via"]
-
-    def __init__(self, *args: Any, may_cc_lpc: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, roles: Roles | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not may_cc_lpc:
-            del self.fields["cc_lpc"]
+        for f in self.action.fields:
+            if f.who is not None and (roles is None or not f.who(roles)):
+                del self.fields[f.name]
+            elif f.default is not None:
+                self.fields[f.name].initial = f.default  # what the service takes when none is chosen
 
     def service_fields(self) -> dict[str, Any]:
-        """The contact_ra transition's inputs (issues.services.TRANSITION_FIELDS)."""
-        data = self.cleaned_data
-        return {
-            "question": data["question"],
-            "contact_name": data["contact_name"],
-            "contact_phone": data["contact_phone"],
-            "smartcard_number": data["smartcard_number"],
-            "no_card_yet": bool(data["no_card_yet"]),
-            "send_via": data["send_via"],
-            "cc_lpc": bool(data.get("cc_lpc")),
-        }
+        """The service's keyword arguments: every field drawn, as posted and coerced."""
+        self.is_valid()  # coerces; nothing here can make it invalid
+        data = getattr(self, "cleaned_data", {})
+        return {f.name: _meaning(f, data.get(f.name)) for f in self.action.fields if f.name in self.fields}
+
+    def present(self, error: ValidationError) -> None:
+        """The service's ValidationError on the form: on the matching field, else at the top."""
+        if hasattr(error, "error_dict"):
+            for name, errors in error.error_dict.items():
+                self.add_error(name if name in self.fields else None, errors)
+        else:
+            self.add_error(None, error)
+
+
+def _meaning(f: route.Field, value: Any) -> Any:
+    if f.options:
+        return next((option.means for option in f.options if option.value == value), value or None)
+    if f.kind == route.FLAG:
+        return bool(value)
+    return value
+
+
+def _form_field(f: route.Field) -> forms.Field:
+    if f.kind in (route.CHOICE, route.YES_NO):
+        return PresentedChoiceField(
+            label=f.label,
+            help_text=f.hint,
+            required=False,
+            choices=[(option.value, option.label) for option in f.options],
+            widget=forms.RadioSelect,
+        )
+    if f.kind == route.FLAG:
+        return forms.BooleanField(label=f.label, help_text=f.hint, required=False)
+    widget = forms.Textarea if f.kind == route.TEXT else forms.TextInput
+    return PresentedCharField(label=f.label, help_text=f.hint, widget=widget)
+
+
+def action_form(action: route.Action) -> type[ActionForm]:
+    """The form class of a row: its fields in the row's order (so is the error summary)."""
+    attrs: dict[str, Any] = {f.name: _form_field(f) for f in action.fields}
+    attrs.update(action=action, __doc__=f"{action.label.title} (issues.route.{action.name.upper()}).")
+    return type(f"{action.name.title().replace('_', '')}Form", (ActionForm,), attrs)
+
+
+ACTION_FORMS: dict[str, type[ActionForm]] = {row.name: action_form(row) for row in route.ROUTE}
 
 
 # The list of issues ----------------------------------------------------------------------------

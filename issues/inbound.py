@@ -47,7 +47,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from directory.models import User
-from issues import emails
+from issues import emails, route
 from issues.exceptions import IssueActionForbidden, IssueServiceError, TransitionNotAllowedNow
 from issues.models import (
     EventKind,
@@ -56,7 +56,6 @@ from issues.models import (
     Issue,
     IssueEvent,
     OutboundEmail,
-    State,
     format_reference,
     parse_reference,
 )
@@ -546,9 +545,10 @@ def inbound_email_record(
     1. Lock the issue; claim the email (unmatched -> matched); if someone else attached it first,
        change nothing.
     2. Write the EMAIL_IN event (its data carries the Message-ID for threading).
-    3. Unless it is an auto-reply or a loop: the RA's email stops the RA window
-       (issues.services.issue_record_ra_response); the pharmacy's own email to the RA, copied to
-       the tracking address, is recorded as the request sent (contact_ra, send_via="own_mail",
+    3. Unless it is an auto-reply or a loop: the RA's email counts as its reply and stops the RA
+       window where the route allows a reply (the RA was asked; otherwise it is kept and shown, and
+       does not count: issues.services.issue_record_ra_email); the pharmacy's own email to the RA,
+       copied to the tracking address, is recorded as the request sent (contact_ra, send_via="own_mail",
        as the sending user) when the issue has not reached the RA yet; the reporter is told
        (outbox, after commit) unless they sent it.
     A step that the issue's state refuses is noted on the email; the email stays recorded.
@@ -592,7 +592,7 @@ def inbound_email_record(
         notes: list[str] = []
         if not automatic:
             if role == Sender.RA:
-                services.issue_record_ra_response(issue=locked, actor=None, source="email", now=now)
+                notes += services.issue_record_ra_email(issue=locked, event=event, now=now)
             elif role in (Sender.PHARMACY, Sender.REPORTER):
                 notes += _record_own_mail_request(locked, email, sender_user)
             if role != Sender.REPORTER:
@@ -631,16 +631,14 @@ def _record_own_mail_request(issue: Issue, email: InboundEmail, sender_user: Use
     ra = issue.pharmacy.ra
     if ra is None or not ra.email or ra.email.lower() not in {*email.to, *email.cc, *email.recipients}:
         return []
-    if issue.state not in (State.IN_PHARMACY, State.CIS_SELF_SERVICE):
+    if not route.CONTACT_RA.possible_from(issue):
         return []
     if sender_user is None:
         return ["Sent to the RA from a pharmacy address that is not a user's: record the request on the issue page."]
     question = (email.body_text or email.subject).strip()[: services.MAX_TEXT] or email.subject[: services.MAX_TEXT]
     try:
         with transaction.atomic():
-            services.issue_transition(
-                user=sender_user, issue=issue, transition="contact_ra", send_via="own_mail", question=question
-            )
+            services.issue_contact_ra(user=sender_user, issue=issue, send_via="own_mail", question=question)
     except (IssueServiceError, ValidationError) as error:
         message = "; ".join(error.messages) if isinstance(error, ValidationError) else error.message
         logger.info("inbound mail %s: own-mail request not recorded on %s: %s", email.pk, issue.reference, message)

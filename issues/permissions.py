@@ -1,21 +1,20 @@
-"""Who may do what to an issue (DESIGN.md, "People and what they may see" and the transition table).
+"""Who may do what to an issue (DESIGN.md, "People and what they may see").
 
-These functions answer from the user's memberships only; they never change anything. The service
-layer calls them before every write, the selectors call them to list the actions a user may take.
-Whether the issue is *visible* at all is the business of `issues.selectors.issues_visible_to`.
+`roles_for(user, issue)` answers from the user's memberships only and changes nothing; the named
+rules below (`is_staff | is_owner`) test those roles. Which rule guards which action is the route
+table's business (issues.route), read by the services before every write and by the selectors to
+list the actions a user may take. Whether the issue is *visible* at all is the business of
+`issues.selectors.issues_visible_to`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from django.conf import settings
-from django.utils import timezone
 
 from directory.models import User
 from directory.roles import holds_roles, pharmacy_roles
-from issues.models import Issue, State
+from issues.models import Issue
 
 
 @dataclass(frozen=True)
@@ -65,42 +64,37 @@ def role_label(roles: Roles) -> str:
     return "staff"
 
 
-def reopen_deadline(issue: Issue) -> datetime | None:
-    if issue.resolved_at is None:
-        return None
-    return issue.resolved_at + timedelta(days=settings.REOPEN_WITHIN_DAYS)
+# Who may take an action: small named rules over a user's Roles, combined with | (in the style of
+# django-rules' predicates, which would be a dependency for five lines). The route table
+# (issues.route) gives each action its rule; the rule's name says who may, in the refusal.
 
 
-def permission_error(transition: str, roles: Roles, *, cc_lpc: bool = False) -> str | None:
-    """None when these roles may run `transition`; otherwise the message that says who may."""
-    if not roles.any:
-        return "You cannot see this issue."
-    if transition == "try_cis":
-        return None if roles.pharmacy_side else "Only the pharmacy's staff or owner can record a CIS attempt."
-    if transition == "contact_ra":
-        if cc_lpc and not roles.owner:
-            return "Only the pharmacy's owner can copy the LPC in."
-        return None if roles.pharmacy_side else "Only the pharmacy's staff or owner can contact the RA."
-    if transition == "cc_lpc":
-        return None if roles.owner else "Only the pharmacy's owner can copy the LPC in."
-    if transition == "escalate_to_cpe":
-        return None if roles.lpc_officer else "Only an officer of the pharmacy's LPC can escalate to CPE IT."
-    if transition == "resolve":
-        return None
-    if transition == "withdraw":
-        return (
-            None if (roles.reporter or roles.owner) else "Only the person who reported it or the owner can withdraw it."
-        )
-    if transition == "reopen":
-        return None if roles.pharmacy_side else "Only the pharmacy's staff or owner can reopen an issue."
-    return f"Unknown step {transition!r}."
+@dataclass(frozen=True)
+class Who:
+    """A named rule over a user's Roles for one issue: `is_staff | is_owner` holds when either does,
+    and is named "the pharmacy's staff or owner"."""
+
+    name: str
+    holds: Callable[[Roles], bool]
+
+    def __call__(self, roles: Roles) -> bool:
+        return self.holds(roles)
+
+    def __or__(self, other: Who) -> Who:
+        return Who(_either(self.name, other.name), lambda roles: self(roles) or other(roles))
 
 
-def may_log_work(roles: Roles) -> bool:
-    """Notes, phone calls and RA replies: anyone with a role on the issue."""
-    return roles.any
+def _either(first: str, second: str) -> str:
+    """ "the pharmacy's staff" or "the pharmacy's owner": "the pharmacy's staff or owner"."""
+    head = first.rpartition(" ")[0]
+    if head and second.startswith(f"{head} "):
+        return f"{first} or {second[len(head) + 1 :]}"
+    return f"{first} or {second}"
 
 
-def reopen_window_open(issue: Issue) -> bool:
-    deadline = reopen_deadline(issue)
-    return issue.state == State.RESOLVED and deadline is not None and timezone.now() <= deadline
+is_staff = Who("the pharmacy's staff", lambda roles: roles.staff)
+is_owner = Who("the pharmacy's owner", lambda roles: roles.owner)
+is_lpc_officer = Who("an officer of the pharmacy's LPC", lambda roles: roles.lpc_officer)
+is_cpe_it = Who("the CPE IT team", lambda roles: roles.cpe_it)
+is_reporter = Who("the person who reported it", lambda roles: roles.reporter)
+anyone_in_scope = Who("anyone who can see the issue", lambda roles: roles.any)

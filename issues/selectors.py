@@ -21,7 +21,6 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from directory.models import Pharmacy, User
 from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, staff_of
@@ -36,8 +35,8 @@ from issues.models import (
     State,
     parse_reference,
 )
-from issues.permissions import Roles, permission_error, reopen_window_open, roles_for
-from issues.services import TRANSITIONS
+from issues.permissions import Roles, roles_for
+from issues.route import allowed_actions
 
 __all__ = [
     "RaRequest",
@@ -147,39 +146,18 @@ def issue_roles(*, user: User | Any, issue: Issue) -> Roles:
     return roles_for(user, issue)
 
 
-def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
-    """The transitions this user may start on this issue now: permission and state (and the
-    reopen window), without side effects. Guards that depend on the directory (an RA with an email,
-    an LPC) are left to the service, whose message tells the user what is missing."""
-    return _allowed_transitions(roles_for(user, issue), issue)
-
-
-def _allowed_transitions(roles: Roles, issue: Issue) -> list[str]:
-    allowed = []
-    for name in TRANSITIONS:
-        if permission_error(name, roles) is not None:
-            continue
-        if not can_proceed(getattr(issue, name)):
-            continue
-        if name == "reopen" and not reopen_window_open(issue):
-            continue
-        allowed.append(name)
-    return allowed
-
-
-WORK_ACTIONS = ("ra_reply", "phone_call", "note")
-
-
 def issue_allowed_actions(*, user: User | Any, issue: Issue) -> list[str]:
-    """The transitions of `issue_allowed_transitions` plus the work anyone with a role may log:
-    "ra_reply" and "phone_call" while the issue is open, "note" at any time."""
-    roles = roles_for(user, issue)
-    allowed = _allowed_transitions(roles, issue)
-    if roles.any:
-        if issue.is_open:
-            allowed += ["ra_reply", "phone_call"]
-        allowed.append("note")
-    return allowed
+    """The actions of the route table (issues.route) this user may take on this issue now, in the
+    table's order: the row's rule over the user's roles, the issue's state and the row's conditions
+    (a kind only the RA can fix, the reopen window, the RA asked), without side effects. What the
+    directory or the timeline must hold (an RA with an email, an LPC, RA correspondence) is left to
+    the service, whose message tells the user what is missing."""
+    return [row.name for row in allowed_actions(roles_for(user, issue), issue)]
+
+
+def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
+    """The transitions among `issue_allowed_actions` (those that move the issue along the route)."""
+    return [row.name for row in allowed_actions(roles_for(user, issue), issue) if row.changes_state]
 
 
 def issue_timeline(*, issue: Issue) -> QuerySet[IssueEvent]:

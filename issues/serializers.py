@@ -1,24 +1,31 @@
 """The JSON API's shapes: what an issue looks like out, and what each write takes in.
 
-Serializers check the shape of the input (types, choices, lengths, the Smartcard number and phone
-formats) so that every bad field is reported at once with a 400. They never save anything: the
-views hand the validated values to `issues.services`, which validates again and keeps the rules.
-Text is returned exactly as stored; JSON needs no HTML escaping, and pages escape it on output.
+The bodies of the actions (transitions, notes, phone calls, RA replies) are built from the route
+table (issues.route: a serializer per row): they describe the row's fields for the schema, read
+them as sent and hand them to `issues.services`, which validates every field once and whose
+ValidationError the API answers with (400, every bad field at once). The report's body
+(IssueCreateSerializer) still checks its formats itself before the service. Serializers never
+save anything. Text is returned exactly as stored; JSON needs no HTML escaping, and pages escape
+it on output.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 from directory.models import Pharmacy, User
 from directory.validators import normalise_ods_code, normalise_phone, normalise_smartcard_number
+from issues import route
+from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, State, Step
 from issues.selectors import issue_allowed_transitions, pharmacies_for_reporting
-from issues.services import MAX_NAME, MAX_SUMMARY, MAX_TEXT, SEND_VIA_CHOICES, TRANSITION_FIELDS, TRANSITIONS
 
 MAX_PHONE = 30  # Issue.contact_phone
 
@@ -58,12 +65,12 @@ class IssueEventSerializer(serializers.ModelSerializer[IssueEvent]):
         fields = ("kind", "kind_label", "actor", "from_state", "to_state", "transition", "text", "created_at")
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ChoiceField(choices=TRANSITIONS, allow_null=True))
+    @extend_schema_field(serializers.ChoiceField(choices=route.TRANSITIONS, allow_null=True))
     def get_transition(self, event: IssueEvent) -> str | None:
         if event.kind != EventKind.TRANSITION:
             return None
         name = (event.data or {}).get("transition")
-        return name if name in TRANSITIONS else None
+        return name if name in route.TRANSITIONS else None
 
 
 class IssueListSerializer(serializers.ModelSerializer[Issue]):
@@ -131,7 +138,7 @@ class IssueDetailSerializer(IssueListSerializer):
         )
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=TRANSITIONS)))
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=route.TRANSITIONS)))
     def get_allowed_transitions(self, issue: Issue) -> list[str]:
         return issue_allowed_transitions(user=self.context["request"].user, issue=issue)
 
@@ -233,126 +240,84 @@ def _phone(value: str) -> str:
         raise serializers.ValidationError(_django_messages(error)) from error
 
 
-# Transitions: one serializer per transition, chosen by the body's "transition" field.
+# Actions: a serializer per row of the route table (issues.route) ---------------------------------
 
-# Sent by HTML forms (the browsable API's among them) with every POST; not an input of any transition.
+# Sent by HTML forms (the browsable API's among them) with every POST; not an input of any action.
 IGNORED_FORM_FIELDS = ("csrfmiddlewaretoken",)
 
 
 class TransitionSerializer(serializers.Serializer[Any]):
     """The common part of every transition request: which transition to run."""
 
-    transition = serializers.ChoiceField(choices=TRANSITIONS)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Refuse fields this transition does not take, rather than silently ignoring them.
-        name = attrs["transition"]
-        unknown = sorted(set(self.initial_data) - {"transition", *TRANSITION_FIELDS[name], *IGNORED_FORM_FIELDS})
-        if unknown:
-            raise serializers.ValidationError({field: [f"'{name}' does not take this field."] for field in unknown})
-        return attrs
+    transition = serializers.ChoiceField(choices=route.TRANSITIONS)
 
 
-class TryCisSerializer(TransitionSerializer):
-    """in_pharmacy to cis_self_service: record a Care Identity Service self-service attempt (staff, owner)."""
+class ActionSerializer(serializers.Serializer[Any]):
+    """The body of one row of the route table, built by `action_serializer`.
 
-    note = _text(required=False, help_text="What was tried in Care Identity Service self-service.")
+    Its fields describe the row's fields for the schema; it does not validate them. It reads each
+    as sent (a yes or no in a form-encoded body coerced to a bool) and hands them to the service,
+    which validates every field: its ValidationError is the API's 400. A field not sent is passed
+    as None, which the service takes as its default or the issue's own value. A transition's body
+    names the transition and may carry no field the transition does not take."""
 
+    action: ClassVar[route.Action]
 
-class ContactRaSerializer(TransitionSerializer):
-    """in_pharmacy or cis_self_service to ra_contacted (lpc_cc with cc_lpc): request help from the
-    pharmacy's RA; starts the RA reply window (staff, owner)."""
-
-    question = _text(required=True, help_text="What you are asking the RA to do.")
-    contact_name = serializers.CharField(
-        max_length=MAX_NAME, required=False, help_text="Defaults to the issue's contact name."
-    )
-    contact_phone = serializers.CharField(
-        max_length=MAX_PHONE, required=False, help_text="Defaults to the issue's contact phone number."
-    )
-    smartcard_number = serializers.CharField(
-        max_length=20,
-        required=False,
-        allow_blank=True,
-        help_text="12 digits, with or without spaces. Defaults to the issue's; required unless no_card_yet.",
-    )
-    no_card_yet = serializers.BooleanField(required=False, help_text="Defaults to the issue's.")
-    send_via = serializers.ChoiceField(
-        choices=SEND_VIA_CHOICES,
-        required=False,
-        default="app",
-        help_text='"app": Smartcard Route emails the RA; "own_mail": you sent it from your own mailbox.',
-    )
-    cc_lpc = serializers.BooleanField(
-        required=False, default=False, help_text="Owners only: copy the LPC in at once (the issue goes to lpc_cc)."
-    )
-
-    def validate_smartcard_number(self, value: str) -> str:
-        return _smartcard_number(value)
-
-    def validate_contact_phone(self, value: str) -> str:
-        return _phone(value)
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [f"Send an object of fields, not {type(data).__name__}."]}
+            )
+        values: dict[str, Any] = {}
+        if self.action.changes_state:
+            values["transition"] = self.fields["transition"].run_validation(data.get("transition", empty))
+            taken = {"transition", *self.action.field_names, *IGNORED_FORM_FIELDS}
+            unknown = sorted(set(data) - taken)
+            if unknown:
+                name = self.action.name
+                raise serializers.ValidationError({field: [f"'{name}' does not take this field."] for field in unknown})
+        values.update({f.name: _read(f, data.get(f.name)) for f in self.action.fields})
+        return values
 
 
-class CcLpcSerializer(TransitionSerializer):
-    """ra_contacted to lpc_cc: forward the RA thread to the LPC; starts the LPC window (owner)."""
-
-    note = _text(required=False, help_text="A note for the LPC.")
-
-
-class EscalateToCpeSerializer(TransitionSerializer):
-    """lpc_cc to escalated: forward the RA correspondence to CPE IT; starts the triage window (LPC officer)."""
-
-    note = _text(required=True, help_text="What the LPC has tried and why it needs CPE IT.")
+def _read(f: route.Field, value: Any) -> Any:
+    if f.kind in (route.FLAG, route.YES_NO) and isinstance(value, str):
+        if value in serializers.BooleanField.TRUE_VALUES:
+            return True
+        if value in serializers.BooleanField.FALSE_VALUES:
+            return False
+    return value
 
 
-class ResolveSerializer(TransitionSerializer):
-    """Any open state to resolved (anyone in scope)."""
-
-    note = _text(required=True, help_text="How it was resolved.")
-    fixed_by_step = serializers.ChoiceField(choices=Step.choices, help_text="The step of the route that fixed it.")
-
-
-class WithdrawSerializer(TransitionSerializer):
-    """Any open state to withdrawn (the reporter, the owner)."""
-
-    reason = _text(required=True)
-
-
-class ReopenSerializer(TransitionSerializer):
-    """resolved back to the state it was resolved from, within the reopen window (staff, owner)."""
-
-    reason = _text(required=True)
+def _api_field(f: route.Field) -> serializers.Field:
+    described: dict[str, Any] = {"help_text": f.description()}
+    if f.kind in (route.FLAG, route.YES_NO):
+        return serializers.BooleanField(required=f.required, **described)
+    if f.kind == route.CHOICE:
+        if f.default is not None:
+            described["default"] = f.default
+        else:
+            described["required"] = f.required
+        return serializers.ChoiceField(choices=[(option.means, option.label) for option in f.options], **described)
+    return serializers.CharField(required=f.required, allow_blank=not f.required, max_length=f.max_length, **described)
 
 
-TRANSITION_SERIALIZERS: dict[str, type[TransitionSerializer]] = {
-    "try_cis": TryCisSerializer,
-    "contact_ra": ContactRaSerializer,
-    "cc_lpc": CcLpcSerializer,
-    "escalate_to_cpe": EscalateToCpeSerializer,
-    "resolve": ResolveSerializer,
-    "withdraw": WithdrawSerializer,
-    "reopen": ReopenSerializer,
+def action_serializer(action: route.Action) -> type[ActionSerializer]:
+    """The serializer class of a row, named after it ("resolve": ResolveSerializer, the schema's
+    "Resolve"), its docstring the row in words."""
+    attrs: dict[str, Any] = {f.name: _api_field(f) for f in action.fields}
+    if action.changes_state:
+        attrs["transition"] = serializers.ChoiceField(choices=route.TRANSITIONS)
+    attrs.update(action=action, __doc__=action.summary(), __module__=__name__)
+    return type(f"{action.name.title().replace('_', '')}Serializer", (ActionSerializer,), attrs)
+
+
+TRANSITION_SERIALIZERS: dict[str, type[ActionSerializer]] = {
+    row.name: action_serializer(row) for row in route.TRANSITION_ROWS
 }
-assert set(TRANSITION_SERIALIZERS) == set(TRANSITIONS)
-
-
-# Notes, phone calls and RA replies.
-
-
-class NoteSerializer(serializers.Serializer[Any]):
-    text = _text(required=True)
-
-
-class PhoneCallSerializer(serializers.Serializer[Any]):
-    text = _text(required=True, help_text="What was said on the call.")
-    with_ra = serializers.BooleanField(
-        help_text="A call with the RA counts as the RA's reply: it stops the RA reply window."
-    )
-
-
-class RaReplySerializer(serializers.Serializer[Any]):
-    text = _text(required=True, help_text="What the RA said (received outside Smartcard Route).")
+NoteSerializer = action_serializer(route.NOTE)
+PhoneCallSerializer = action_serializer(route.PHONE_CALL)
+RaReplySerializer = action_serializer(route.RA_REPLY)
 
 
 # The prepared request to the RA (for sending it from one's own mailbox).

@@ -6,7 +6,6 @@ through issues.services; a refused action or a lost race is shown as a message, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -20,11 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from directory.models import Pharmacy, User
 from issues import forms as issue_forms
-from issues import guidance, presentation, selectors, services, windows
-from issues.emails import default_ra_question, issue_ra_request_preview
+from issues import guidance, presentation, route, selectors, services, windows
+from issues.emails import RaRequest, default_ra_question, issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueServiceError
 from issues.models import Deadline, Issue, Kind, State, kind_needs_ra
-from issues.services import SEND_VIA_OWN_MAIL
+from issues.route import SEND_VIA_OWN_MAIL
 from smartcard_route.pagination import paginate
 
 
@@ -41,15 +40,6 @@ def _issue_or_404(request: HttpRequest, reference: str) -> Issue:
 def _status_for(error: IssueServiceError) -> int:
     """403 when the user may not do it at all, 409 when not now or someone else was first."""
     return 403 if isinstance(error, IssueActionForbidden) else 409
-
-
-def _add_service_errors(form: issue_forms.NhsukForm, error: ValidationError) -> None:
-    """A service's ValidationError on the form: on the matching field, else at the top."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # Report a Smartcard problem: question pages, the answers kept in the session until the end ------
@@ -278,72 +268,6 @@ def report_done(request: HttpRequest, reference: str) -> HttpResponse:
 # The issue page and its actions --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Action:
-    """One thing the user may do on the issue page: a short form that calls one service."""
-
-    name: str
-    title: str
-    button: str
-    form_class: type[issue_forms.NhsukForm]
-    success: str
-
-
-ACTIONS: dict[str, Action] = {
-    action.name: action
-    for action in (
-        Action(
-            "try_cis",
-            "I have tried Care Identity Service self-service",
-            "Record the CIS attempt",
-            issue_forms.TryCisForm,
-            "Recorded: you tried Care Identity Service self-service.",
-        ),
-        Action(
-            "ra_reply", "Log the RA's reply", "Log the reply", issue_forms.RaReplyForm, "The RA's reply is recorded."
-        ),
-        Action("phone_call", "Log a phone call", "Log the call", issue_forms.PhoneCallForm, "The call is recorded."),
-        Action("cc_lpc", "Copy in your LPC", "Copy in the LPC", issue_forms.CcLpcForm, "Your LPC has been copied in."),
-        Action(
-            "escalate_to_cpe",
-            "Escalate to the CPE IT team",
-            "Escalate to CPE IT",
-            issue_forms.EscalateForm,
-            "Escalated to the CPE IT team.",
-        ),
-        Action("resolve", "Mark it as resolved", "Mark as resolved", issue_forms.ResolveForm, "The issue is resolved."),
-        Action("reopen", "Reopen it", "Reopen the issue", issue_forms.ReopenForm, "The issue is open again."),
-        Action("withdraw", "Withdraw it", "Withdraw the issue", issue_forms.WithdrawForm, "The issue is withdrawn."),
-        Action("note", "Add a note", "Add the note", issue_forms.NoteForm, "Your note is on the timeline."),
-    )
-}
-# Logging a reply only makes sense once the RA has been asked.
-RA_ASKED_STATES = (State.RA_CONTACTED, State.LPC_CC, State.ESCALATED)
-
-
-def _allowed_actions(user: User, issue: Issue) -> list[str]:
-    allowed = selectors.issue_allowed_actions(user=user, issue=issue)
-    # No CIS step for a kind only the RA can fix (until the route table's guard says so itself).
-    no_cis = kind_needs_ra(issue.kind)
-    return [
-        name
-        for name in allowed
-        if (name != "ra_reply" or issue.state in RA_ASKED_STATES) and (name != "try_cis" or not no_cis)
-    ]
-
-
-def _run_action(action: Action, *, user: User, issue: Issue, form: issue_forms.NhsukForm) -> None:
-    fields = form.service_fields()
-    if action.name == "note":
-        services.issue_add_note(user=user, issue=issue, **fields)
-    elif action.name == "phone_call":
-        services.issue_log_phone_call(user=user, issue=issue, **fields)
-    elif action.name == "ra_reply":
-        services.issue_log_ra_reply(user=user, issue=issue, **fields)
-    else:
-        services.issue_transition(user=user, issue=issue, transition=action.name, **fields)
-
-
 def _render_detail(
     request: HttpRequest,
     issue: Issue,
@@ -353,17 +277,22 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = _user(request)
-    allowed = _allowed_actions(user, issue)
+    roles = selectors.issue_roles(user=user, issue=issue)
+    allowed = selectors.issue_allowed_actions(user=user, issue=issue)
     open_action = bound.prefix if bound is not None else None
-    actions = [
-        {
-            "action": action,
-            "form": bound if action.name == open_action else action.form_class(prefix=action.name),
-            "open": action.name == open_action,
-        }
-        for action in ACTIONS.values()
-        if action.name in allowed
-    ]
+    actions = []
+    for row in route.ROUTE:
+        if row.name not in allowed or row.own_page:
+            continue
+        is_open = row.name == open_action
+        form = bound if is_open else issue_forms.ACTION_FORMS[row.name](prefix=row.name, roles=roles)
+        actions.append(
+            {
+                "action": {"name": row.name, "title": row.label.title, "button": row.label.button},
+                "form": form,
+                "open": is_open,
+            }
+        )
     now = timezone.now()
     context = {
         "issue": issue,
@@ -372,6 +301,7 @@ def _render_detail(
         "overdue": presentation.is_overdue(issue, now=now),
         "guidance": guidance.guidance_for(issue=issue, user=user, now=now),
         "may_contact_ra": "contact_ra" in allowed,
+        "contact_ra_title": route.CONTACT_RA.label.title,
         "actions": actions,
         "events": selectors.issue_timeline(issue=issue),
         "state_labels": presentation.status_labels_by_state(issue),
@@ -388,23 +318,25 @@ def issue_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_POST
 def issue_action(request: HttpRequest, reference: str, action: str) -> HttpResponse:
+    """One row of the route table taken from its form on the issue page: its service, by name."""
+    user = _user(request)
     issue = _issue_or_404(request, reference)
-    spec = ACTIONS.get(action)
-    if spec is None:
+    row = route.ACTIONS.get(action)
+    if row is None or row.own_page:
         raise Http404("No such action")
-    form = spec.form_class(request.POST, prefix=spec.name)
-    if not form.is_valid():
-        return _render_detail(request, issue, bound=form, status=400)
+    roles = selectors.issue_roles(user=user, issue=issue)
+    form = issue_forms.ACTION_FORMS[row.name](request.POST, prefix=row.name, roles=roles)
+    fields = form.service_fields()
     try:
-        _run_action(spec, user=_user(request), issue=issue, form=form)
+        services.ACTION_SERVICES[row.name](user=user, issue=issue, **fields)
     except ValidationError as error:
-        _add_service_errors(form, error)
+        form.present(error)
         return _render_detail(request, _issue_or_404(request, reference), bound=form, status=400)
     except IssueServiceError as error:
         # The service saved nothing: show the issue as it is now, with the reason.
         issue = _issue_or_404(request, reference)
         return _render_detail(request, issue, error=error.message, status=_status_for(error))
-    messages.success(request, spec.success)
+    messages.success(request, row.label.success_for(fields))
     return redirect("issues:detail", reference=issue.reference)
 
 
@@ -416,10 +348,12 @@ def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
     """The prepared request to the RA: sent from the app, or from the user's own mail and confirmed."""
     user = _user(request)
     issue = _issue_or_404(request, reference)
-    if "contact_ra" not in selectors.issue_allowed_transitions(user=user, issue=issue):
-        messages.error(request, "You cannot contact the RA about this issue at this stage.")
+    row = route.CONTACT_RA
+    if row.name not in selectors.issue_allowed_transitions(user=user, issue=issue):
+        messages.error(request, f"You cannot {row.label.verb} about this issue at this stage.")
         return redirect("issues:detail", reference=issue.reference)
-    may_cc_lpc = selectors.issue_roles(user=user, issue=issue).owner
+    form_class = issue_forms.ACTION_FORMS[row.name]
+    roles = selectors.issue_roles(user=user, issue=issue)
     if request.method == "GET":
         initial = {
             "question": default_ra_question(issue),
@@ -428,48 +362,37 @@ def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
             "smartcard_number": presentation.format_smartcard_number(issue.smartcard_number),
             "no_card_yet": issue.no_card_yet,
         }
-        form = issue_forms.ContactRaForm(initial=initial, may_cc_lpc=may_cc_lpc)
-        return _render_contact_ra(request, issue, form)
-    form = issue_forms.ContactRaForm(request.POST, may_cc_lpc=may_cc_lpc)
-    if not form.is_valid():
-        return _render_contact_ra(request, issue, form, status=400)
+        form = form_class(initial=initial, roles=roles)
+        return _render_contact_ra(request, issue, form, preview=issue_ra_request_preview(issue=issue))
+    form = form_class(request.POST, roles=roles)
     fields = form.service_fields()
-    if fields["send_via"] == SEND_VIA_OWN_MAIL and request.POST.get("confirmed") != "yes":
-        return _render_contact_ra(request, issue, form, template="issues/contact_ra_own_mail.jinja")
     try:
-        services.issue_transition(user=user, issue=issue, transition="contact_ra", **fields)
+        if fields.get("send_via") == SEND_VIA_OWN_MAIL and request.POST.get("confirmed") != "yes":
+            preview = services.issue_contact_ra_preview(user=user, issue=issue, **fields)
+            return _render_contact_ra(
+                request, issue, form, preview=preview, template="issues/contact_ra_own_mail.jinja"
+            )
+        services.issue_contact_ra(user=user, issue=issue, **fields)
     except ValidationError as error:
-        _add_service_errors(form, error)
-        return _render_contact_ra(request, _issue_or_404(request, reference), form, status=400)
+        form.present(error)
+        issue = _issue_or_404(request, reference)
+        return _render_contact_ra(request, issue, form, preview=issue_ra_request_preview(issue=issue), status=400)
     except IssueServiceError as error:
         issue = _issue_or_404(request, reference)
         return _render_detail(request, issue, error=error.message, status=_status_for(error))
-    if fields["send_via"] == SEND_VIA_OWN_MAIL:
-        messages.success(request, "Recorded: you sent the request to the RA from your own email.")
-    else:
-        messages.success(request, "Your request is on its way to the RA. Their reply will appear on this page.")
+    messages.success(request, row.label.success_for(fields))
     return redirect("issues:detail", reference=issue.reference)
 
 
 def _render_contact_ra(
     request: HttpRequest,
     issue: Issue,
-    form: issue_forms.ContactRaForm,
+    form: issue_forms.ActionForm,
     *,
+    preview: RaRequest,
     status: int = 200,
     template: str = "issues/contact_ra.jinja",
 ) -> HttpResponse:
-    # The preview shows what was typed once it is valid, else the issue as stored: raw values, which
-    # the request formats (a card number formatted for the form would be formatted again).
-    answers = form.service_fields() if form.is_bound and form.is_valid() else {}
-    preview = issue_ra_request_preview(
-        issue=issue,
-        question=answers.get("question", ""),
-        contact_name=answers.get("contact_name"),
-        contact_phone=answers.get("contact_phone"),
-        smartcard_number=answers.get("smartcard_number"),
-        no_card_yet=answers.get("no_card_yet"),
-    )
     context = {
         "issue": issue,
         "form": form,

@@ -334,7 +334,7 @@ SPECTACULAR_SETTINGS = {
         "IssueKindEnum": "issues.models.Kind",
         "IssueStateEnum": "issues.models.State",
         "EventKindEnum": "issues.models.EventKind",
-        "TransitionEnum": "issues.services.TRANSITIONS",
+        "TransitionEnum": "issues.route.TRANSITIONS",
     },
 }
 

@@ -38,7 +38,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from issues import services
+from issues import route, services
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.models import Issue, IssueEvent
 from issues.selectors import (
@@ -121,9 +121,29 @@ TRANSITION_REQUEST = PolymorphicProxySerializer(
 )
 
 
-def _event_operation(request_serializer: type[BaseSerializer[Any]], summary: str) -> Any:
+def _transitions_description() -> str:
+    """The transitions endpoint's description: the route table's transitions, one line each."""
+    rows = [
+        f"| `{row.name}` | {', '.join(row.sources)} | {', '.join(row.targets)} | {row.who.name} | "
+        f"{', '.join(f'`{name}`' for name in row.field_names)} |"
+        for row in route.TRANSITION_ROWS
+    ]
+    return "\n".join(
+        [
+            'Run one transition of the route by name ("transition") with its fields. allowed_transitions '
+            "in the issue lists those you may start now.",
+            "",
+            "| transition | from | to | who | fields |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def _event_operation(action: route.Work, request_serializer: type[BaseSerializer[Any]]) -> Any:
     return extend_schema(
-        summary=summary,
+        summary=action.label.title,
+        description=action.summary(),
         parameters=[REFERENCE],
         request=request_serializer,
         responses={
@@ -132,6 +152,7 @@ def _event_operation(request_serializer: type[BaseSerializer[Any]], summary: str
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
             404: NOT_FOUND,
+            409: CONFLICT,
         },
     )
 
@@ -215,10 +236,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
 
     @extend_schema(
         summary="Move the issue along the route",
-        description=(
-            'Run one transition by name ("transition") with its fields. allowed_transitions in the issue '
-            "lists those you may start now."
-        ),
+        description=_transitions_description(),
         parameters=[REFERENCE],
         request=TRANSITION_REQUEST,
         responses={
@@ -240,8 +258,8 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        issue = services.issue_transition(user=request.user, issue=issue, **fields)  # type: ignore[arg-type]
-        return self._detail(issue)
+        service = services.ACTION_SERVICES[fields.pop("transition")]
+        return self._detail(service(user=request.user, issue=issue, **fields))
 
     @extend_schema(
         summary="The prepared request to the RA",
@@ -260,17 +278,17 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         preview = issue_ra_request_preview(issue=issue, question=query.validated_data.get("question", ""))
         return Response(RaRequestSerializer(preview).data)
 
-    @_event_operation(NoteSerializer, "Add a note to the timeline")
+    @_event_operation(route.NOTE, NoteSerializer)
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, reference: str) -> Response:
         return self._log_event(request, NoteSerializer, services.issue_add_note)
 
-    @_event_operation(PhoneCallSerializer, "Log a phone call")
+    @_event_operation(route.PHONE_CALL, PhoneCallSerializer)
     @action(detail=True, methods=["post"], url_path="phone-calls")
     def phone_calls(self, request: Request, reference: str) -> Response:
         return self._log_event(request, PhoneCallSerializer, services.issue_log_phone_call)
 
-    @_event_operation(RaReplySerializer, "Log the RA's reply, received outside Smartcard Route")
+    @_event_operation(route.RA_REPLY, RaReplySerializer)
     @action(detail=True, methods=["post"], url_path="ra-replies")
     def ra_replies(self, request: Request, reference: str) -> Response:
         return self._log_event(request, RaReplySerializer, services.issue_log_ra_reply)

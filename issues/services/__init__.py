@@ -1,15 +1,18 @@
 """Every write to an issue.
 
-Each service is keyword-only and runs in one transaction. A transition (see `issue_transition`):
+Each service is typed, keyword-only, and runs in one transaction. The route table (issues.route)
+declares each action once; its service, one function per row (`row.service` names it):
 
-1. checks the user's permission for this issue (issues.permissions): IssueActionForbidden;
-2. checks the issue's current state allows it: TransitionNotAllowedNow, naming the state;
-3. validates its fields: ValidationError({field: [messages]});
-4. checks its guard (an RA in the directory, RA correspondence, the reopen window):
-   TransitionNotAllowedNow;
-5. runs the django-fsm transition and saves with update_fields (optimistic locking on the state);
-6. writes the TRANSITION IssueEvent, any outbox rows (sent after commit), and sets or clears the
-   clock with a CLOCK event.
+1. checks who may (the row's rule over the user's roles): IssueActionForbidden, saying who may;
+2. checks the issue allows it now (its state, the row's conditions): TransitionNotAllowedNow,
+   naming the state or the reason;
+3. validates its fields (the row's cleaners, issues.fields): ValidationError({field: [messages]});
+4. checks what the directory or the timeline must hold (an RA with an email, an LPC address, RA
+   correspondence): TransitionNotAllowedNow;
+5. for a transition, runs the django-fsm method and saves with update_fields (optimistic locking
+   on the state); for work inside a step, reads the issue's row locked;
+6. writes the event (TRANSITION, NOTE, PHONE_CALL, RA_REPLY), any outbox rows (sent after commit),
+   and sets or clears the clock with a CLOCK event.
 
 Nothing is saved when any step fails. A lost race (someone else changed the state since the issue
 was loaded) raises IssueChangedConcurrently, caught outside the atomic block so the whole
@@ -18,52 +21,69 @@ database, so callers never hold a half-changed issue.
 
 Text is stored as typed (stripped of surrounding white space); escaping is the templates' job.
 
-The package's modules: `reporting` (a new issue), `transitions` (the state machine's transitions),
-`timeline` (notes, phone calls, the RA's replies and the clock change they make), `correspondence`
-(the RA thread and the LPC forward), `events` (timeline events and the clock) and `fields` (field
-validation). Import from `issues.services`, which re-exports the public names.
+The package's modules: `reporting` (a new issue), `transitions` (the route's transitions),
+`timeline` (notes, phone calls, the RA's replies, what mail from the RA counts for, and the clock
+change a reply makes), `steps` (the row's checks every service runs first), `correspondence` (the
+RA thread and the LPC forward) and `events` (timeline events and the clock). Import from
+`issues.services`, which re-exports the public names.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from issues.emails import RaRequest, issue_ra_request_preview
+from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
+from issues.route import ROUTE
 from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS
-from issues.services.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.services.reporting import issue_report
 from issues.services.timeline import (
     issue_add_note,
     issue_log_phone_call,
     issue_log_ra_reply,
+    issue_record_ra_email,
     issue_record_ra_response,
 )
 from issues.services.transitions import (
-    SEND_VIA_APP,
-    SEND_VIA_CHOICES,
-    SEND_VIA_OWN_MAIL,
-    TRANSITION_FIELDS,
-    TRANSITIONS,
-    issue_transition,
+    issue_cc_lpc,
+    issue_contact_ra,
+    issue_contact_ra_preview,
+    issue_escalate_to_cpe,
+    issue_reopen,
+    issue_resolve,
+    issue_try_cis,
+    issue_withdraw,
 )
 from issues.windows import window_days
 
+# The service of each row of the route table, by the row's name: only for the edges that receive an
+# action by name (the issue page's action URL and the API's transitions endpoint). Everything else
+# calls the function itself. A row whose service is missing fails here, at import.
+ACTION_SERVICES: dict[str, Callable[..., Any]] = {row.name: globals()[row.service] for row in ROUTE}
+
 __all__ = [
+    "ACTION_SERVICES",
     "CLOCK_FIELDS",
     "MAX_NAME",
     "MAX_SUMMARY",
     "MAX_TEXT",
-    "SEND_VIA_APP",
-    "SEND_VIA_CHOICES",
-    "SEND_VIA_OWN_MAIL",
     "STATE_WINDOWS",
-    "TRANSITIONS",
-    "TRANSITION_FIELDS",
     "WAITING_FOR",
     "WINDOW_LABELS",
     "RaRequest",
     "issue_add_note",
+    "issue_cc_lpc",
+    "issue_contact_ra",
+    "issue_contact_ra_preview",
+    "issue_escalate_to_cpe",
     "issue_log_phone_call",
     "issue_log_ra_reply",
     "issue_ra_request_preview",
+    "issue_record_ra_email",
     "issue_record_ra_response",
+    "issue_reopen",
     "issue_report",
-    "issue_transition",
+    "issue_resolve",
+    "issue_try_cis",
+    "issue_withdraw",
     "window_days",
 ]

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from directory.models import User
 from issues.clock import add_working_days
-from issues.models import Deadline, EventKind, Issue, IssueEvent, State
+from issues.models import Deadline, EventKind, Issue, IssueEvent
+from issues.route import STATE_WINDOWS  # the window each state starts on entry, beside the route table
 from issues.windows import window_days, working_days_in_words
 from smartcard_route.dates import moment_in_words
 
@@ -89,13 +90,6 @@ def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEven
 
 
 CLOCK_FIELDS = ["due_at", "due_kind", "reminders_sent"]
-
-# The window each state starts on entry (reopen re-enters a state the same way).
-STATE_WINDOWS: dict[str, str] = {
-    State.RA_CONTACTED: Deadline.RA_REPLY,
-    State.LPC_CC: Deadline.LPC_ACTION,
-    State.ESCALATED: Deadline.CPE_TRIAGE,
-}
 
 
 def clock_for_state(issue: Issue, *, actor: User | None, now: datetime) -> None:

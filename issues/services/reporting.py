@@ -8,9 +8,7 @@ from django.utils import timezone
 from directory.models import Pharmacy, User
 from directory.roles import pharmacy_roles
 from issues.exceptions import IssueActionForbidden
-from issues.models import EventKind, Issue, Kind
-from issues.services.events import record_event
-from issues.services.fields import (
+from issues.fields import (
     MAX_NAME,
     MAX_SUMMARY,
     FieldErrors,
@@ -20,6 +18,8 @@ from issues.services.fields import (
     clean_smartcard,
     clean_text,
 )
+from issues.models import EventKind, Issue, Kind
+from issues.services.events import record_event
 
 
 def issue_report(

@@ -1,4 +1,11 @@
-"""Notes, phone calls and the RA's replies on an issue's timeline, and the clock change an RA reply makes."""
+"""Work inside a step (the route table's Work rows: notes, phone calls, the RA's replies), the clock
+change an RA reply makes, and what mail from the RA counts for.
+
+An RA reply or a call with the RA is logged only where the route allows it (route.RA_ASKED: the RA
+has been asked, and the issue is open), whoever logs it: the page, the API, inbound mail. Each
+checks the row against the issue's row as it is in the database, locked for the transaction, so a
+reply cannot land on an issue resolved a moment before.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import User
-from issues.exceptions import IssueActionForbidden
-from issues.models import Deadline, EventKind, Issue, IssueEvent, State
-from issues.permissions import Roles, roles_for
+from issues import route
+from issues.models import Deadline, EventKind, Issue, IssueEvent
 from issues.services.events import clear_clock, record_event, start_clock
-from issues.services.fields import FieldErrors, clean_bool, clean_text
+from issues.services.steps import checked
 
 
 def _locked(issue: Issue) -> Issue:
@@ -20,21 +26,16 @@ def _locked(issue: Issue) -> Issue:
     return Issue.objects.select_for_update().select_related("pharmacy").get(pk=issue.pk)
 
 
-def _require_any_role(user: User, issue: Issue) -> Roles:
-    roles = roles_for(user, issue)
-    if not roles.any:
-        raise IssueActionForbidden("You cannot add to this issue.")
-    return roles
+def _checked(action: route.Work, *, user: User, issue: Issue, given: dict[str, object]) -> dict[str, object]:
+    """The row's checks (services.steps.checked) against the issue's locked row. Call inside a transaction."""
+    return checked(action, user=user, issue=_locked(issue), given=given)
 
 
 def issue_add_note(*, user: User, issue: Issue, text: str) -> IssueEvent:
-    """A note on the timeline, by anyone who can see the issue (open or closed)."""
-    _require_any_role(user, issue)
-    errors = FieldErrors()
-    text = clean_text(errors, "text", text, label="the note", required=True)
-    errors.raise_if_any()
+    """A note on the timeline (route.NOTE), by anyone who can see the issue, open or closed."""
     with transaction.atomic():
-        return record_event(issue, kind=EventKind.NOTE, actor=user, text=text)
+        values = _checked(route.NOTE, user=user, issue=issue, given={"text": text})
+        return record_event(issue, kind=EventKind.NOTE, actor=user, text=str(values["text"]))
 
 
 def issue_record_ra_response(
@@ -51,7 +52,7 @@ def issue_record_ra_response(
         raise RuntimeError("issue_record_ra_response must be called inside a transaction.")
     now = now or timezone.now()
     fresh = _locked(issue)
-    if fresh.due_kind != Deadline.RA_REPLY or fresh.state not in (State.RA_CONTACTED, State.LPC_CC):
+    if fresh.due_kind != Deadline.RA_REPLY or not route.ra_asked(fresh):
         return None
     clear_clock(fresh, actor=actor, now=now)
     event = start_clock(fresh, kind=Deadline.PHARMACY_UPDATE, actor=actor, now=now)
@@ -64,19 +65,17 @@ def issue_record_ra_response(
     return event
 
 
-def issue_log_phone_call(*, user: User, issue: Issue, text: str, with_ra: bool) -> IssueEvent:
-    """Record a phone call. A call with the RA counts as the RA's reply (DESIGN.md: "An RA reply
-    (inbound email or a logged reply or call) stops the RA window"), so it stops the RA window and
-    starts the pharmacy-update window, like `issue_log_ra_reply`."""
-    _require_any_role(user, issue)
-    errors = FieldErrors()
-    text = clean_text(errors, "text", text, label="what was said on the call", required=True)
-    ra_call = clean_bool(errors, "with_ra", with_ra)
-    errors.raise_if_any()
+def issue_log_phone_call(*, user: User, issue: Issue, with_ra: bool, text: str) -> IssueEvent:
+    """Record a phone call (route.PHONE_CALL) while the issue is open. A call with the RA, only once
+    the RA has been asked, counts as the RA's reply (DESIGN.md: "An RA reply (inbound email or a
+    logged reply or call) stops the RA window"), so it stops the RA window and starts the
+    pharmacy-update window, like `issue_log_ra_reply`."""
     now = timezone.now()
     with transaction.atomic():
+        values = _checked(route.PHONE_CALL, user=user, issue=issue, given={"with_ra": with_ra, "text": text})
+        ra_call = values["with_ra"] is True
         event = record_event(
-            issue, kind=EventKind.PHONE_CALL, actor=user, text=text, data={"with_ra": ra_call}, now=now
+            issue, kind=EventKind.PHONE_CALL, actor=user, text=str(values["text"]), data={"with_ra": ra_call}, now=now
         )
         if ra_call:
             issue_record_ra_response(issue=issue, actor=user, source="phone_call", now=now)
@@ -84,14 +83,36 @@ def issue_log_phone_call(*, user: User, issue: Issue, text: str, with_ra: bool) 
 
 
 def issue_log_ra_reply(*, user: User, issue: Issue, text: str) -> IssueEvent:
-    """Record the RA's reply (received outside Smartcard Route, e.g. in someone's own mailbox).
-    Stops the RA window and starts the pharmacy-update window."""
-    _require_any_role(user, issue)
-    errors = FieldErrors()
-    text = clean_text(errors, "text", text, label="what the RA said", required=True)
-    errors.raise_if_any()
+    """Record the RA's reply received outside Smartcard Route, e.g. in someone's own mailbox
+    (route.RA_REPLY: an open issue whose RA has been asked). Stops the RA window and starts the
+    pharmacy-update window."""
     now = timezone.now()
     with transaction.atomic():
-        event = record_event(issue, kind=EventKind.RA_REPLY, actor=user, text=text, now=now)
+        values = _checked(route.RA_REPLY, user=user, issue=issue, given={"text": text})
+        event = record_event(issue, kind=EventKind.RA_REPLY, actor=user, text=str(values["text"]), now=now)
         issue_record_ra_response(issue=issue, actor=user, source="ra_reply", now=now)
     return event
+
+
+NOT_ASKED_MAIL = "The RA had not been asked about this issue yet, so this email does not count as the RA's reply."
+
+
+def issue_record_ra_email(*, issue: Issue, event: IssueEvent, now: datetime) -> list[str]:
+    """Mail from the issue's RA, just recorded as `event` (EMAIL_IN), inside the caller's transaction.
+
+    Where the route allows an RA reply (route.ra_asked), it counts as the RA's reply and stops the RA
+    window (`issue_record_ra_response`). Otherwise it stays on the timeline as mail, never dropped,
+    and its event says it does not count. Either way the event's data says which ("ra_reply"): the
+    event just written is completed here, in the transaction that wrote it, as
+    `issue_record_ra_response` completes its CLOCK event. Returns the notes for the stored email
+    (none when it counted)."""
+    fresh = _locked(issue)
+    counts = route.ra_asked(fresh)
+    event.data = {**event.data, "ra_reply": counts}
+    if not counts:
+        event.text = f"{event.text}. {NOT_ASKED_MAIL}"
+    event.save(update_fields=["data", "text"])
+    if counts:
+        issue_record_ra_response(issue=issue, actor=None, source="email", now=now)
+        return []
+    return [NOT_ASKED_MAIL]

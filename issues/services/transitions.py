@@ -1,73 +1,80 @@
-"""The transitions of DESIGN.md's table, run by name through `issue_transition`."""
+"""The transitions of the route table (issues.route), one typed, keyword-only function each.
+
+Each takes its row's fields as keyword arguments (tests/issues/test_route.py holds the signature
+to the row) and:
+
+1. checks the row (services.steps.checked): who, where, the fields;
+2. checks what the directory or the timeline must hold (an RA with an email, an LPC address, RA
+   correspondence): TransitionNotAllowedNow, saying what to report missing;
+3. runs the django-fsm method and its own changes to the issue;
+4. starts the window of the state it leads to or stops the clock (route.STATE_WINDOWS), saves with
+   update_fields (optimistic locking on the state), and writes the TRANSITION event;
+5. writes its outbox rows (sent after commit).
+
+All inside one transaction (`_taking`); a lost race is IssueChangedConcurrently, caught outside
+it, and after any failure the `issue` passed in is reloaded. Each returns the issue, saved in its
+new state.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, can_proceed
+from django_fsm import ConcurrentTransition
 
-from directory.models import User
-from issues import emails
-from issues.emails import issue_ra_request_preview
-from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State, Step
-from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
+from directory.models import RegistrationAuthority, User
+from issues import emails, route
+from issues.emails import RaRequest, issue_ra_request_preview
+from issues.exceptions import IssueChangedConcurrently, TransitionNotAllowedNow
+from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
 from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
-from issues.services.events import CLOCK_FIELDS, clear_clock, clock_for_state, record_event
-from issues.services.fields import (
-    MAX_NAME,
-    FieldErrors,
-    clean_bool,
-    clean_choice,
-    clean_phone,
-    clean_smartcard,
-    clean_text,
-)
-
-TRANSITIONS = ("try_cis", "contact_ra", "cc_lpc", "escalate_to_cpe", "resolve", "withdraw", "reopen")
-
-# The inputs each transition takes (the API and forms pass these by name).
-TRANSITION_FIELDS: dict[str, tuple[str, ...]] = {
-    "try_cis": ("note",),
-    "contact_ra": (
-        "question",
-        "contact_name",
-        "contact_phone",
-        "smartcard_number",
-        "no_card_yet",
-        "send_via",
-        "cc_lpc",
-    ),
-    "cc_lpc": ("note",),
-    "escalate_to_cpe": ("note",),
-    "resolve": ("note", "fixed_by_step"),
-    "withdraw": ("reason",),
-    "reopen": ("reason",),
-}
-
-SEND_VIA_APP = "app"
-SEND_VIA_OWN_MAIL = "own_mail"
-SEND_VIA_CHOICES = (SEND_VIA_APP, SEND_VIA_OWN_MAIL)
+from issues.services.events import CLOCK_FIELDS, clock_for_state, record_event
+from issues.services.steps import checked
 
 
-def issue_transition(*, user: User, issue: Issue, transition: str, **fields: Any) -> Issue:
-    """Run one transition of DESIGN.md's table by name (see TRANSITIONS); `fields` are its inputs
-    (TRANSITION_FIELDS). Returns the issue, saved in its new state."""
-    handler = _HANDLERS.get(transition)
-    if handler is None:
-        raise ValidationError({"transition": [f"Choose one of: {', '.join(TRANSITIONS)}."]})
-    unknown = sorted(set(fields) - set(TRANSITION_FIELDS[transition]))
-    if unknown:
-        raise ValidationError({name: [f"'{transition}' does not take this field."] for name in unknown})
+@dataclass
+class _Step:
+    """A transition being taken: its checked values, and the moment it happens."""
+
+    transition: route.Transition
+    user: User
+    issue: Issue
+    values: dict[str, Any]
+    now: datetime
+    from_state: str
+
+    def done(self, *fields: str, text: str = "", data: dict[str, Any] | None = None) -> IssueEvent:
+        """Once the FSM method has run: the clock of the new state, the save and the TRANSITION event."""
+        issue = self.issue
+        clock_for_state(issue, actor=self.user, now=self.now)
+        issue.save(update_fields=["state", "updated_at", *CLOCK_FIELDS, *fields])
+        return record_event(
+            issue,
+            kind=EventKind.TRANSITION,
+            actor=self.user,
+            from_state=self.from_state,
+            to_state=issue.state,
+            text=text,
+            data={"transition": self.transition.name, **(data or {})},
+            now=self.now,
+        )
+
+
+@contextmanager
+def _taking(transition: route.Transition, *, user: User, issue: Issue, given: dict[str, Any]) -> Iterator[_Step]:
+    """One transaction around a transition: the row's checks, then the body's work. Nothing is saved
+    when anything fails; a lost race becomes IssueChangedConcurrently once the transaction is gone."""
     try:
         with transaction.atomic():
-            handler(user, issue, **fields)
+            values = checked(transition, user=user, issue=issue, given=given)
+            yield _Step(transition, user, issue, values, now=timezone.now(), from_state=issue.state)
     except ConcurrentTransition as error:
         issue.refresh_from_db()
         raise IssueChangedConcurrently() from error
@@ -75,104 +82,120 @@ def issue_transition(*, user: User, issue: Issue, transition: str, **fields: Any
         if issue.pk is not None:
             issue.refresh_from_db()
         raise
+
+
+def issue_try_cis(*, user: User, issue: Issue, note: str = "") -> Issue:
+    """The checks in the pharmacy did not fix it: move on to Care Identity Service self-service
+    (route.TRY_CIS; never for a kind of problem only the RA can fix)."""
+    with _taking(route.TRY_CIS, user=user, issue=issue, given={"note": note}) as step:
+        issue.try_cis()
+        step.done(text=step.values["note"])
     return issue
 
 
-def _check(user: User, issue: Issue, transition: str, *, cc_lpc: bool = False) -> Roles:
-    roles = roles_for(user, issue)
-    message = permission_error(transition, roles, cc_lpc=cc_lpc)
-    if message:
-        raise IssueActionForbidden(message)
-    if not can_proceed(getattr(issue, transition)):
-        raise TransitionNotAllowedNow(
-            f"{_TRANSITION_LABELS[transition]} is not possible now: the issue is '{issue.get_state_display()}'."  # type: ignore[attr-defined]
-        )
-    return roles
-
-
-_TRANSITION_LABELS = {
-    "try_cis": "Recording a Care Identity Service attempt",
-    "contact_ra": "Contacting the RA",
-    "cc_lpc": "Copying the LPC in",
-    "escalate_to_cpe": "Escalating to CPE IT",
-    "resolve": "Resolving",
-    "withdraw": "Withdrawing",
-    "reopen": "Reopening",
-}
-
-
-def _save_transition(issue: Issue, *fields: str) -> None:
-    issue.save(update_fields=["state", "updated_at", *CLOCK_FIELDS, *fields])
-
-
-def _transition_event(
-    issue: Issue,
+def issue_contact_ra(
     *,
     user: User,
-    name: str,
-    from_state: str,
-    text: str,
-    now: datetime,
-    data: dict[str, Any] | None = None,
-) -> IssueEvent:
-    return record_event(
-        issue,
-        kind=EventKind.TRANSITION,
-        actor=user,
-        from_state=from_state,
-        to_state=issue.state,
-        text=text,
-        data={"transition": name, **(data or {})},
-        now=now,
-    )
-
-
-def _try_cis(user: User, issue: Issue, *, note: str = "") -> None:
-    _check(user, issue, "try_cis")
-    errors = FieldErrors()
-    note = clean_text(errors, "note", note, label="a note", required=False)
-    errors.raise_if_any()
-    now = timezone.now()
-    from_state = issue.state
-    issue.try_cis()
-    clear_clock(issue, actor=user, now=now)
-    _save_transition(issue)
-    _transition_event(issue, user=user, name="try_cis", from_state=from_state, text=note, now=now)
-
-
-def _contact_ra(
-    user: User,
     issue: Issue,
-    *,
-    question: str = "",
+    question: str,
     contact_name: str | None = None,
     contact_phone: str | None = None,
     smartcard_number: str | None = None,
     no_card_yet: bool | None = None,
-    send_via: str | None = SEND_VIA_APP,
     cc_lpc: bool = False,
-) -> None:
-    errors = FieldErrors()
-    cc = clean_bool(errors, "cc_lpc", cc_lpc)
-    errors.raise_if_any()
-    _check(user, issue, "contact_ra", cc_lpc=cc)
-    question = clean_text(errors, "question", question, label="your question for the RA", required=True)
-    name = clean_text(
-        errors,
-        "contact_name",
-        issue.contact_name if contact_name is None else contact_name,
-        label="a contact name",
-        required=True,
-        max_length=MAX_NAME,
-    )
-    phone = clean_phone(errors, "contact_phone", issue.contact_phone if contact_phone is None else contact_phone)
-    no_card = clean_bool(errors, "no_card_yet", issue.no_card_yet if no_card_yet is None else no_card_yet)
-    number = clean_smartcard(
-        errors, issue.smartcard_number if smartcard_number is None else smartcard_number, no_card, required=True
-    )
-    via = clean_choice(errors, "send_via", send_via or SEND_VIA_APP, SEND_VIA_CHOICES, label="how the request is sent")
-    errors.raise_if_any()
+    send_via: str | None = None,
+) -> Issue:
+    """Ask the pharmacy's RA for help (route.CONTACT_RA), with the contact details confirmed on the
+    way (saved on the issue; not given: the issue's). send_via "app" queues the request to the RA
+    (cc the sender, Reply-To the tracking address); "own_mail" records that the user sent it from
+    their own mailbox (a REQUEST_CONFIRMED event with its text). The owner may copy the LPC in at
+    once (cc_lpc: the issue goes to lpc_cc and the thread is forwarded to the LPC). A reopened
+    issue asks the RA again in the same email thread."""
+    given = {
+        "question": question,
+        "contact_name": contact_name,
+        "contact_phone": contact_phone,
+        "smartcard_number": smartcard_number,
+        "no_card_yet": no_card_yet,
+        "cc_lpc": cc_lpc,
+        "send_via": send_via,
+    }
+    with _taking(route.CONTACT_RA, user=user, issue=issue, given=given) as step:
+        values = step.values
+        ra = _require_ra(issue)
+        cc = values["cc_lpc"]
+        lpc_recipients = require_lpc(issue) if cc else []
+        issue.contact_name, issue.contact_phone = values["contact_name"], values["contact_phone"]
+        issue.smartcard_number, issue.no_card_yet = values["smartcard_number"], values["no_card_yet"]
+        issue.contact_ra(cc_lpc=cc)
+        if cc and issue.lpc_involved_at is None:
+            issue.lpc_involved_at = step.now
+        event = step.done(
+            "contact_name",
+            "contact_phone",
+            "smartcard_number",
+            "no_card_yet",
+            "lpc_involved_at",
+            text=values["question"],
+            data={
+                "send_via": values["send_via"],
+                "cc_lpc": cc,
+                "ra_id": ra.pk,
+                "ra_name": ra.name,
+                "ra_email": ra.email,
+            },
+        )
+        preview = issue_ra_request_preview(issue=issue, question=values["question"])
+        if values["send_via"] == route.SEND_VIA_APP:
+            earlier = emails.thread_message_ids(issue)
+            request = emails.queue_outbound_email(
+                purpose=OutboundEmail.Purpose.RA_REQUEST,
+                issue=issue,
+                event=event,
+                to=[ra.email],
+                cc=[user.email],
+                subject=preview.subject,
+                body_text=preview.body_text,
+                body_html=preview.body_html,
+                in_reply_to=earlier[-1] if earlier else "",
+                references=earlier,
+            )
+            thread = [*earlier, request.message_id]
+        else:
+            record_event(
+                issue,
+                kind=EventKind.REQUEST_CONFIRMED,
+                actor=user,
+                text=preview.body_text,
+                data={"to": ra.email, "cc": preview.cc, "subject": preview.subject},
+                now=step.now,
+            )
+            thread = emails.thread_message_ids(issue)
+        if cc:
+            queue_lpc_forward(issue, event=event, user=user, note="", recipients=lpc_recipients, thread=thread)
+    return issue
 
+
+def issue_contact_ra_preview(*, user: User, issue: Issue, **fields: Any) -> RaRequest:
+    """The request `issue_contact_ra` would record with these fields (its keyword arguments),
+    checked exactly as it checks them, saving nothing: the page shows it to copy into the user's
+    own mailbox before they confirm they sent it."""
+    unknown = sorted(set(fields) - set(route.CONTACT_RA.field_names))
+    if unknown:
+        raise TypeError(f"issue_contact_ra takes no {', '.join(unknown)}")
+    values = checked(route.CONTACT_RA, user=user, issue=issue, given=fields)
+    _require_ra(issue)
+    return issue_ra_request_preview(
+        issue=issue,
+        question=values["question"],
+        contact_name=values["contact_name"],
+        contact_phone=values["contact_phone"],
+        smartcard_number=values["smartcard_number"],
+        no_card_yet=values["no_card_yet"],
+    )
+
+
+def _require_ra(issue: Issue) -> RegistrationAuthority:
     ra = issue.pharmacy.ra
     if ra is None or not ra.active:
         raise TransitionNotAllowedNow(
@@ -184,175 +207,88 @@ def _contact_ra(
             f"The directory has no email address for {ra.name}. Report the missing details to the directory "
             "manager; in the meantime phone the RA if it is urgent."
         )
-    lpc_recipients = require_lpc(issue) if cc else []
+    return ra
 
-    now = timezone.now()
-    from_state = issue.state
-    issue.contact_name, issue.contact_phone = name, phone
-    issue.smartcard_number, issue.no_card_yet = number, no_card
-    issue.contact_ra(cc_lpc=cc)
-    if cc and issue.lpc_involved_at is None:
-        issue.lpc_involved_at = now
-    clock_for_state(issue, actor=user, now=now)
-    _save_transition(issue, "contact_name", "contact_phone", "smartcard_number", "no_card_yet", "lpc_involved_at")
 
-    preview = issue_ra_request_preview(issue=issue, question=question)
-    event = _transition_event(
-        issue,
-        user=user,
-        name="contact_ra",
-        from_state=from_state,
-        text=question,
-        now=now,
-        data={"send_via": via, "cc_lpc": cc, "ra_id": ra.pk, "ra_name": ra.name, "ra_email": ra.email},
-    )
-    if via == SEND_VIA_APP:
-        earlier = emails.thread_message_ids(issue)  # a reopened issue asks the RA again in the same thread
-        request = emails.queue_outbound_email(
-            purpose=OutboundEmail.Purpose.RA_REQUEST,
-            issue=issue,
-            event=event,
-            to=[ra.email],
-            cc=[user.email],
-            subject=preview.subject,
-            body_text=preview.body_text,
-            body_html=preview.body_html,
-            in_reply_to=earlier[-1] if earlier else "",
-            references=earlier,
-        )
-        thread = [*earlier, request.message_id]
-    else:
-        record_event(
+def issue_cc_lpc(*, user: User, issue: Issue, note: str = "") -> Issue:
+    """The owner copies the LPC in (route.CC_LPC): the RA thread is forwarded to the LPC's address
+    and its officers, who see the issue from now on."""
+    with _taking(route.CC_LPC, user=user, issue=issue, given={"note": note}) as step:
+        recipients = require_lpc(issue)
+        issue.cc_lpc()
+        if issue.lpc_involved_at is None:
+            issue.lpc_involved_at = step.now
+        event = step.done("lpc_involved_at", text=step.values["note"], data={"to": recipients})
+        queue_lpc_forward(
             issue,
-            kind=EventKind.REQUEST_CONFIRMED,
-            actor=user,
-            text=preview.body_text,
-            data={"to": ra.email, "cc": preview.cc, "subject": preview.subject},
-            now=now,
+            event=event,
+            user=user,
+            note=step.values["note"],
+            recipients=recipients,
+            thread=emails.thread_message_ids(issue),
         )
-        thread = emails.thread_message_ids(issue)
-    if cc:
-        queue_lpc_forward(issue, event=event, user=user, note="", recipients=lpc_recipients, thread=thread)
+    return issue
 
 
-def _cc_lpc(user: User, issue: Issue, *, note: str = "") -> None:
-    _check(user, issue, "cc_lpc")
-    errors = FieldErrors()
-    note = clean_text(errors, "note", note, label="a note for the LPC", required=False)
-    errors.raise_if_any()
-    recipients = require_lpc(issue)
-    now = timezone.now()
-    from_state = issue.state
-    issue.cc_lpc()
-    if issue.lpc_involved_at is None:
-        issue.lpc_involved_at = now
-    clock_for_state(issue, actor=user, now=now)
-    _save_transition(issue, "lpc_involved_at")
-    event = _transition_event(
-        issue, user=user, name="cc_lpc", from_state=from_state, text=note, now=now, data={"to": recipients}
-    )
-    queue_lpc_forward(
-        issue, event=event, user=user, note=note, recipients=recipients, thread=emails.thread_message_ids(issue)
-    )
-
-
-def _escalate_to_cpe(user: User, issue: Issue, *, note: str = "") -> None:
-    _check(user, issue, "escalate_to_cpe")
-    errors = FieldErrors()
-    note = clean_text(errors, "note", note, label="what the LPC has tried and why it needs CPE IT", required=True)
-    errors.raise_if_any()
-    if not has_ra_correspondence(issue):
-        raise TransitionNotAllowedNow(
-            "CPE IT needs the RA correspondence: record the request to the RA, its reply or a call with the RA "
-            "before escalating."
+def issue_escalate_to_cpe(*, user: User, issue: Issue, note: str) -> Issue:
+    """An LPC officer escalates to CPE IT (route.ESCALATE_TO_CPE): needs RA correspondence on the
+    issue, which is forwarded with the note to settings.CPE_IT_EMAIL (cc the officer and the LPC)."""
+    with _taking(route.ESCALATE_TO_CPE, user=user, issue=issue, given={"note": note}) as step:
+        if not has_ra_correspondence(issue):
+            raise TransitionNotAllowedNow(
+                "CPE IT needs the RA correspondence: record the request to the RA, its reply or a call with the RA "
+                "before escalating."
+            )
+        issue.escalate_to_cpe()
+        event = step.done(text=step.values["note"], data={"to": settings.CPE_IT_EMAIL})
+        lpc = issue.pharmacy.lpc
+        queue_forward(
+            issue,
+            event=event,
+            purpose=OutboundEmail.Purpose.CPE_ESCALATION,
+            template="issue_cpe_escalation",
+            context={"officer": user, "note": step.values["note"]},
+            to=[settings.CPE_IT_EMAIL],
+            cc=[user.email] + ([lpc.email] if lpc is not None and lpc.email else []),
+            subject=f"LPC escalation: {issue.pharmacy.name} ({issue.pharmacy.ods_code}), {issue.get_kind_display()}",  # type: ignore[attr-defined]
+            thread=emails.thread_message_ids(issue),
         )
-    now = timezone.now()
-    from_state = issue.state
-    issue.escalate_to_cpe()
-    clock_for_state(issue, actor=user, now=now)
-    _save_transition(issue)
-    event = _transition_event(
-        issue,
-        user=user,
-        name="escalate_to_cpe",
-        from_state=from_state,
-        text=note,
-        now=now,
-        data={"to": settings.CPE_IT_EMAIL},
-    )
-    lpc = issue.pharmacy.lpc
-    queue_forward(
-        issue,
-        event=event,
-        purpose=OutboundEmail.Purpose.CPE_ESCALATION,
-        template="issue_cpe_escalation",
-        context={"officer": user, "note": note},
-        to=[settings.CPE_IT_EMAIL],
-        cc=[user.email] + ([lpc.email] if lpc is not None and lpc.email else []),
-        subject=f"LPC escalation: {issue.pharmacy.name} ({issue.pharmacy.ods_code}), {issue.get_kind_display()}",  # type: ignore[attr-defined]
-        thread=emails.thread_message_ids(issue),
-    )
+    return issue
 
 
-def _resolve(user: User, issue: Issue, *, note: str = "", fixed_by_step: str = "") -> None:
-    _check(user, issue, "resolve")
-    errors = FieldErrors()
-    note = clean_text(errors, "note", note, label="how it was resolved", required=True)
-    step = clean_choice(errors, "fixed_by_step", fixed_by_step, Step.values, label="the step that fixed it")
-    errors.raise_if_any()
-    now = timezone.now()
-    from_state = issue.state
-    issue.resolve()
-    issue.resolution_note, issue.fixed_by_step, issue.resolved_at = note, step, now
-    clear_clock(issue, actor=user, now=now)
-    _save_transition(issue, "resolved_from_state", "resolution_note", "fixed_by_step", "resolved_at")
-    _transition_event(
-        issue, user=user, name="resolve", from_state=from_state, text=note, now=now, data={"fixed_by_step": step}
-    )
-
-
-def _withdraw(user: User, issue: Issue, *, reason: str = "") -> None:
-    _check(user, issue, "withdraw")
-    errors = FieldErrors()
-    reason = clean_text(errors, "reason", reason, label="why the issue is withdrawn", required=True)
-    errors.raise_if_any()
-    now = timezone.now()
-    from_state = issue.state
-    issue.withdraw()
-    issue.withdrawn_reason = reason
-    clear_clock(issue, actor=user, now=now)
-    _save_transition(issue, "withdrawn_reason")
-    _transition_event(issue, user=user, name="withdraw", from_state=from_state, text=reason, now=now)
-
-
-def _reopen(user: User, issue: Issue, *, reason: str = "") -> None:
-    _check(user, issue, "reopen")
-    errors = FieldErrors()
-    reason = clean_text(errors, "reason", reason, label="why the issue is reopened", required=True)
-    errors.raise_if_any()
-    deadline = reopen_deadline(issue)
-    if deadline is None or timezone.now() > deadline:
-        raise TransitionNotAllowedNow(
-            f"An issue can only be reopened within {settings.REOPEN_WITHIN_DAYS} days of being resolved. "
-            "Report a new problem instead."
+def issue_resolve(*, user: User, issue: Issue, fixed_by_step: str, note: str) -> Issue:
+    """Anyone in scope marks it resolved (route.RESOLVE), with how and the step of the route that
+    fixed it; the state it was resolved from is kept for reopening."""
+    given = {"fixed_by_step": fixed_by_step, "note": note}
+    with _taking(route.RESOLVE, user=user, issue=issue, given=given) as step:
+        issue.resolve()
+        issue.resolution_note, issue.fixed_by_step = step.values["note"], step.values["fixed_by_step"]
+        issue.resolved_at = step.now
+        step.done(
+            "resolved_from_state",
+            "resolution_note",
+            "fixed_by_step",
+            "resolved_at",
+            text=step.values["note"],
+            data={"fixed_by_step": step.values["fixed_by_step"]},
         )
-    if issue.resolved_from_state not in State.values:
-        raise TransitionNotAllowedNow("This issue does not record the step it was resolved from; report it again.")
-    now = timezone.now()
-    from_state = issue.state
-    issue.reopen()
-    issue.resolved_from_state, issue.resolution_note, issue.fixed_by_step, issue.resolved_at = "", "", "", None
-    clock_for_state(issue, actor=user, now=now)
-    _save_transition(issue, "resolved_from_state", "resolution_note", "fixed_by_step", "resolved_at")
-    _transition_event(issue, user=user, name="reopen", from_state=from_state, text=reason, now=now)
+    return issue
 
 
-_HANDLERS: dict[str, Callable[..., None]] = {
-    "try_cis": _try_cis,
-    "contact_ra": _contact_ra,
-    "cc_lpc": _cc_lpc,
-    "escalate_to_cpe": _escalate_to_cpe,
-    "resolve": _resolve,
-    "withdraw": _withdraw,
-    "reopen": _reopen,
-}
+def issue_reopen(*, user: User, issue: Issue, reason: str) -> Issue:
+    """The problem is back (route.REOPEN, within the reopen window): the issue returns to the state it
+    was resolved from, whose window starts again."""
+    with _taking(route.REOPEN, user=user, issue=issue, given={"reason": reason}) as step:
+        issue.reopen()
+        issue.resolved_from_state, issue.resolution_note, issue.fixed_by_step, issue.resolved_at = "", "", "", None
+        step.done("resolved_from_state", "resolution_note", "fixed_by_step", "resolved_at", text=step.values["reason"])
+    return issue
+
+
+def issue_withdraw(*, user: User, issue: Issue, reason: str) -> Issue:
+    """The reporter or the owner withdraws it (route.WITHDRAW), with the reason."""
+    with _taking(route.WITHDRAW, user=user, issue=issue, given={"reason": reason}) as step:
+        issue.withdraw()
+        issue.withdrawn_reason = step.values["reason"]
+        step.done("withdrawn_reason", text=step.values["reason"])
+    return issue

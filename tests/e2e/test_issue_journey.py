@@ -101,13 +101,14 @@ def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, c
     expect(page.locator(".nhsuk-panel")).to_contain_text(issue.reference)
     assert_accessible(axe, page)
 
-    # The issue page: record the CIS attempt.
+    # The issue page: the checks in the pharmacy did not fix it, so move on to CIS self-service.
     page.get_by_role("button", name="Go to the issue").click()
     expect(page.locator(".app-issue-status")).to_contain_text("Trying to fix it in the pharmacy")
     assert_accessible(axe, page)
-    take_action(page, "I have tried Care Identity Service self-service")
-    page.get_by_label("What you tried and what happened (optional)").fill("CIS says there is no email on my profile.")
-    page.get_by_role("button", name="Record the CIS attempt").click()
+    take_action(page, "Move on to CIS self-service")
+    page.get_by_label("A note for the timeline (optional)").fill("The unlock email never arrived.")
+    page.get_by_role("button", name="Move on to CIS", exact=True).click()
+    expect(page.get_by_text("You are now trying Care Identity Service self-service.")).to_be_visible()
     expect(page.locator(".app-issue-status")).to_contain_text("Trying Care Identity Service self-service")
     assert_accessible(axe, page)
 
@@ -137,7 +138,7 @@ def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, c
     take_action(page, "Log the RA's reply")
     page.get_by_label("What the RA said").fill("We added your nhs.net address. Unlock the card yourself now.")
     page.get_by_role("button", name="Log the reply").click()
-    expect(page.get_by_text("The RA's reply is recorded.")).to_be_visible()
+    expect(page.get_by_text("The RA's reply is on the timeline.")).to_be_visible()
     assert_accessible(axe, page)
 
     take_action(page, "Mark it as resolved")

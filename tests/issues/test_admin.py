@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -46,3 +48,23 @@ def test_it_refuses_an_admin_without_a_role_on_the_issue(client, issue, director
     response = client.post(url, {"action": "resolve_as_cpe_it", "_selected_action": [issue.pk]}, follow=True)
     assert "You cannot see this issue." in response.content.decode()
     assert Issue.objects.get(pk=issue.pk).state == State.IN_PHARMACY
+
+
+def test_it_logs_no_reply_call_or_note_in_the_admin(client, admin_cpe_it, issue):
+    """The admin is no door to the timeline: a reply, a call or a note goes through the page or the
+    API, whose services keep the route's rules (an RA reply only once the RA was asked)."""
+    client.force_login(admin_cpe_it)
+    response = client.post(
+        reverse("admin:issues_issueevent_add"),
+        {"issue": issue.pk, "kind": EventKind.RA_REPLY, "text": "The RA replied", "data": "{}"},
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("admin:issues_issue_change", args=[issue.pk]),
+        {"events-TOTAL_FORMS": "1", "events-INITIAL_FORMS": "0", "events-0-kind": "ra_reply", "events-0-text": "Hi"},
+    )
+    assert response.status_code == 403
+    changelist = client.get(reverse("admin:issues_issue_changelist")).content.decode()
+    actions = changelist.split('name="action"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="([^"]*)"', actions) == ["", "resolve_as_cpe_it"]
+    assert not IssueEvent.objects.filter(issue=issue).exists()

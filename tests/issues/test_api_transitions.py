@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from issues import services
+from issues import route, services
 from issues.api import IssueViewSet
 from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail, State
 from tests.issues.factories import IssueFactory, PharmacyFactory
@@ -230,7 +230,7 @@ def test_it_answers_409_when_the_transition_is_not_possible_from_the_state(as_st
     response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "Recording a Care Identity Service attempt is not possible now: the issue is 'RA contacted'."
+        "detail": "Moving on to Care Identity Service self-service is not possible now: the issue is 'RA contacted'."
     }
     assert state_of(issue) == State.RA_CONTACTED
 
@@ -252,9 +252,7 @@ def test_it_answers_409_when_someone_else_changed_the_issue_first(as_staff, monk
 
     def load_then_lose_the_race(self):
         loaded = load(self)
-        services.issue_transition(
-            user=owner, issue=Issue.objects.get(pk=loaded.pk), transition="withdraw", reason="Reported twice"
-        )
+        services.issue_withdraw(user=owner, issue=Issue.objects.get(pk=loaded.pk), reason="Reported twice")
         return loaded
 
     monkeypatch.setattr(IssueViewSet, "get_object", load_then_lose_the_race)
@@ -318,7 +316,8 @@ def test_it_logs_an_ra_reply(as_staff, pharmacy, staff):
         ("ra-replies", {"text": " "}, {"text"}),
     ],
 )
-def test_it_answers_400_to_a_bad_note(as_staff, issue, path, body, fields):
+def test_it_answers_400_to_a_bad_note(as_staff, pharmacy, staff, path, body, fields):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)  # the RA was asked
     response = as_staff.post(f"/api/v1/issues/{issue.reference}/{path}/", body, format="json")
     assert response.status_code == 400
     assert set(response.json()) == fields
@@ -374,9 +373,67 @@ def test_it_answers_400_to_an_overlong_question(as_staff, issue):
 
 
 def test_it_takes_exactly_the_fields_each_transition_service_takes():
-    """A field added to a transition in issues.services must be added to its API serializer too."""
+    """Each transition's API serializer is built from its row of the route table (issues.route)."""
     from issues.serializers import TRANSITION_SERIALIZERS
 
-    assert set(TRANSITION_SERIALIZERS) == set(services.TRANSITIONS)
+    assert set(TRANSITION_SERIALIZERS) == set(route.TRANSITIONS)
     for name, serializer_class in TRANSITION_SERIALIZERS.items():
-        assert set(serializer_class().fields) == {"transition", *services.TRANSITION_FIELDS[name]}, name
+        assert set(serializer_class().fields) == {"transition", *route.ACTIONS[name].field_names}, name
+
+
+# Where the route allows an RA reply or a call with the RA (issues.route.RA_ASKED) ----------------
+
+NOT_ASKED = (
+    "The RA has not been asked about this issue yet: contact the RA first. A reply or a call with the RA can "
+    "be logged once the request is sent."
+)
+
+
+def test_it_answers_409_to_an_ra_reply_before_the_ra_was_asked(as_staff, issue):
+    response = as_staff.post(f"/api/v1/issues/{issue.reference}/ra-replies/", {"text": "Unlocked"}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {"detail": NOT_ASKED}
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+def test_it_answers_409_to_a_call_with_the_ra_before_the_ra_was_asked_but_logs_other_calls(as_staff, issue):
+    url = f"/api/v1/issues/{issue.reference}/phone-calls/"
+    response = as_staff.post(url, {"text": "Rang the RA", "with_ra": True}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {"detail": NOT_ASKED}
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+    response = as_staff.post(url, {"text": "Rang our IT", "with_ra": False}, format="json")
+    assert response.status_code == 201
+    assert response.json()["kind"] == "phone_call"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("ra-replies", {"text": "Unlocked"}), ("phone-calls", {"text": "Rang", "with_ra": True})],
+)
+@pytest.mark.parametrize("state", [State.RESOLVED, State.WITHDRAWN])
+def test_it_answers_409_to_a_reply_or_a_call_on_a_closed_issue(as_staff, pharmacy, staff, state, path, body):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+    response = as_staff.post(f"/api/v1/issues/{issue.reference}/{path}/", body, format="json")
+    assert response.status_code == 409
+    assert "is not possible now" in response.json()["detail"]
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+
+
+def test_it_takes_a_form_encoded_yes_or_no(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    url = f"/api/v1/issues/{issue.reference}/phone-calls/"
+    assert as_staff.post(url, {"text": "Rang the RA", "with_ra": "true"}).status_code == 201
+    assert IssueEvent.objects.get(issue=issue, kind=EventKind.PHONE_CALL).data == {"with_ra": True}
+    response = as_staff.post(url, {"text": "Rang", "with_ra": "perhaps"})
+    assert response.status_code == 400
+    assert response.json() == {"with_ra": ["Choose yes or no."]}
+
+
+def test_it_answers_409_to_the_cis_step_for_a_kind_only_the_ra_can_fix(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="old_card_series")
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Only the RA can fix this kind of problem")
+    detail = as_staff.get(f"/api/v1/issues/{issue.reference}/").json()
+    assert detail["allowed_transitions"] == ["contact_ra", "resolve", "withdraw"]

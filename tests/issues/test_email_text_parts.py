@@ -115,23 +115,18 @@ class World:
             contact_phone="0113 496 0002",
             smartcard_number="1234 5678 9012",
         )
-        services.issue_transition(
+        services.issue_contact_ra(
             user=self.reporter,
             issue=issue,
-            transition="contact_ra",
             question="Please unlock it: we've tried the Sponsor & the unlock email.",
             send_via="app",
         )
         if reply:
             services.issue_log_ra_reply(user=self.reporter, issue=issue, text="We've reset it & sent a code.")
         if cc_lpc:
-            services.issue_transition(
-                user=self.owner, issue=issue, transition="cc_lpc", note="Can't wait & can't work."
-            )
+            services.issue_cc_lpc(user=self.owner, issue=issue, note="Can't wait & can't work.")
         if escalate:
-            services.issue_transition(
-                user=self.officer, issue=issue, transition="escalate_to_cpe", note="The RA's silent & so's NHSE."
-            )
+            services.issue_escalate_to_cpe(user=self.officer, issue=issue, note="The RA's silent & so's NHSE.")
         issue.refresh_from_db()
         return issue
 

@@ -469,7 +469,7 @@ def test_it_loses_no_email_through_a_redis_outage(
         contact_phone="0113 496 0002",
         smartcard_number="1234 5678 9012",
     )
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock my card")
+    services.issue_contact_ra(user=staff, issue=issue, question="Please unlock my card")
     overdue = overdue_issues(pharmacy, 5)
     assert nudges.nudges_sweep().nudged == 5
 

@@ -467,3 +467,34 @@ def test_it_accepts_the_minimal_postmark_payload_of_the_docs(client: Any, issue:
     assert response.status_code == 200
     email = only_email()
     assert (email.issue_id, email.message_id, email.sender_role) == (issue.pk, "<sample-1@example.org>", "ra")
+
+
+@pytest.mark.parametrize("state", [State.IN_PHARMACY, State.CIS_SELF_SERVICE, State.RESOLVED])
+def test_it_keeps_and_shows_mail_from_the_ra_before_it_was_asked_without_counting_it_as_its_reply(
+    deliver: Deliver, client: Any, pharmacy: Any, reporter: Any, state: str
+) -> None:
+    issue = make_issue(pharmacy=pharmacy, reporter=reporter, state=state)
+    deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="About your card", text="Call us."))
+
+    email = only_email()
+    assert (email.status, email.issue_id, email.sender_role) == ("matched", issue.pk, "ra")
+    assert "does not count as the RA's reply" in email.notes
+    [event] = email_events(issue)
+    assert event.data["ra_reply"] is False
+    assert event.text.endswith("so this email does not count as the RA's reply.")
+    issue.refresh_from_db()
+    assert (issue.state, issue.due_kind, issue.due_at) == (state, Deadline.NONE, None)
+    assert not IssueEvent.objects.filter(issue=issue, kind=EventKind.CLOCK).exists()
+    client.force_login(reporter)
+    page = client.get(f"/issues/{issue.reference}/").content.decode()
+    assert "About your card" in page and "does not count as the RA&#39;s reply" in page
+
+
+def test_it_counts_mail_from_the_ra_as_its_reply_once_it_was_asked(deliver: Deliver, issue: Issue) -> None:
+    deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Done", text="Unlocked."))
+
+    [event] = email_events(issue)
+    assert event.data["ra_reply"] is True
+    assert "does not count" not in event.text and "does not count" not in only_email().notes
+    issue.refresh_from_db()
+    assert issue.due_kind == Deadline.PHARMACY_UPDATE

@@ -92,7 +92,7 @@ def ra_contacted(reported, staff):
     """The RA asked at 10:00 on Thursday 24 December: its two working days end at 10:00 on
     Wednesday 30 December (Friday 25 and Monday 28 December are bank holidays)."""
     with time_machine.travel(london(2026, 12, 24, 10, 0), tick=False):
-        services.issue_transition(user=staff, issue=reported, transition="contact_ra", question="Please unlock it")
+        services.issue_contact_ra(user=staff, issue=reported, question="Please unlock it")
     reported.refresh_from_db()
     assert reported.due_at == london(2026, 12, 30, 10, 0)
     return reported
@@ -200,7 +200,7 @@ def test_it_chases_an_emergency_after_half_a_working_day(reported, staff):
     Issue.objects.filter(pk=reported.pk).update(is_emergency=True)
     reported.refresh_from_db()
     with time_machine.travel(london(2026, 12, 24, 14, 0), tick=False):  # Thursday afternoon
-        services.issue_transition(user=staff, issue=reported, transition="contact_ra", question="Urgent")
+        services.issue_contact_ra(user=staff, issue=reported, question="Urgent")
     reported.refresh_from_db()
     # Three hours on Thursday, then one more after the bank holiday, the weekend and the substitute day.
     assert reported.due_at == london(2026, 12, 29, 10, 0)
@@ -212,7 +212,7 @@ def test_it_chases_an_emergency_after_half_a_working_day(reported, staff):
 
 def test_it_nudges_the_lpc_officers_when_the_lpc_window_ends(ra_contacted, owner, lpc_officer, staff):
     with time_machine.travel(london(2027, 1, 8, 16, 0), tick=False):  # Friday afternoon
-        services.issue_transition(user=owner, issue=ra_contacted, transition="cc_lpc", note="Please help")
+        services.issue_cc_lpc(user=owner, issue=ra_contacted, note="Please help")
     issue = ra_contacted
     issue.refresh_from_db()
     assert (issue.state, issue.due_kind) == (State.LPC_CC, Deadline.LPC_ACTION)
@@ -245,13 +245,11 @@ def test_it_nudges_cpe_it_when_the_triage_window_ends_after_a_bank_holiday_weeke
     retired = UserFactory(is_cpe_it=True, is_active=False)
     issue = ra_contacted
     with time_machine.travel(london(2027, 5, 27, 10, 0), tick=False):
-        services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please help")
+        services.issue_cc_lpc(user=owner, issue=issue, note="Please help")
     with time_machine.travel(london(2027, 5, 28, 14, 0), tick=False):
         services.issue_log_phone_call(user=lpc_officer, issue=issue, text="The RA has a backlog", with_ra=True)
     with time_machine.travel(london(2027, 5, 28, 15, 0), tick=False):  # Friday before the Spring bank holiday
-        services.issue_transition(
-            user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="No progress locally"
-        )
+        services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="No progress locally")
     issue.refresh_from_db()
     # Two hours on Friday, none on the bank holiday Monday, eight on Tuesday, six on Wednesday.
     assert issue.due_at == london(2027, 6, 2, 15, 0)
@@ -388,9 +386,7 @@ def test_it_drops_digest_items_for_issues_that_moved_on(ra_contacted, staff, own
     nudges.notification_preference_set(user=owner, nudge_delivery=NotificationPreference.Delivery.DAILY_DIGEST)
     sweep_at(london(2026, 12, 30, 10, 0))
     with time_machine.travel(london(2026, 12, 30, 15, 0), tick=False):
-        services.issue_transition(
-            user=staff, issue=ra_contacted, transition="resolve", note="Fixed", fixed_by_step="ra"
-        )
+        services.issue_resolve(user=staff, issue=ra_contacted, note="Fixed", fixed_by_step="ra")
 
     with time_machine.travel(london(2026, 12, 31, 8, 0), tick=False):
         result = nudges.nudge_digests_send()

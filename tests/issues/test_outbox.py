@@ -39,9 +39,7 @@ def flaky_esp(settings):
 
 
 def contact_ra(issue, user, **fields):
-    return services.issue_transition(
-        user=user, issue=issue, transition="contact_ra", question="Please add an email to my profile.", **fields
-    )
+    return services.issue_contact_ra(user=user, issue=issue, question="Please add an email to my profile.", **fields)
 
 
 def test_it_writes_the_ra_request_with_its_event_and_enqueues_it_after_commit(
@@ -149,7 +147,7 @@ def test_it_refuses_a_row_with_neither_bodies_nor_a_template(issue):
 
 def test_it_threads_the_lpc_forward_under_the_ra_request(issue, staff, owner):
     contact_ra(issue, staff)
-    services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please chase the RA.")
+    services.issue_cc_lpc(user=owner, issue=issue, note="Please chase the RA.")
     request, forward = OutboundEmail.objects.order_by("pk")
     assert forward.purpose == OutboundEmail.Purpose.LPC_CC
     assert forward.in_reply_to == request.message_id
@@ -173,10 +171,8 @@ def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff,
     settings.CPE_IT_EMAIL = "it@cpe.example"
     contact_ra(issue, staff)
     services.issue_log_ra_reply(user=staff, issue=issue, text="We cannot add that email domain.")
-    services.issue_transition(user=owner, issue=issue, transition="cc_lpc")
-    services.issue_transition(
-        user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="The RA says the domain is not allowed."
-    )
+    services.issue_cc_lpc(user=owner, issue=issue)
+    services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="The RA says the domain is not allowed.")
     escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
     assert escalation.to == ["it@cpe.example"]
     assert escalation.subject.startswith(f"[{issue.reference}] ")
@@ -205,7 +201,7 @@ def test_it_forwards_the_body_of_the_ras_email_to_cpe_it(pharmacy, staff, lpc_of
         text=f"Email from {pharmacy.ra.email} (the RA)",
         data={"inbound_email_id": inbound.pk, "message_id": inbound.message_id, "subject": inbound.subject},
     )
-    services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="RA wants a visit")
+    services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="RA wants a visit")
     escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
     assert "Your profile is closed; we need to see you in person." in escalation.body_text
     assert escalation.in_reply_to == "<ra-reply-1@nhs.example>"

@@ -43,11 +43,11 @@ def test_it_shows_the_lpc_officer_only_issues_the_lpc_is_involved_in(pharmacy, l
     IssueFactory.create(state=State.LPC_CC)  # another LPC's area
     assert visible(lpc_officer) == set()
 
-    services.issue_transition(user=owner, issue=cc, transition="cc_lpc")
+    services.issue_cc_lpc(user=owner, issue=cc)
     assert visible(lpc_officer) == {cc.pk}
 
     # Still visible once resolved: the LPC was involved.
-    services.issue_transition(user=staff, issue=cc, transition="resolve", note="Sorted", fixed_by_step="lpc")
+    services.issue_resolve(user=staff, issue=cc, note="Sorted", fixed_by_step="lpc")
     assert visible(lpc_officer) == {cc.pk}
     assert not_yet.pk not in visible(lpc_officer)
 
@@ -129,16 +129,18 @@ def test_it_lists_with_a_constant_number_of_queries(pharmacy, owner, django_asse
     assert counts[State.IN_PHARMACY] == 30
 
 
-def test_it_lists_the_actions_of_the_issue_page(issue, staff, outsider):
+def test_it_lists_the_actions_of_the_issue_page(issue, staff, outsider, pharmacy):
+    """In the route table's order; no RA reply before the RA was asked (issues.route.RA_ASKED)."""
     assert issue_allowed_actions(user=staff, issue=issue) == [
         "try_cis",
         "contact_ra",
+        "phone_call",
         "resolve",
         "withdraw",
-        "ra_reply",
-        "phone_call",
         "note",
     ]
+    asked = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    assert issue_allowed_actions(user=staff, issue=asked) == ["ra_reply", "phone_call", "resolve", "withdraw", "note"]
     assert issue_allowed_actions(user=outsider, issue=issue) == []
 
 

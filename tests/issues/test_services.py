@@ -103,7 +103,7 @@ def test_it_lets_only_the_pharmacys_people_report(pharmacy, outsider, lpc_office
 
 def test_it_starts_the_ra_reply_window_when_the_ra_is_contacted(issue, staff):
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
+        services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
     issue = Issue.objects.get(pk=issue.pk)
     assert issue.due_at == datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
     assert (issue.due_kind, issue.reminders_sent) == (Deadline.RA_REPLY, 0)
@@ -115,15 +115,14 @@ def test_it_starts_the_ra_reply_window_when_the_ra_is_contacted(issue, staff):
 def test_it_gives_an_emergency_half_a_working_day(staff, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, is_emergency=True)
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Urgent")
+        services.issue_contact_ra(user=staff, issue=issue, question="Urgent")
     assert Issue.objects.get(pk=issue.pk).due_at == datetime(2026, 11, 30, 14, 0, tzinfo=LONDON)
 
 
 def test_it_saves_the_confirmed_contact_details_with_the_request(issue, staff):
-    services.issue_transition(
+    services.issue_contact_ra(
         user=staff,
         issue=issue,
-        transition="contact_ra",
         question="Please unlock",
         contact_name="Jo Locum",
         contact_phone="+44 113 496 0009",
@@ -137,10 +136,9 @@ def test_it_saves_the_confirmed_contact_details_with_the_request(issue, staff):
 
 def test_it_validates_the_request_and_saves_nothing(issue, staff):
     with pytest.raises(ValidationError) as raised:
-        services.issue_transition(
+        services.issue_contact_ra(
             user=staff,
             issue=issue,
-            transition="contact_ra",
             question="",
             contact_phone="12",
             smartcard_number="",
@@ -174,7 +172,7 @@ def test_it_needs_an_ra_with_an_email_in_the_directory(issue, staff, change, mes
         ra.save()
     issue = Issue.objects.get(pk=issue.pk)
     with pytest.raises(TransitionNotAllowedNow, match=message):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
+        services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
     assert Issue.objects.get(pk=issue.pk).state == State.IN_PHARMACY
 
 
@@ -205,7 +203,7 @@ def test_it_says_what_the_directory_lacks_in_the_preview(issue):
 def test_it_starts_the_lpc_window_and_involves_the_lpc(staff, owner, lpc_officer, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="Please help")
+        services.issue_cc_lpc(user=owner, issue=issue, note="Please help")
     issue = Issue.objects.get(pk=issue.pk)
     assert issue.lpc_involved_at == MONDAY_10
     assert (issue.due_kind, issue.due_at) == (Deadline.LPC_ACTION, datetime(2026, 12, 2, 10, 0, tzinfo=LONDON))
@@ -218,16 +216,16 @@ def test_it_needs_an_lpc_to_copy_in(staff, owner, pharmacy):
     pharmacy.save()
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     with pytest.raises(TransitionNotAllowedNow, match="no LPC"):
-        services.issue_transition(user=owner, issue=issue, transition="cc_lpc")
+        services.issue_cc_lpc(user=owner, issue=issue)
 
 
 def test_it_needs_ra_correspondence_to_escalate(staff, lpc_officer, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     with pytest.raises(TransitionNotAllowedNow, match="RA correspondence"):
-        services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="Stuck")
+        services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="Stuck")
     services.issue_log_phone_call(user=lpc_officer, issue=issue, text="The RA will not help", with_ra=True)
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="Stuck")
+        services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="Stuck")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.state, issue.due_kind) == (State.ESCALATED, Deadline.CPE_TRIAGE)
     assert issue.due_at == datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
@@ -237,7 +235,7 @@ def test_it_needs_ra_correspondence_to_escalate(staff, lpc_officer, pharmacy):
 def test_it_needs_a_note_to_escalate(staff, lpc_officer, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     with pytest.raises(ValidationError) as raised:
-        services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="  ")
+        services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="  ")
     assert "note" in raised.value.message_dict
 
 
@@ -246,8 +244,8 @@ def test_it_needs_a_note_to_escalate(staff, lpc_officer, pharmacy):
 
 def test_it_clears_the_clock_on_resolve(staff, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
-    services.issue_transition(user=staff, issue=issue, transition="resolve", note="Unlocked", fixed_by_step="ra")
+    services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
+    services.issue_resolve(user=staff, issue=issue, note="Unlocked", fixed_by_step="ra")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.due_at, issue.due_kind) == (None, "")
     assert (issue.resolution_note, issue.fixed_by_step, issue.resolved_from_state) == ("Unlocked", "ra", "ra_contacted")
@@ -259,13 +257,13 @@ def test_it_clears_the_clock_on_resolve(staff, pharmacy):
 
 def test_it_needs_a_resolution_and_the_step_that_fixed_it(issue, staff):
     with pytest.raises(ValidationError) as raised:
-        services.issue_transition(user=staff, issue=issue, transition="resolve", note="", fixed_by_step="magic")
+        services.issue_resolve(user=staff, issue=issue, note="", fixed_by_step="magic")
     assert set(raised.value.message_dict) == {"note", "fixed_by_step"}
 
 
 def test_it_clears_the_clock_on_withdraw(staff, pharmacy):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
-    services.issue_transition(user=staff, issue=issue, transition="withdraw", reason="Duplicate of SC-000001")
+    services.issue_withdraw(user=staff, issue=issue, reason="Duplicate of SC-000001")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.state, issue.due_at, issue.withdrawn_reason) == (State.WITHDRAWN, None, "Duplicate of SC-000001")
 
@@ -275,7 +273,7 @@ def test_it_restarts_the_window_of_the_state_it_reopens_to(staff, pharmacy):
         pharmacy=pharmacy, reporter=staff, state=State.RESOLVED, resolved_from_state=State.LPC_CC
     )
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=staff, issue=issue, transition="reopen", reason="Locked again")
+        services.issue_reopen(user=staff, issue=issue, reason="Locked again")
     issue = Issue.objects.get(pk=issue.pk)
     assert (issue.state, issue.due_kind) == (State.LPC_CC, Deadline.LPC_ACTION)
 
@@ -285,7 +283,7 @@ def test_it_restarts_the_window_of_the_state_it_reopens_to(staff, pharmacy):
 
 def test_it_stops_the_ra_window_when_the_ra_replies(issue, staff):
     with time_machine.travel(MONDAY_10, tick=False):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
+        services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
     with time_machine.travel(datetime(2026, 12, 1, 11, 0, tzinfo=LONDON), tick=False):
         event = services.issue_log_ra_reply(user=staff, issue=issue, text="Added your email; unlock it yourself.")
     assert event.kind == EventKind.RA_REPLY
@@ -300,7 +298,7 @@ def test_it_stops_the_ra_window_when_the_ra_replies(issue, staff):
 
 
 def test_it_counts_a_call_with_the_ra_as_its_reply_but_not_other_calls(issue, staff):
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
+    services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
     services.issue_log_phone_call(user=staff, issue=issue, text="Called our IT", with_ra=False)
     assert Issue.objects.get(pk=issue.pk).due_kind == Deadline.RA_REPLY
     services.issue_log_phone_call(user=staff, issue=issue, text="The RA will call back", with_ra=True)
@@ -326,11 +324,11 @@ def test_it_adds_notes_for_anyone_in_scope_only(issue, staff, outsider):
 
 def test_it_walks_the_route_from_report_to_resolution(staff, owner, lpc_officer, cpe_it, pharmacy):
     issue = report(staff, pharmacy)
-    services.issue_transition(user=staff, issue=issue, transition="try_cis", note="Self-unlock failed")
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please unlock")
-    services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="No reply")
-    services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="RA silent")
-    services.issue_transition(user=cpe_it, issue=issue, transition="resolve", note="NHSE TD", fixed_by_step="cpe_it")
+    services.issue_try_cis(user=staff, issue=issue, note="Self-unlock failed")
+    services.issue_contact_ra(user=staff, issue=issue, question="Please unlock")
+    services.issue_cc_lpc(user=owner, issue=issue, note="No reply")
+    services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="RA silent")
+    services.issue_resolve(user=cpe_it, issue=issue, note="NHSE TD", fixed_by_step="cpe_it")
     transitions = IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITION).order_by("pk")
     assert [(e.from_state, e.to_state) for e in transitions] == [
         ("in_pharmacy", "cis_self_service"),
@@ -342,3 +340,56 @@ def test_it_walks_the_route_from_report_to_resolution(staff, owner, lpc_officer,
     purposes = list(OutboundEmail.objects.filter(issue=issue).order_by("pk").values_list("purpose", flat=True))
     assert purposes == ["ra_request", "lpc_cc", "cpe_escalation"]
     assert mail.outbox == []  # all of them wait for the worker
+
+
+# Where the route allows an RA reply or a call with the RA (issues.route.RA_ASKED) ----------------
+
+
+@pytest.mark.parametrize("state", [State.IN_PHARMACY, State.CIS_SELF_SERVICE])
+def test_it_logs_no_ra_reply_nor_call_with_the_ra_before_the_ra_was_asked(staff, pharmacy, state):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+    with pytest.raises(TransitionNotAllowedNow, match="contact the RA first"):
+        services.issue_log_ra_reply(user=staff, issue=issue, text="The RA rang back.")
+    with pytest.raises(TransitionNotAllowedNow, match="contact the RA first"):
+        services.issue_log_phone_call(user=staff, issue=issue, text="Rang the RA.", with_ra=True)
+    assert kinds_of_events(issue) == []
+    event = services.issue_log_phone_call(user=staff, issue=issue, text="Rang our IT.", with_ra=False)
+    assert (event.kind, event.data) == (EventKind.PHONE_CALL, {"with_ra": False})
+
+
+@pytest.mark.parametrize("state", [State.RESOLVED, State.WITHDRAWN])
+def test_it_logs_no_reply_nor_call_on_a_closed_issue_but_a_note(staff, pharmacy, state):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+    label = Issue.objects.get(pk=issue.pk).get_state_display()
+    with pytest.raises(TransitionNotAllowedNow, match=f"not possible now: the issue is '{label}'"):
+        services.issue_log_ra_reply(user=staff, issue=issue, text="The RA replied after all.")
+    for with_ra in (True, False):
+        with pytest.raises(TransitionNotAllowedNow, match="not possible now"):
+            services.issue_log_phone_call(user=staff, issue=issue, text="Rang them.", with_ra=with_ra)
+    assert kinds_of_events(issue) == []
+    assert services.issue_add_note(user=staff, issue=issue, text="For the record.").kind == EventKind.NOTE
+
+
+@pytest.mark.parametrize("state", [State.RA_CONTACTED, State.LPC_CC, State.ESCALATED])
+def test_it_logs_the_ras_reply_and_a_call_with_the_ra_once_the_ra_was_asked(staff, pharmacy, state):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=state)
+    services.issue_log_ra_reply(user=staff, issue=issue, text="Unlocked.")
+    services.issue_log_phone_call(user=staff, issue=issue, text="The RA confirmed.", with_ra=True)
+    assert kinds_of_events(issue)[0] == EventKind.RA_REPLY
+    assert EventKind.PHONE_CALL in kinds_of_events(issue)
+
+
+def test_it_checks_the_issue_as_it_is_now_not_as_it_was_loaded(staff, owner, pharmacy):
+    """Loaded while the RA was asked; withdrawn by someone else since: the reply is refused."""
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
+    stale = Issue.objects.get(pk=issue.pk)
+    services.issue_withdraw(user=owner, issue=issue, reason="Reported twice")
+    with pytest.raises(TransitionNotAllowedNow, match="Withdrawn"):
+        services.issue_log_ra_reply(user=staff, issue=stale, text="Unlocked.")
+    assert not IssueEvent.objects.filter(issue=issue, kind=EventKind.RA_REPLY).exists()
+
+
+def test_it_needs_to_know_who_was_on_the_call(issue, staff):
+    with pytest.raises(ValidationError) as raised:
+        services.issue_log_phone_call(user=staff, issue=issue, text="Rang.", with_ra=None)  # type: ignore[arg-type]
+    assert raised.value.message_dict == {"with_ra": ["Choose who you spoke to."]}

@@ -3,7 +3,9 @@ and nothing saved (DESIGN.md's transition table and "People" table)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from issues import services
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import RA_ONLY_KINDS, EventKind, Issue, IssueEvent, OutboundEmail, State
 from issues.selectors import issue_allowed_transitions
 from tests.issues.factories import IssueFactory
 
@@ -27,6 +29,17 @@ TABLE: dict[str, tuple[list[State], set[str], State | None]] = {
     "resolve": (OPEN, {"staff", "owner", "lpc_officer", "cpe_it"}, State.RESOLVED),
     "withdraw": (OPEN, {"staff", "owner"}, State.WITHDRAWN),  # staff: as the reporter
     "reopen": ([State.RESOLVED], {"staff", "owner"}, None),  # back to the state it was resolved from
+}
+
+# The service of each transition (issues.services: one function per row of issues.route).
+SERVICE: dict[str, Callable[..., Any]] = {
+    "try_cis": services.issue_try_cis,
+    "contact_ra": services.issue_contact_ra,
+    "cc_lpc": services.issue_cc_lpc,
+    "escalate_to_cpe": services.issue_escalate_to_cpe,
+    "resolve": services.issue_resolve,
+    "withdraw": services.issue_withdraw,
+    "reopen": services.issue_reopen,
 }
 
 FIELDS = {
@@ -74,7 +87,7 @@ def test_it_allows_or_refuses_each_transition(request, make_issue, role, state, 
     outcome = expected(role, state, transition)
 
     if outcome == "ok":
-        services.issue_transition(user=user, issue=issue, transition=transition, **FIELDS[transition])
+        SERVICE[transition](user=user, issue=issue, **FIELDS[transition])
         target = TABLE[transition][2] or State.RA_CONTACTED  # the factory resolves issues from ra_contacted
         issue = Issue.objects.get(pk=issue.pk)
         assert issue.state == target
@@ -85,7 +98,7 @@ def test_it_allows_or_refuses_each_transition(request, make_issue, role, state, 
 
     exception = IssueActionForbidden if outcome == "forbidden" else TransitionNotAllowedNow
     with pytest.raises(exception) as raised:
-        services.issue_transition(user=user, issue=issue, transition=transition, **FIELDS[transition])
+        SERVICE[transition](user=user, issue=issue, **FIELDS[transition])
     assert raised.value.message
     fresh = Issue.objects.get(pk=issue.pk)
     assert fresh.state == state
@@ -107,8 +120,8 @@ def test_it_lists_exactly_the_transitions_the_service_allows(request, make_issue
 
 def test_it_lets_only_the_owner_cc_the_lpc_when_contacting_the_ra(issue, staff, owner):
     with pytest.raises(IssueActionForbidden, match="owner"):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Please help", cc_lpc=True)
-    services.issue_transition(user=owner, issue=issue, transition="contact_ra", question="Please help", cc_lpc=True)
+        services.issue_contact_ra(user=staff, issue=issue, question="Please help", cc_lpc=True)
+    services.issue_contact_ra(user=owner, issue=issue, question="Please help", cc_lpc=True)
     issue.refresh_from_db()
     assert issue.state == State.LPC_CC
     assert issue.lpc_involved_at is not None
@@ -121,8 +134,8 @@ def test_it_lets_only_the_reporter_among_staff_withdraw(pharmacy, staff, owner):
     pharmacy.staff.add(colleague)
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=colleague)
     with pytest.raises(IssueActionForbidden, match="reported"):
-        services.issue_transition(user=staff, issue=issue, transition="withdraw", reason="Not mine")
-    services.issue_transition(user=colleague, issue=issue, transition="withdraw", reason="Fixed itself")
+        services.issue_withdraw(user=staff, issue=issue, reason="Not mine")
+    services.issue_withdraw(user=colleague, issue=issue, reason="Fixed itself")
     assert Issue.objects.get(pk=issue.pk).state == State.WITHDRAWN
 
 
@@ -131,43 +144,39 @@ def test_it_reopens_only_within_the_reopen_window(make_issue, staff, settings):
     issue = make_issue(State.RESOLVED)
     with time_machine.travel(timezone.now() + timedelta(days=31)):
         with pytest.raises(TransitionNotAllowedNow, match="30 days"):
-            services.issue_transition(user=staff, issue=issue, transition="reopen", reason="Again")
+            services.issue_reopen(user=staff, issue=issue, reason="Again")
         assert issue_allowed_transitions(user=staff, issue=issue) == []
     with time_machine.travel(timezone.now() + timedelta(days=29)):
-        services.issue_transition(user=staff, issue=issue, transition="reopen", reason="Again")
+        services.issue_reopen(user=staff, issue=issue, reason="Again")
     issue = Issue.objects.get(pk=issue.pk)
     assert issue.state == State.RA_CONTACTED
     assert (issue.resolved_at, issue.resolution_note, issue.fixed_by_step) == (None, "", "")
 
 
 def test_it_reopens_to_the_state_it_was_resolved_from(issue, staff, owner):
-    services.issue_transition(user=staff, issue=issue, transition="try_cis")
-    services.issue_transition(
-        user=staff, issue=issue, transition="resolve", note="Fixed in CIS", fixed_by_step="cis_self_service"
-    )
-    services.issue_transition(user=owner, issue=issue, transition="reopen", reason="Locked again")
+    services.issue_try_cis(user=staff, issue=issue)
+    services.issue_resolve(user=staff, issue=issue, note="Fixed in CIS", fixed_by_step="cis_self_service")
+    services.issue_reopen(user=owner, issue=issue, reason="Locked again")
     assert Issue.objects.get(pk=issue.pk).state == State.CIS_SELF_SERVICE
 
 
-def test_it_refuses_an_unknown_transition_or_field(issue, staff):
-    from django.core.exceptions import ValidationError
-
-    with pytest.raises(ValidationError) as raised:
-        services.issue_transition(user=staff, issue=issue, transition="explode")
-    assert "transition" in raised.value.message_dict
-    with pytest.raises(ValidationError) as raised:
-        services.issue_transition(user=staff, issue=issue, transition="try_cis", colour="red")
-    assert "colour" in raised.value.message_dict
+def test_it_takes_each_transition_by_its_own_function_and_refuses_an_unknown_field(issue, staff):
+    """One function per transition; a field it does not take is refused by its signature."""
+    assert services.ACTION_SERVICES["try_cis"] is services.issue_try_cis
+    assert not hasattr(services, "issue_transition")
+    with pytest.raises(TypeError, match="colour"):
+        services.issue_try_cis(user=staff, issue=issue, colour="red")  # type: ignore[call-arg]
+    assert Issue.objects.get(pk=issue.pk).state == State.IN_PHARMACY
 
 
 def test_it_answers_a_lost_race_with_changed_concurrently_and_saves_nothing(issue, staff, owner):
     first = Issue.objects.get(pk=issue.pk)
     second = Issue.objects.get(pk=issue.pk)
-    services.issue_transition(user=staff, issue=first, transition="try_cis", note="CIS")
+    services.issue_try_cis(user=staff, issue=first, note="CIS")
     events = IssueEvent.objects.filter(issue=issue).count()
 
     with pytest.raises(IssueChangedConcurrently):
-        services.issue_transition(user=owner, issue=second, transition="withdraw", reason="Duplicate")
+        services.issue_withdraw(user=owner, issue=second, reason="Duplicate")
 
     fresh = Issue.objects.get(pk=issue.pk)
     assert fresh.state == State.CIS_SELF_SERVICE
@@ -179,8 +188,20 @@ def test_it_answers_a_lost_race_with_changed_concurrently_and_saves_nothing(issu
 def test_it_loses_nothing_when_two_people_contact_the_ra_at_once(issue, staff, owner):
     first = Issue.objects.get(pk=issue.pk)
     second = Issue.objects.get(pk=issue.pk)
-    services.issue_transition(user=staff, issue=first, transition="contact_ra", question="Please unlock")
+    services.issue_contact_ra(user=staff, issue=first, question="Please unlock")
     with pytest.raises(IssueChangedConcurrently):
-        services.issue_transition(user=owner, issue=second, transition="contact_ra", question="Please unlock too")
+        services.issue_contact_ra(user=owner, issue=second, question="Please unlock too")
     assert OutboundEmail.objects.filter(issue=issue).count() == 1
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITION).count() == 1
+
+
+@pytest.mark.parametrize("kind", sorted(RA_ONLY_KINDS))
+def test_it_refuses_the_cis_step_for_a_kind_only_the_ra_can_fix(pharmacy, staff, kind):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind=kind)
+    assert issue_allowed_transitions(user=staff, issue=issue) == ["contact_ra", "resolve", "withdraw"]
+    with pytest.raises(TransitionNotAllowedNow) as raised:
+        services.issue_try_cis(user=staff, issue=issue, note="Tried")
+    assert raised.value.message.startswith("Only the RA can fix this kind of problem")
+    assert "contact the RA" in raised.value.message
+    assert Issue.objects.get(pk=issue.pk).state == State.IN_PHARMACY
+    assert not issue.events.exists()

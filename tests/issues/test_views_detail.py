@@ -98,9 +98,7 @@ def test_it_gives_the_deadline_in_words(client, pharmacy, staff):
     with time_machine.travel(datetime(2026, 12, 24, 10, 0, tzinfo=LONDON), tick=False):
         client.force_login(staff)
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-        services.issue_transition(
-            user=staff, issue=issue, transition="contact_ra", question="Please unlock my card.", send_via="app"
-        )
+        services.issue_contact_ra(user=staff, issue=issue, question="Please unlock my card.", send_via="app")
         page = client.get(detail(issue)).content.decode()
     assert "RA reply due by Wednesday 30 December, 10:00: 2 working days" in page
     assert "Overdue" not in page
@@ -111,7 +109,7 @@ def test_it_writes_every_date_on_the_page_in_one_format(client, pharmacy, staff)
     the clock event keeps its year, as text read later."""
     with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), tick=False):
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
         client.force_login(staff)
         page = client.get(detail(issue)).content.decode()
     assert "Monday 30 November, 10:00 by Sam Patel" in page  # reported
@@ -129,7 +127,7 @@ def test_it_writes_every_date_on_the_page_in_one_format(client, pharmacy, staff)
 def test_it_says_how_long_the_deadline_has_been_overdue_in_working_days(client, pharmacy, staff):
     with time_machine.travel(datetime(2026, 11, 23, 15, 0, tzinfo=LONDON), tick=False):
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
     issue.refresh_from_db()
     assert issue.due_at == datetime(2026, 11, 25, 15, 0, tzinfo=LONDON)
     # Four working days later (Thursday, Friday, Monday, Tuesday), and a little more.
@@ -145,9 +143,7 @@ def test_it_says_how_long_the_deadline_has_been_overdue_in_working_days(client, 
 def test_it_warns_when_the_deadline_has_passed(client, pharmacy, staff):
     with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), tick=False):
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-        services.issue_transition(
-            user=staff, issue=issue, transition="contact_ra", question="Please unlock my card.", send_via="app"
-        )
+        services.issue_contact_ra(user=staff, issue=issue, question="Please unlock my card.", send_via="app")
     with time_machine.travel(datetime(2026, 12, 3, 9, 0, tzinfo=LONDON), tick=False):
         client.force_login(staff)
         page = client.get(detail(issue)).content.decode()
@@ -161,13 +157,13 @@ def test_it_says_half_a_working_day_for_an_emergency(client, pharmacy, staff):
     with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), tick=False):
         client.force_login(staff)
         issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, is_emergency=True)
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Lost.", send_via="app")
+        services.issue_contact_ra(user=staff, issue=issue, question="Lost.", send_via="app")
         page = client.get(detail(issue)).content.decode()
     assert "RA reply due by Monday 30 November, 14:00: half a working day" in page
     assert "Emergency" in page
 
 
-def test_it_records_the_cis_attempt(client, staff, issue):
+def test_it_moves_on_to_cis_self_service(client, staff, issue):
     client.force_login(staff)
     response = client.post(action(issue, "try_cis"), {"try_cis-note": "Renew option greyed out."})
     assert response.status_code == 302 and response.url == detail(issue)
@@ -175,7 +171,7 @@ def test_it_records_the_cis_attempt(client, staff, issue):
     assert issue.state == State.CIS_SELF_SERVICE
     event = issue.events.get(kind=EventKind.TRANSITION)
     assert event.actor == staff and event.text == "Renew option greyed out."
-    assert "Recorded: you tried Care Identity Service self-service." in client.get(detail(issue)).content.decode()
+    assert "You are now trying Care Identity Service self-service." in client.get(detail(issue)).content.decode()
 
 
 def test_it_resolves_with_the_step_that_fixed_it(client, staff, issue):
@@ -248,7 +244,7 @@ def test_it_says_the_issue_was_changed_by_someone_else_when_it_loses_a_race(clie
 def test_it_logs_the_ra_reply_and_stops_the_ra_window(client, pharmacy, staff):
     client.force_login(staff)
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+    services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
     response = client.post(action(issue, "ra_reply"), {"ra_reply-text": "Unlocked it for you."})
     assert response.status_code == 302
     issue.refresh_from_db()
@@ -256,7 +252,8 @@ def test_it_logs_the_ra_reply_and_stops_the_ra_window(client, pharmacy, staff):
     assert issue.events.filter(kind=EventKind.RA_REPLY, text="Unlocked it for you.").exists()
 
 
-def test_it_logs_a_phone_call_with_the_ra(client, staff, issue):
+def test_it_logs_a_phone_call_with_the_ra(client, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)  # the RA was asked
     client.force_login(staff)
     response = client.post(action(issue, "phone_call"), {"phone_call-with_ra": "ra", "phone_call-text": "Rang them."})
     assert response.status_code == 302
@@ -266,7 +263,7 @@ def test_it_logs_a_phone_call_with_the_ra(client, staff, issue):
 
 def test_it_lets_the_owner_copy_in_the_lpc(client, pharmacy, staff, owner):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+    services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
     client.force_login(owner)
     response = client.post(action(issue, "cc_lpc"), {"cc_lpc-note": "Please help."})
     assert response.status_code == 302
@@ -277,8 +274,8 @@ def test_it_lets_the_owner_copy_in_the_lpc(client, pharmacy, staff, owner):
 
 def test_it_lets_the_lpc_officer_escalate_to_cpe_it(client, pharmacy, staff, owner, lpc_officer):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
-    services.issue_transition(user=owner, issue=issue, transition="cc_lpc", note="")
+    services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
+    services.issue_cc_lpc(user=owner, issue=issue, note="")
     client.force_login(lpc_officer)
     response = client.post(action(issue, "escalate_to_cpe"), {"escalate_to_cpe-note": "The RA does not answer."})
     assert response.status_code == 302
@@ -331,7 +328,7 @@ def test_it_answers_404_for_an_unknown_action_or_an_issue_out_of_scope(client, s
 
 def test_it_lists_every_event_with_its_emails_and_their_delivery_status(client, pharmacy, staff):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
-    services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+    services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
     OutboundEmail.objects.filter(issue=issue).update(status=OutboundEmail.Status.DELIVERED)
     client.force_login(staff)
     page = client.get(detail(issue)).content.decode()
@@ -347,7 +344,7 @@ def test_it_reads_the_page_in_a_constant_number_of_queries(client, pharmacy, sta
     few = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     many = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     for issue, count in ((few, 2), (many, 60)):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
         IssueEventFactory.create_batch(count, issue=issue, actor=staff)
     client.force_login(staff)
     client.get(detail(few))  # warm the session and any caches
@@ -402,7 +399,7 @@ def test_it_reads_the_page_in_a_constant_number_of_queries_however_much_mail_it_
     few = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     many = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     for issue, count in ((few, 1), (many, 40)):
-        services.issue_transition(user=staff, issue=issue, transition="contact_ra", question="Unlock?", send_via="app")
+        services.issue_contact_ra(user=staff, issue=issue, question="Unlock?", send_via="app")
         add_correspondence(issue, count)
         IssueEventFactory.create_batch(count, issue=issue, actor=staff)
     client.force_login(staff)
@@ -415,3 +412,74 @@ def test_it_reads_the_page_in_a_constant_number_of_queries_however_much_mail_it_
     assert page.count("Too large to keep.") == 40
     assert page.count("form-39.pdf") == 1
     assert page.count("Chasing the RA") == 80
+
+
+# Where the route allows an RA reply or a call with the RA (issues.route.RA_ASKED) ----------------
+
+
+def test_it_refuses_the_ras_reply_before_the_ra_was_asked_with_a_message(client, staff, issue):
+    client.force_login(staff)
+    response = client.post(action(issue, "ra_reply"), {"ra_reply-text": "The RA rang back."})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "That could not be done" in page and "contact the RA first" in page
+    assert not issue.events.exists()
+
+
+def test_it_refuses_a_call_with_the_ra_before_the_ra_was_asked_but_logs_other_calls(client, staff, issue):
+    client.force_login(staff)
+    response = client.post(action(issue, "phone_call"), {"phone_call-with_ra": "ra", "phone_call-text": "Rang."})
+    assert response.status_code == 409
+    assert "contact the RA first" in response.content.decode()
+    assert not issue.events.exists()
+    response = client.post(action(issue, "phone_call"), {"phone_call-with_ra": "other", "phone_call-text": "IT."})
+    assert response.status_code == 302
+    assert issue.events.get(kind=EventKind.PHONE_CALL).data == {"with_ra": False}
+
+
+def test_it_asks_who_was_on_the_call(client, staff, issue):
+    client.force_login(staff)
+    response = client.post(action(issue, "phone_call"), {"phone_call-text": "Rang."})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'href="#phone_call-with_ra"' in page and "Choose who you spoke to." in page
+    assert not issue.events.exists()
+
+
+@pytest.mark.parametrize("name", ["ra_reply", "phone_call"])
+def test_it_refuses_a_reply_or_a_call_on_a_closed_issue(client, pharmacy, staff, name):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
+    client.force_login(staff)
+    page = client.get(detail(issue)).content.decode()
+    assert action(issue, name) not in page and action(issue, "note") in page
+    response = client.post(action(issue, name), {f"{name}-text": "Late.", f"{name}-with_ra": "other"})
+    assert response.status_code == 409
+    assert "is not possible now: the issue is &#39;Resolved&#39;" in response.content.decode()
+    assert not issue.events.exists()
+
+
+def test_it_offers_the_ras_reply_once_the_ra_was_asked(client, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
+    client.force_login(staff)
+    page = client.get(detail(issue)).content.decode()
+    assert action(issue, "ra_reply") in page and "Log the RA&#39;s reply" in page
+
+
+def test_it_offers_no_cis_step_for_a_kind_only_the_ra_can_fix(client, pharmacy, staff):
+    lost = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind="lost_stolen_damaged")
+    client.force_login(staff)
+    page = client.get(detail(lost)).content.decode()
+    assert action(lost, "try_cis") not in page and "Move on to CIS self-service" not in page
+    assert reverse("issues:contact_ra", args=[lost.reference]) in page
+    response = client.post(action(lost, "try_cis"), {"try_cis-note": ""})
+    assert response.status_code == 409
+    assert "Only the RA can fix this kind of problem" in response.content.decode()
+    lost.refresh_from_db()
+    assert lost.state == State.IN_PHARMACY
+
+
+def test_it_titles_each_action_with_what_the_person_does_now(client, staff, issue):
+    client.force_login(staff)
+    page = client.get(detail(issue)).content.decode()
+    assert "Move on to CIS self-service" in page
+    assert "I have tried" not in page

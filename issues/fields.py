@@ -1,4 +1,6 @@
-"""Field validation shared by the services: every bad field is collected, then raised at once."""
+"""Field validation: the cleaners that the route table (issues.route) declares for each field and
+the services run. Every bad field is collected, then raised at once as one ValidationError
+({field: [messages]}), which the pages and the API present as they are."""
 
 from __future__ import annotations
 
@@ -50,10 +52,14 @@ def clean_text(
     return text
 
 
-def clean_bool(errors: FieldErrors, name: str, value: Any) -> bool:
+def clean_bool(errors: FieldErrors, name: str, value: Any, *, required_label: str = "") -> bool:
+    """A yes or no. Not given means no, unless `required_label` names the answer that must be
+    given ("who you spoke to": "Choose who you spoke to.")."""
     if isinstance(value, bool):
         return value
     if value in (None, ""):
+        if required_label:
+            errors.add(name, f"Choose {required_label}.")
         return False
     errors.add(name, "Choose yes or no.")
     return False
