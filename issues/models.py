@@ -7,6 +7,7 @@ below (which carry no side effects; the service writes events, mail and the cloc
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -142,7 +143,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        return self.due_at is not None and self.due_at <= timezone.now()
+        return self.is_overdue_at(timezone.now())
+
+    def is_overdue_at(self, now: datetime) -> bool:
+        """The one meaning of overdue (DESIGN.md, clock): the deadline people see (`due_at`) has
+        passed and the wait goes on. Reminders never move `due_at`, so an issue stays overdue
+        after them. The selectors' `overdue` filter is this test in SQL."""
+        return self.due_at is not None and bool(self.due_kind) and self.due_at <= now
 
     # Transitions. Bodies stay empty: guards, permissions and effects live in issues.services.
 

@@ -68,8 +68,8 @@ def status_labels_by_state(issue: Issue) -> dict[str, str]:
 
 
 def is_overdue(issue: Issue, *, now: datetime | None = None) -> bool:
-    """The deadline people see (`due_at`) has passed and the wait goes on."""
-    return issue.due_at is not None and bool(issue.due_kind) and issue.due_at <= (now or timezone.now())
+    """The deadline people see (`due_at`) has passed and the wait goes on (Issue.is_overdue_at)."""
+    return issue.is_overdue_at(now or timezone.now())
 
 
 def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:

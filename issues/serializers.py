@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 
 from directory.models import Pharmacy, User
 from directory.validators import normalise_ods_code, normalise_phone, normalise_smartcard_number
-from issues import route
+from issues import presentation, route
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, State, Step
 from issues.selectors import issue_allowed_transitions, pharmacies_for_reporting
@@ -88,7 +88,16 @@ class IssueListSerializer(serializers.ModelSerializer[Issue]):
         choices=Deadline.choices, read_only=True, help_text='What the issue waits for until due_at ("" for nothing).'
     )
     due_kind_label = serializers.CharField(source="get_due_kind_display", read_only=True)
-    is_overdue = serializers.BooleanField(read_only=True, help_text="due_at has passed.")
+    is_overdue = serializers.BooleanField(
+        read_only=True, help_text="due_at has passed and the wait goes on (reminders never move due_at)."
+    )
+    status_label = serializers.SerializerMethodField(
+        help_text='The status as the pages say it ("Ready to contact the RA" for a problem only the RA can fix).'
+    )
+    deadline_text = serializers.SerializerMethodField(
+        help_text='The deadline as the pages say it: "RA reply due by ..." or "RA reply overdue since ... '
+        '(4 working days)"; "" when nothing is awaited.'
+    )
 
     class Meta:
         model = Issue
@@ -107,10 +116,18 @@ class IssueListSerializer(serializers.ModelSerializer[Issue]):
             "due_kind",
             "due_kind_label",
             "is_overdue",
+            "status_label",
+            "deadline_text",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+
+    def get_status_label(self, issue: Issue) -> str:
+        return presentation.status_label(issue)
+
+    def get_deadline_text(self, issue: Issue) -> str:
+        return presentation.deadline_text(issue)
 
 
 class IssueDetailSerializer(IssueListSerializer):

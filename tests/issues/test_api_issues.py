@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -433,3 +434,35 @@ def test_it_escapes_html_in_the_browsable_api(as_staff):
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+# Overdue, as the pages say it -----------------------------------------------------------------
+
+
+def test_it_says_an_overdue_issue_is_overdue_in_words(as_staff, pharmacy, staff):
+    with time_machine.travel("2026-11-25 17:00:00+00:00", tick=False):  # a Wednesday
+        issue = IssueFactory.create(
+            pharmacy=pharmacy,
+            reporter=staff,
+            state=State.RA_CONTACTED,
+            due_at=timezone.now(),
+            due_kind="ra_reply",
+        )
+    with time_machine.travel("2026-12-01 17:00:00+00:00", tick=False):  # four working days later
+        body = as_staff.get(detail_url(issue)).json()
+        listed = as_staff.get(LIST_URL, {"overdue": "true"}).json()
+
+    assert body["is_overdue"] is True
+    assert body["deadline_text"] == "RA reply overdue since Wednesday 25 November, 17:00 (4 working days)"
+    assert body["status_label"] == "RA contacted"
+    assert [row["reference"] for row in listed["results"]] == [issue.reference]
+
+
+def test_it_says_ready_to_contact_the_ra_for_a_kind_only_the_ra_can_fix(as_staff, pharmacy, staff):
+    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, kind=Kind.LOST_STOLEN_DAMAGED)
+
+    body = as_staff.get(detail_url(issue)).json()
+
+    assert body["state"] == State.IN_PHARMACY
+    assert body["status_label"] == "Ready to contact the RA"
+    assert body["deadline_text"] == ""
