@@ -1,4 +1,4 @@
-"""Mail about the directory: the correction report to the directory manager."""
+"""Mail about the directory: who the directory manager is by mail, and the correction report to them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from directory.models import CorrectionReport
+from directory.models import CorrectionReport, User
+
+
+def directory_manager_addresses() -> list[str]:
+    """The directory manager's mailbox (DIRECTORY_MANAGER_EMAIL) and every active directory manager."""
+    addresses = [settings.DIRECTORY_MANAGER_EMAIL] if settings.DIRECTORY_MANAGER_EMAIL else []
+    addresses += list(
+        User.objects.filter(is_directory_manager=True, is_active=True).order_by("pk").values_list("email", flat=True)
+    )
+    return list(dict.fromkeys(address for address in addresses if address))
 
 
 def correction_report_message(*, report: CorrectionReport, to: str) -> EmailMultiAlternatives:

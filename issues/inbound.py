@@ -55,7 +55,8 @@ from issues.models import (
     InboundEmail,
     Issue,
     IssueEvent,
-    OutboundEmail,
+    IssueOutboundEmail,
+    MailPurpose,
     State,
     format_reference,
     parse_reference,
@@ -502,9 +503,7 @@ def inbound_email_match(*, email: InboundEmail) -> tuple[Match | None, str]:
     if thread_ids:
         candidates: list[int] = []
         for issue_id in [
-            *OutboundEmail.objects.filter(message_id__in=thread_ids, issue__isnull=False).values_list(
-                "issue_id", flat=True
-            ),
+            *IssueOutboundEmail.objects.filter(email__message_id__in=thread_ids).values_list("issue_id", flat=True),
             *InboundEmail.objects.filter(message_id__in=thread_ids, issue__isnull=False)
             .exclude(pk=email.pk)
             .values_list("issue_id", flat=True),
@@ -663,7 +662,7 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
         },
     )
     emails.queue_outbound_email(
-        purpose=OutboundEmail.Purpose.NOTIFICATION,
+        purpose=MailPurpose.NOTIFICATION,
         issue=issue,
         event=event,
         to=[reporter.email],

@@ -1,4 +1,4 @@
-"""A Smartcard issue, its state machine along CPE's route, its timeline and its outbox.
+"""A Smartcard issue, its state machine along CPE's route, its timeline and its mail.
 
 The state field is protected: only `issues.services` changes it, through the transition methods
 below (which carry no side effects; the service writes events, mail and the clock around them).
@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from directory.models import Pharmacy
+from smartcard_route.mail.models import OutboundEmail
 
 
 class Kind(models.TextChoices):
@@ -118,6 +119,11 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     tracking_token = models.CharField(max_length=32, default=new_tracking_token, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Mail about the issue (smartcard_route.mail), through the link rows: OutboundEmail.objects.filter(issue=...).
+    outbound_emails = models.ManyToManyField(
+        OutboundEmail, through="IssueOutboundEmail", related_name="issues", related_query_name="issue"
+    )
 
     class Meta:
         ordering = ("-created_at",)
@@ -226,6 +232,11 @@ class IssueEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # The outbox rows written with this event, through the link rows (IssueOutboundEmail).
+    emails = models.ManyToManyField(
+        OutboundEmail, through="IssueOutboundEmail", related_name="events", related_query_name="event"
+    )
+
     class Meta:
         ordering = ("created_at", "id")
         indexes = [
@@ -237,71 +248,30 @@ class IssueEvent(models.Model):
         return f"{self.get_kind_display()} on {format_reference(self.issue_id)}"
 
 
-class OutboundEmail(models.Model):
-    """The outbox: a row written with its event, delivered by a task after commit (DESIGN.md, Email)."""
+class MailPurpose(models.TextChoices):
+    """What each outbox row written about an issue is for (smartcard_route.mail's `purpose`)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        DELIVERED = "delivered", "Delivered"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Complained"
+    RA_REQUEST = "ra_request", "Request to the RA"
+    LPC_CC = "lpc_cc", "Thread forwarded to the LPC"
+    CPE_ESCALATION = "cpe_escalation", "Escalation to CPE IT"
+    NUDGE = "nudge", "Reminder"
+    DIGEST = "digest", "Daily digest"
+    NOTIFICATION = "notification", "Notification"
 
-    class Purpose(models.TextChoices):
-        RA_REQUEST = "ra_request", "Request to the RA"
-        LPC_CC = "lpc_cc", "Thread forwarded to the LPC"
-        CPE_ESCALATION = "cpe_escalation", "Escalation to CPE IT"
-        NUDGE = "nudge", "Reminder"
-        DIGEST = "digest", "Daily digest"
-        NOTIFICATION = "notification", "Notification"
 
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_emails")
-    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
-    purpose = models.CharField(max_length=20, choices=Purpose.choices)
-    from_email = models.CharField(max_length=254)
-    to = models.JSONField(default=list)
-    cc = models.JSONField(default=list, blank=True)
-    reply_to = models.CharField(max_length=254, blank=True)
-    subject = models.CharField(max_length=300)
-    # Either the bodies, rendered when the row is written, or a template (templates/emails/<name>)
-    # and its context, rendered when the row is sent (the bodies are then stored as sent).
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField(blank=True)
-    template = models.CharField(max_length=100, blank=True)
-    context = models.JSONField(default=dict, blank=True)
-    message_id = models.CharField(max_length=254)  # unique: Meta.constraints
-    in_reply_to = models.CharField(max_length=254, blank=True)
-    references = models.TextField(blank=True)
+class IssueOutboundEmail(models.Model):
+    """An outbox row written about an issue, with the event it was written with (none for mail
+    written later, such as a digest). The mail layer knows no issue: this row is the link, and
+    `Issue.outbound_emails` and `IssueEvent.emails` read through it."""
 
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    esp_message_id = models.CharField(max_length=254, blank=True)  # indexed once set: Meta.indexes
-    created_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=Q(status__in=["queued", "sending"]),
-                name="outbox_pending",
-            ),
-            # Delivery webhooks look rows up by the provider's id, which rows only have once sent.
-            models.Index(fields=["esp_message_id"], condition=~Q(esp_message_id=""), name="outbox_esp_message_id"),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["message_id"], name="outbox_message_id_unique"),
-            models.CheckConstraint(condition=~Q(body_text="") | ~Q(template=""), name="outbox_body_or_template"),
-        ]
+    email = models.OneToOneField(OutboundEmail, on_delete=models.PROTECT, primary_key=True, related_name="issue_link")
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="outbound_links")
+    event = models.ForeignKey(
+        IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_links"
+    )
 
     def __str__(self) -> str:
-        return f"{self.subject} -> {', '.join(self.to)}"
+        return f"Email {self.email_id} about {format_reference(self.issue_id)}"
 
 
 # Inbound mail

@@ -31,12 +31,12 @@ from issues.models import (
     Issue,
     IssueEvent,
     NotificationPreference,
-    OutboundEmail,
     State,
     parse_reference,
 )
 from issues.permissions import Roles, permission_error, reopen_window_open, roles_for
 from issues.services import TRANSITIONS
+from smartcard_route.mail.models import OutboundEmail
 
 __all__ = [
     "RaRequest",

@@ -16,7 +16,7 @@ from directory.models import User
 from issues import emails
 from issues.emails import issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State, Step
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose, State, Step
 from issues.permissions import Roles, permission_error, reopen_deadline, roles_for
 from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
 from issues.services.events import CLOCK_FIELDS, clear_clock, clock_for_state, record_event
@@ -209,7 +209,7 @@ def _contact_ra(
     if via == SEND_VIA_APP:
         earlier = emails.thread_message_ids(issue)  # a reopened issue asks the RA again in the same thread
         request = emails.queue_outbound_email(
-            purpose=OutboundEmail.Purpose.RA_REQUEST,
+            purpose=MailPurpose.RA_REQUEST,
             issue=issue,
             event=event,
             to=[ra.email],
@@ -284,7 +284,7 @@ def _escalate_to_cpe(user: User, issue: Issue, *, note: str = "") -> None:
     queue_forward(
         issue,
         event=event,
-        purpose=OutboundEmail.Purpose.CPE_ESCALATION,
+        purpose=MailPurpose.CPE_ESCALATION,
         template="issue_cpe_escalation",
         context={"officer": user, "note": note},
         to=[settings.CPE_IT_EMAIL],

@@ -8,15 +8,8 @@ from typing import Any
 
 import pytest
 
-from issues.models import (
-    Deadline,
-    EventKind,
-    InboundEmail,
-    Issue,
-    IssueEvent,
-    OutboundEmail,
-    State,
-)
+from issues.models import Deadline, EventKind, InboundEmail, Issue, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.inbound_fixtures import *  # noqa: F403
 from tests.issues.inbound_fixtures import (
     GENERIC_ADDRESS,
@@ -27,7 +20,7 @@ from tests.issues.inbound_fixtures import (
     only_email,
     tracking_address,
 )
-from tests.issues.payloads import Mail
+from tests.mail.payloads import Mail
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +52,7 @@ def test_it_threads_the_ras_reply_to_the_tracking_address_and_stops_the_ra_windo
     issue.refresh_from_db()
     assert issue.state == State.RA_CONTACTED
     assert issue.due_kind == Deadline.PHARMACY_UPDATE  # the RA window stopped; the pharmacy's began
-    notice = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.NOTIFICATION)
+    notice = OutboundEmail.objects.get(issue=issue, purpose=MailPurpose.NOTIFICATION)
     assert notice.to == [reporter.email]
     assert issue.reference in notice.subject
     assert "We have unlocked the card." in notice.body_text
@@ -142,7 +135,7 @@ def test_it_does_not_attach_a_forged_in_reply_to_from_an_unknown_sender_to_anoth
     assert email_events(issue) == [] and email_events(other_issue) == []
     issue.refresh_from_db()
     assert issue.due_kind == Deadline.RA_REPLY
-    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NOTIFICATION).exists()
+    assert not OutboundEmail.objects.filter(purpose=MailPurpose.NOTIFICATION).exists()
 
 
 def test_it_does_not_take_any_nhs_net_sender_for_an_nhs_net_ra(deliver: Deliver, issue: Issue) -> None:
@@ -157,7 +150,7 @@ def test_it_does_not_take_any_nhs_net_sender_for_an_nhs_net_ra(deliver: Deliver,
 
 
 def test_it_dedupes_on_message_id(deliver: Deliver, client: Any, issue: Issue) -> None:
-    from tests.issues import payloads
+    from tests.mail import payloads
 
     mail = Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked")
     assert deliver(mail).status_code == 200
@@ -171,7 +164,7 @@ def test_it_dedupes_on_message_id(deliver: Deliver, client: Any, issue: Issue) -
 
     assert InboundEmail.objects.count() == 1
     assert len(email_events(issue)) == 1
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NOTIFICATION).count() == 1
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NOTIFICATION).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -204,7 +197,7 @@ def test_it_records_auto_replies_and_loops_without_stopping_the_clock(
     assert email.automatic_reason
     issue.refresh_from_db()
     assert issue.due_kind == Deadline.RA_REPLY  # ...but the RA window still runs
-    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NOTIFICATION).exists()
+    assert not OutboundEmail.objects.filter(purpose=MailPurpose.NOTIFICATION).exists()
 
 
 def test_it_keeps_auto_submitted_no_as_a_person_writing(deliver: Deliver, issue: Issue) -> None:
@@ -240,7 +233,7 @@ def test_it_records_the_pharmacys_own_email_to_the_ra_as_the_request_sent(
     assert (email.sender_role, email.issue_id) == ("pharmacy", issue.pk)
     assert "Recorded as the request sent to the RA" in email.notes
     # The colleague is told nothing new; the reporter hears that a colleague wrote.
-    assert OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.NOTIFICATION).to == [reporter.email]
+    assert OutboundEmail.objects.get(purpose=MailPurpose.NOTIFICATION).to == [reporter.email]
 
 
 def test_it_sanitises_hostile_html(deliver: Deliver, issue: Issue) -> None:
@@ -351,7 +344,7 @@ def test_it_refuses_every_post_while_no_secret_is_configured(deliver: Deliver, i
 def test_it_answers_400_to_a_malformed_postmark_payload_and_logs_it(
     client: Any, body: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.issues import payloads
+    from tests.mail import payloads
 
     with caplog.at_level(logging.WARNING, logger="issues.webhooks"):
         response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, body)
@@ -368,7 +361,7 @@ def test_it_answers_400_to_a_malformed_postmark_payload_and_logs_it(
 def test_it_answers_400_to_a_malformed_sns_payload(client: Any, issue: Issue, case: str) -> None:
     import json
 
-    from tests.issues import payloads
+    from tests.mail import payloads
 
     envelope = payloads.ses_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
     headers: dict[str, str] = {}
@@ -398,7 +391,7 @@ def test_it_answers_400_to_a_malformed_sns_payload(client: Any, issue: Issue, ca
 
 
 def test_it_asks_sns_for_basic_auth_first(client: Any, issue: Issue) -> None:
-    from tests.issues import payloads
+    from tests.mail import payloads
 
     envelope = payloads.ses_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
     response = payloads.post_sns(client, payloads.SES_INBOUND_URL, envelope, secret=None)
@@ -452,7 +445,7 @@ def test_it_records_mail_for_a_closed_issue_without_changing_its_state(deliver: 
 def test_it_accepts_the_minimal_postmark_payload_of_the_docs(client: Any, issue: Issue) -> None:
     import json
 
-    from tests.issues import payloads
+    from tests.mail import payloads
 
     payload = {
         "FromFull": {"Email": RA_EMAIL, "Name": "RA team"},

@@ -10,10 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from issues.models import Deadline, EventKind, InboundEmail, Issue, IssueEvent, State
-from tests.issues import payloads
 from tests.issues.inbound_fixtures import *  # noqa: F403
 from tests.issues.inbound_fixtures import GENERIC_ADDRESS, RA_EMAIL, make_issue, tracking_address
-from tests.issues.payloads import Mail
+from tests.mail import payloads
+from tests.mail.payloads import Mail
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,17 @@
-"""django-anymail's inbound and tracking webhook views for Amazon SES and Postmark, made safe.
+"""django-anymail's inbound and tracking webhook views, made safe, for the ESPs we support and test
+(`ESPS`: Amazon SES and Postmark); settings.MAIL_WEBHOOK_ESPS says which of them are mounted.
 
 anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth: a wrong or
-missing secret answers 400, or 401 for Amazon SNS) and sends its signals, handled by issues.inbound
-and issues.tracking. On top of anymail, these views:
+missing secret answers 400, or 401 for Amazon SNS) and parses the ESP's payload. On top of anymail,
+these views:
 
+- refuse every post (403) while no secret is configured, where anymail would accept anyone's;
 - answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
   become a 500 that the ESP retries forever; an error while *handling* a well-formed payload is
   still a 500, so the ESP tries again later;
-- refuse every post (403) while no secret is configured, where anymail would accept anyone's;
 - accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
-  email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond): the message
-  is kept and its oversized attachments are refused one by one (issues.inbound).
+  email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond);
+- hand each tracking event to `services.outbound_delivery_record` (no global signal).
 
 They are public (no login: anymail marks them login_not_required and csrf_exempt).
 """
@@ -29,6 +30,8 @@ from django.conf import settings
 from django.core.exceptions import BadRequest, ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
+
+from smartcard_route.mail import services
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +111,29 @@ def _read_body(request: HttpRequest, limit: int) -> bool:
     return True
 
 
+class TrackingMixin(SafeWebhookMixin):
+    """Each delivery event goes to the tracking service, in the request (an error is a 500, and the
+    ESP tries again later: the service is idempotent)."""
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        events = super().parse_events(request)
+        for event in events:
+            services.outbound_delivery_record(
+                esp_message_id=str(event.message_id or ""),
+                event_type=str(event.event_type or ""),
+                recipient=str(event.recipient or ""),
+                description=str(event.description or ""),
+                mta_response=str(event.mta_response or ""),
+                esp_name=self.esp_name,
+            )
+        return []  # handled: nothing for anymail's tracking signal
+
+
 class AmazonSESInboundView(SafeWebhookMixin, AmazonSESInboundWebhookView):
     pass
 
 
-class AmazonSESTrackingView(SafeWebhookMixin, AmazonSESTrackingWebhookView):
+class AmazonSESTrackingView(TrackingMixin, AmazonSESTrackingWebhookView):
     pass
 
 
@@ -120,5 +141,12 @@ class PostmarkInboundView(SafeWebhookMixin, PostmarkInboundWebhookView):
     pass
 
 
-class PostmarkTrackingView(SafeWebhookMixin, PostmarkTrackingWebhookView):
+class PostmarkTrackingView(TrackingMixin, PostmarkTrackingWebhookView):
     pass
+
+
+# The ESPs we support: name (as in settings.MAIL_WEBHOOK_ESPS and the URL) -> (inbound, tracking).
+ESPS: dict[str, tuple[type[Any], type[Any]]] = {
+    "amazon_ses": (AmazonSESInboundView, AmazonSESTrackingView),
+    "postmark": (PostmarkInboundView, PostmarkTrackingView),
+}
