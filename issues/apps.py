@@ -8,11 +8,10 @@ class IssuesConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the issues into the mail layer (smartcard_route.mail), which knows no issue: its
-        news about an issue's mail becomes timeline events; reminders are rendered when sent."""
-        from anymail.signals import inbound
-
+        news about an issue's mail becomes timeline events, inbound mail is matched to its issues, and
+        reminders are rendered when sent."""
         from issues.emails import on_outbound_email_failed, on_outbound_email_sent
-        from issues.inbound import on_anymail_inbound
+        from issues.inbound import on_inbound_email_received
         from issues.models import MailPurpose
         from issues.nudges.mail import nudge_email_context
         from issues.tracking import on_delivery_recorded
@@ -23,4 +22,4 @@ class IssuesConfig(AppConfig):
         signals.outbound_email_failed.connect(on_outbound_email_failed, dispatch_uid="issues.emails.failed")
         signals.delivery_recorded.connect(on_delivery_recorded, dispatch_uid="issues.tracking")
         register_template_context(MailPurpose.NUDGE, nudge_email_context)
-        inbound.connect(on_anymail_inbound, dispatch_uid="issues.inbound")
+        signals.inbound_email_received.connect(on_inbound_email_received, dispatch_uid="issues.inbound")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from directory.models import Pharmacy
+from smartcard_route.mail import models as mail_models
 from smartcard_route.mail.models import OutboundEmail
 
 
@@ -274,27 +275,19 @@ class IssueOutboundEmail(models.Model):
         return f"Email {self.email_id} about {format_reference(self.issue_id)}"
 
 
-# Inbound mail
+# Inbound mail: the mail layer stores it; these say where each email landed.
+
+# The issues app's first migration names the upload path of the inbound attachments it held then.
+inbound_attachment_path = mail_models.inbound_attachment_path
 
 
-def inbound_attachment_path(instance: InboundAttachment, filename: str) -> str:
-    """Stored under a random folder, never under the sender's own file name alone."""
-    return f"inbound/{timezone.now():%Y/%m}/{secrets.token_hex(8)}/{filename}"
+class InboundEmailMatch(models.Model):
+    """An inbound email recorded on an issue (its EMAIL_IN event), how it was found and who sent it.
 
-
-class InboundEmail(models.Model):
-    """One email received through an ESP's inbound webhook, stored once per Message-ID.
-
-    Attached to the issue it matched (status "matched", with its EMAIL_IN event), or waiting in the
-    unmatched list for CPE IT (status "unmatched", no issue). Nothing received is ever dropped.
-    """
-
-    class Status(models.TextChoices):
-        MATCHED = "matched", "Attached to an issue"
-        UNMATCHED = "unmatched", "Unmatched"
+    An email lands on every issue it matches (mail to two issues' addresses lands on both), once
+    on each: the (email, issue) pair is unique."""
 
     class MatchedBy(models.TextChoices):
-        NONE = "", "Not matched"
         TOKEN = "token", "The issue's tracking address"
         THREAD = "thread", "A reply to an earlier email on the issue"
         REFERENCE = "reference", "The issue reference in the subject"
@@ -308,75 +301,40 @@ class InboundEmail(models.Model):
         LPC = "lpc", "The pharmacy's LPC"
         CPE_IT = "cpe_it", "CPE IT team"
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNMATCHED)
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails")
-    event = models.ForeignKey(
-        IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails"
-    )
-    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices, default=MatchedBy.NONE, blank=True)
+    email = models.ForeignKey(mail_models.InboundEmail, on_delete=models.PROTECT, related_name="matches")
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="inbound_matches")
+    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, related_name="inbound_matches")
+    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices)
     sender_role = models.CharField(max_length=10, choices=Sender.choices, default=Sender.UNKNOWN)
     attached_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="attached_emails"
     )
-
-    esp_name = models.CharField(max_length=40)
-    esp_event_id = models.CharField(max_length=254, blank=True)
-    message_id = models.CharField(max_length=998, unique=True)
-    in_reply_to = models.TextField(blank=True)
-    references = models.TextField(blank=True)
-    from_email = models.CharField(max_length=254, blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
-    to = models.JSONField(default=list, blank=True)
-    cc = models.JSONField(default=list, blank=True)
-    recipients = models.JSONField(
-        default=list, blank=True, help_text="Every address it was delivered to: To, Cc, Bcc and the envelope."
-    )
-    subject = models.CharField(max_length=998, blank=True)
-    sent_at = models.DateTimeField("date in the email", null=True, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    headers = models.TextField(blank=True)
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField("sanitised HTML body", blank=True)
-    automatic_reason = models.CharField(
-        max_length=200, blank=True, help_text="Why it is taken for an auto-reply or a mail loop (empty: a person)."
-    )
-    spam_detected = models.BooleanField(null=True, blank=True)
-    notes = models.TextField(blank=True, help_text="What happened while receiving it: refused attachments, errors.")
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ("-received_at", "-id")
-        indexes = [
-            models.Index(fields=["status", "received_at"], name="inbound_status_received"),
-            models.Index(fields=["issue", "received_at"], name="inbound_issue_received"),
-        ]
+        ordering = ("created_at", "id")
+        constraints = [models.UniqueConstraint(fields=["email", "issue"], name="inbound_match_once_per_issue")]
 
     def __str__(self) -> str:
-        return f"{self.subject or '(no subject)'} <- {self.from_email}"
-
-    @property
-    def is_automatic(self) -> bool:
-        return bool(self.automatic_reason)
+        return f"Email {self.email_id} on {format_reference(self.issue_id)}"
 
 
-class InboundAttachment(models.Model):
-    """A file that came with an inbound email; too large ones are listed with the reason, not stored."""
+class UnmatchedEmail(models.Model):
+    """An inbound email no issue claimed: CPE IT's queue (DESIGN.md, "Email"). Attaching it to an
+    issue takes it out (the row is the claim: two people attaching it at once record it once);
+    the email itself is never deleted."""
 
-    email = models.ForeignKey(InboundEmail, on_delete=models.PROTECT, related_name="attachments")
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=150, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
-    file = models.FileField(upload_to=inbound_attachment_path, max_length=400, blank=True)
-    refused_reason = models.CharField(max_length=300, blank=True)
+    email = models.OneToOneField(
+        mail_models.InboundEmail, on_delete=models.PROTECT, primary_key=True, related_name="unmatched"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ("id",)
+        ordering = ("-created_at", "-email_id")
+        indexes = [models.Index(fields=["created_at"], name="unmatched_email_created")]
 
     def __str__(self) -> str:
-        return self.filename
-
-    @property
-    def is_stored(self) -> bool:
-        return bool(self.file)
+        return f"Unmatched email {self.email_id}"
 
 
 # Nudges ---------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from directory.models import LPC, Pharmacy, PharmacyOwner, User
 from issues.emails import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
-    InboundEmail,
+    InboundEmailMatch,
     Issue,
     IssueEvent,
     NotificationPreference,
@@ -139,7 +139,10 @@ def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
         .select_related("actor")
         .prefetch_related(
             Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")),
-            Prefetch("inbound_emails", queryset=InboundEmail.objects.prefetch_related("attachments")),
+            Prefetch(
+                "inbound_matches",
+                queryset=InboundEmailMatch.objects.select_related("email").prefetch_related("email__attachments"),
+            ),
         )
         .order_by("created_at", "pk")
     )

@@ -241,6 +241,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "smartcard_route.mail.tasks.requeue_stuck_outbound_emails",
         "schedule": 300.0,
     },
+    # Inbound mail: posts a crash left unread, emails left stored but not handed over.
+    "process-stale-inbound-posts": {
+        "task": "smartcard_route.mail.tasks.process_stale_inbound_posts",
+        "schedule": 300.0,
+    },
     # Correction reports whose email to the directory manager was never enqueued (broker outage).
     "notify-directory-manager-pending": {"task": "directory.tasks.notify_directory_manager_pending", "schedule": 300.0},
 }
@@ -272,6 +277,9 @@ INBOUND_MAX_WEBHOOK_BYTES = env_int("INBOUND_MAX_WEBHOOK_BYTES", 100 * 1024 * 10
 # The ESPs whose webhooks (inbound mail, delivery tracking) are mounted under /webhooks/anymail/:
 # those the site uses, of the ones supported (smartcard_route.mail.webhooks.ESPS).
 MAIL_WEBHOOK_ESPS = env_list("MAIL_WEBHOOK_ESPS", ["amazon_ses", "postmark"])
+# Inbound posts a crash left unread, and emails left stored but not handed over to the issues, are
+# taken up again by the beat task after this many minutes.
+INBOUND_STALE_AFTER_MINUTES = env_float("INBOUND_STALE_AFTER_MINUTES", 10)
 # Mail domains shared by many organisations: a sender there is never taken for an RA by domain alone.
 INBOUND_SHARED_MAIL_DOMAINS = env_list(
     "INBOUND_SHARED_MAIL_DOMAINS",

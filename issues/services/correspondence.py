@@ -9,8 +9,8 @@ from django.conf import settings
 from directory.models import User
 from issues import emails
 from issues.exceptions import TransitionNotAllowedNow
-from issues.models import EventKind, InboundEmail, Issue, IssueEvent, MailPurpose
-from smartcard_route.mail.models import OutboundEmail
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
 
 
 def lpc_recipients(issue: Issue) -> list[str]:

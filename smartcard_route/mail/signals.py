@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 outbound_email_sent = Signal()
 # A row was given up on (refused for good, or out of tries): email, error (str), at.
 outbound_email_failed = Signal()
+# An inbound email was stored, or posted again to recipients it was not known to have: email
+# (InboundEmail), created (bool: the first time), new_recipients (list[str]: all of them the first
+# time). Sent outside any transaction; a receiver that fails is logged and noted on the email.
+inbound_email_received = Signal()
 # The ESP reported on a sent row: email, status (the OutboundEmail.Status it means), previous_status,
 # moved (whether the row's status changed: news that arrives late or twice does not move it),
 # recipient, description, mta_response, esp_name (str each), at.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from smartcard_route.mail import services
+from smartcard_route.mail import services, webhooks
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)
@@ -31,3 +31,9 @@ def enqueue_outbound_emails(email_ids: list[int]) -> int:
 def requeue_stuck_outbound_emails() -> int:
     """Beat: re-enqueue outbox rows whose task was lost or whose worker died mid-send."""
     return len(services.outbound_emails_requeue_stuck())
+
+
+@shared_task
+def process_stale_inbound_posts() -> int:
+    """Beat: read inbound posts a crash left unread; hand over emails left stored but not handed over."""
+    return len(services.inbound_posts_process_stale(readers=webhooks.readers()))

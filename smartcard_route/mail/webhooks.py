@@ -1,5 +1,6 @@
 """django-anymail's inbound and tracking webhook views, made safe, for the ESPs we support and test
 (`ESPS`: Amazon SES and Postmark); settings.MAIL_WEBHOOK_ESPS says which of them are mounted.
+Inbound posts are stored first (RawFirstInboundMixin).
 
 anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth: a wrong or
 missing secret answers 400, or 401 for Amazon SNS) and parses the ESP's payload. On top of anymail,
@@ -7,8 +8,8 @@ these views:
 
 - refuse every post (403) while no secret is configured, where anymail would accept anyone's;
 - answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
-  become a 500 that the ESP retries forever; an error while *handling* a well-formed payload is
-  still a 500, so the ESP tries again later;
+  become a 500 that the ESP retries forever; an error while handling a well-formed tracking
+  payload is still a 500, so the ESP tries again later (inbound posts are kept instead: 200);
 - accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
   email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond);
 - hand each tracking event to `services.outbound_delivery_record` (no global signal).
@@ -25,6 +26,7 @@ from typing import Any
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.utils import get_request_basic_auth
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
+from anymail.webhooks.base import AnymailBasicAuthMixin
 from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from django.conf import settings
 from django.core.exceptions import BadRequest, ImproperlyConfigured
@@ -55,6 +57,10 @@ class SafeWebhookMixin:
     esp_name: str
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._refusal(request) or super().post(request, *args, **kwargs)  # type: ignore[misc]
+
+    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """403 while no secret is set; 400 or 413 for a body of a bad or too large size."""
         if not self.basic_auth:
             # anymail would accept anyone's posts (with a warning): we refuse them instead.
             logger.error("%s webhook refused: ANYMAIL_WEBHOOK_SECRET is not set", self.esp_name)
@@ -70,7 +76,7 @@ class SafeWebhookMixin:
         if self._authenticated(request) and not _read_body(request, limit):
             logger.warning("%s webhook: body over %s bytes refused", self.esp_name, limit)
             return HttpResponse("Payload too large.", status=413, content_type="text/plain")
-        return super().post(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+        return None
 
     def _authenticated(self, request: HttpRequest) -> bool:
         """The basic-auth secret is right (anymail checks it again); only then read a large body."""
@@ -129,16 +135,67 @@ class TrackingMixin(SafeWebhookMixin):
         return []  # handled: nothing for anymail's tracking signal
 
 
-class AmazonSESInboundView(SafeWebhookMixin, AmazonSESInboundWebhookView):
-    pass
+class RawFirstInboundMixin(SafeWebhookMixin):
+    """An inbound webhook that stores what the provider posted before anything else can fail.
+
+    1. Refuse (403, 413) as SafeWebhookMixin does; a wrong or missing secret gets anymail's own
+       answer (400, or 401 for Amazon SNS), and nothing is stored.
+    2. Store the post in one INSERT (`services.inbound_post_store`).
+    3. Read it (`read`: anymail's other checks and parser) and store its emails, in this request
+       (`services.inbound_post_process`). A malformed payload answers 400 (the post stays, with the
+       reason, for CPE IT); anything else answers 200, an error of ours included: the post is kept
+       and can be read again, and the provider has no reason to retry.
+    """
+
+    esp: str  # our name for the provider, as in ESPS and the URL
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        if not self._authenticated(request):
+            return super().post(request, *args, **kwargs)  # anymail answers 400 or 401
+        stored = services.inbound_post_store(esp=self.esp, request=request)
+        result = services.inbound_post_process(post=stored, reader=self.read, request=request)
+        if result.outcome is services.PostOutcome.UNREADABLE:
+            return HttpResponse("Malformed payload.", status=400, content_type="text/plain")
+        return HttpResponse()
+
+    def read(self, request: HttpRequest) -> list[tuple[str, Any, list[str]]]:
+        """Each email of a stored post: anymail's checks (but the secret, checked when it came:
+        it is never stored) and its parser. Raises services.Unreadable on a malformed payload."""
+        try:
+            self._bad_payload_is_400(self._run_checks_but_the_secret, request)
+            events = self.parse_events(request)
+        except (BadRequest, AnymailWebhookValidationFailure) as error:
+            raise services.Unreadable(str(error.__cause__ or error)[:500]) from error
+        return [(str(event.event_id or ""), event.message, self.envelope_recipients(event)) for event in events]
+
+    def _run_checks_but_the_secret(self, request: HttpRequest) -> None:
+        for validator in self.validators:  # type: ignore[attr-defined]
+            if validator is not AnymailBasicAuthMixin.validate_request:
+                validator(self, request)
+
+    def envelope_recipients(self, event: Any) -> list[str]:
+        """The addresses the provider delivered the email to, beyond anymail's envelope_recipient."""
+        return []
+
+
+class AmazonSESInboundView(RawFirstInboundMixin, AmazonSESInboundWebhookView):
+    esp = "amazon_ses"
+
+    def envelope_recipients(self, event: Any) -> list[str]:
+        # Every recipient the receipt rule matched (anymail keeps only the first).
+        recipients = (event.esp_event or {}).get("receipt", {}).get("recipients") or []
+        return [str(address) for address in recipients if isinstance(address, str)]
 
 
 class AmazonSESTrackingView(TrackingMixin, AmazonSESTrackingWebhookView):
     pass
 
 
-class PostmarkInboundView(SafeWebhookMixin, PostmarkInboundWebhookView):
-    pass
+class PostmarkInboundView(RawFirstInboundMixin, PostmarkInboundWebhookView):
+    esp = "postmark"
 
 
 class PostmarkTrackingView(TrackingMixin, PostmarkTrackingWebhookView):
@@ -150,3 +207,8 @@ ESPS: dict[str, tuple[type[Any], type[Any]]] = {
     "amazon_ses": (AmazonSESInboundView, AmazonSESTrackingView),
     "postmark": (PostmarkInboundView, PostmarkTrackingView),
 }
+
+
+def readers() -> dict[str, services.Reader]:
+    """Each provider's reader of stored inbound posts (to read them again later than they came)."""
+    return {esp: inbound().read for esp, (inbound, _) in ESPS.items()}

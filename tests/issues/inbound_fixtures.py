@@ -13,8 +13,8 @@ from typing import Any, cast
 import pytest
 from django.test import Client
 
-from issues.models import EventKind, InboundEmail, Issue, IssueEvent, MailPurpose, State
-from smartcard_route.mail.models import OutboundEmail
+from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, MailPurpose, State, UnmatchedEmail
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from tests.issues.factories import (
     IssueFactory,
     LPCFactory,
@@ -146,6 +146,18 @@ def only_email() -> InboundEmail:
     emails = list(InboundEmail.objects.all())
     assert len(emails) == 1, emails
     return emails[0]
+
+
+def routed(email: InboundEmail) -> tuple[str, int | None, str, str]:
+    """Where an email landed, as (status, issue id, matched by, sender role): ("matched", ...) on
+    its one issue, or ("unmatched", None, "", "unknown") in CPE IT's queue."""
+    matches = list(InboundEmailMatch.objects.filter(email=email))
+    if not matches:
+        assert UnmatchedEmail.objects.filter(email=email).exists(), f"email {email.pk} is neither matched nor queued"
+        return ("unmatched", None, "", "unknown")
+    [match] = matches
+    assert not UnmatchedEmail.objects.filter(email=email).exists()
+    return ("matched", match.issue_id, match.matched_by, match.sender_role)
 
 
 # Delivery tracking

@@ -8,8 +8,8 @@ from django.core import mail
 
 from issues import services
 from issues.emails import tracking_address
-from issues.models import EventKind, IssueEvent, MailPurpose, State
-from smartcard_route.mail.models import OutboundEmail
+from issues.models import EventKind, InboundEmailMatch, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from smartcard_route.mail.services import SendOutcome, outbound_email_send
 from tests.issues.factories import IssueFactory
 from tests.mail.esp_double import flaky_esp  # noqa: F401  (the fixture below)
@@ -90,24 +90,21 @@ def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff,
 
 
 def test_it_forwards_the_body_of_the_ras_email_to_cpe_it(pharmacy, staff, lpc_officer):
-    from issues.models import InboundEmail  # step 2 moves it to the mail layer
-
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     inbound = InboundEmail.objects.create(
-        status=InboundEmail.Status.MATCHED,
-        issue=issue,
         esp_name="test",
         message_id="<ra-reply-1@nhs.example>",
         from_email=pharmacy.ra.email,
         subject=f"Re: [{issue.reference}] Smartcard help",
         body_text="Your profile is closed; we need to see you in person.",
     )
-    IssueEvent.objects.create(
+    received = IssueEvent.objects.create(
         issue=issue,
         kind=EventKind.EMAIL_IN,
         text=f"Email from {pharmacy.ra.email} (the RA)",
         data={"inbound_email_id": inbound.pk, "message_id": inbound.message_id, "subject": inbound.subject},
     )
+    InboundEmailMatch.objects.create(email=inbound, issue=issue, event=received, matched_by="token", sender_role="ra")
     services.issue_transition(user=lpc_officer, issue=issue, transition="escalate_to_cpe", note="RA wants a visit")
     escalation = OutboundEmail.objects.get(purpose=MailPurpose.CPE_ESCALATION)
     assert "Your profile is closed; we need to see you in person." in escalation.body_text

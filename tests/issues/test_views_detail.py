@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from issues import services
-from issues.models import Deadline, EventKind, InboundAttachment, InboundEmail, Issue, IssueEvent, MailPurpose, State
-from smartcard_route.mail.models import OutboundEmail
+from issues.models import Deadline, EventKind, InboundEmailMatch, Issue, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import InboundAttachment, InboundEmail, OutboundEmail
 from tests.issues.factories import IssueEventFactory, IssueFactory, outbound_email_about
 
 pytestmark = pytest.mark.django_db
@@ -319,16 +319,18 @@ def add_correspondence(issue: Issue, count: int) -> None:
     for n in range(count):
         received = IssueEventFactory.create(issue=issue, kind=EventKind.EMAIL_IN, actor=None, text="The RA replied.")
         mail = InboundEmail.objects.create(
-            status=InboundEmail.Status.MATCHED,
-            matched_by=InboundEmail.MatchedBy.TOKEN,
-            sender_role=InboundEmail.Sender.RA,
-            issue=issue,
-            event=received,
             esp_name="test",
             message_id=f"<reply-{issue.pk}-{n}@ra.example.nhs.uk>",
             from_email="ra@example.nhs.uk",
             subject=f"Re: [{issue.reference}] reply {n}",
             body_text=f"Reply number {n}.",
+        )
+        InboundEmailMatch.objects.create(
+            email=mail,
+            issue=issue,
+            event=received,
+            matched_by=InboundEmailMatch.MatchedBy.TOKEN,
+            sender_role=InboundEmailMatch.Sender.RA,
         )
         InboundAttachment.objects.create(
             email=mail, filename=f"form-{n}.pdf", size=2048, file=f"inbound/2026/01/{n:016x}/form-{n}.pdf"

@@ -10,9 +10,11 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from issues.models import EventKind, Issue, IssueEvent, IssueOutboundEmail
-from smartcard_route.mail.models import OutboundEmail
-from tests.issues.factories import IssueFactory
+from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, IssueOutboundEmail, UnmatchedEmail
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
+from tests.issues.factories import IssueFactory, UserFactory
+from tests.mail import payloads
+from tests.mail.payloads import Mail
 
 # The schema before the move: every app at its first migration, the mail app not there yet.
 BEFORE = [("directory", "0001_initial"), ("issues", "0001_initial"), ("mail", None)]
@@ -96,3 +98,54 @@ def test_it_goes_back_to_the_old_schema_with_the_links_as_foreign_keys(old_schem
         issue.pk,
         event.pk,
     )
+
+
+def test_it_carries_inbound_mail_over_with_where_it_landed(old_schema: Any, settings: Any, client: Any) -> None:
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": payloads.WEBHOOK_SECRET}
+    issue = IssueFactory.create()
+    attacher = UserFactory.create(is_cpe_it=True)
+    received = IssueEvent.objects.create(issue=issue, kind=EventKind.EMAIL_IN, text="Email from the RA")
+    OldInboundEmail = old_schema.get_model("issues", "InboundEmail")
+    reply = Mail(from_email="ra@ra.example", to=[f"issues+{issue.tracking_token}@smartcard-route.localhost"])
+    matched = OldInboundEmail.objects.create(
+        status="matched",
+        issue_id=issue.pk,
+        event_id=received.pk,
+        matched_by="manual",
+        sender_role="ra",
+        attached_by_id=attacher.pk,
+        esp_name="Postmark",
+        message_id=reply.message_id,
+        from_email=reply.from_email,
+        to=reply.to,
+        recipients=reply.to,
+        subject=reply.subject,
+        body_text=reply.text,
+    )
+    unmatched = OldInboundEmail.objects.create(
+        esp_name="Postmark", message_id="<stray@elsewhere.example>", from_email="x@elsewhere.example", subject="?"
+    )
+    old_schema.get_model("issues", "InboundAttachment").objects.create(email_id=unmatched.pk, filename="a.pdf")
+
+    migrate_to_latest()
+
+    match = InboundEmailMatch.objects.get()
+    assert (match.email_id, match.issue_id, match.event_id, match.matched_by, match.sender_role) == (
+        matched.pk,
+        issue.pk,
+        received.pk,
+        "manual",
+        "ra",
+    )
+    assert match.attached_by_id == attacher.pk
+    assert list(UnmatchedEmail.objects.values_list("email_id", flat=True)) == [unmatched.pk]
+    stray = InboundEmail.objects.get(pk=unmatched.pk)
+    assert [attachment.filename for attachment in stray.attachments.all()] == ["a.pdf"]
+    assert stray.handed_over_at is not None and len(stray.content_hash) == 64
+    assert InboundEmail._meta.db_table == "mail_inboundemail"
+
+    # The same reply posted again after the move is the email stored before it, and changes nothing.
+    response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, payloads.postmark_inbound(reply))
+    assert response.status_code == 200
+    assert InboundEmail.objects.count() == 2
+    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_IN).count() == 1
