@@ -246,8 +246,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "smartcard_route.mail.tasks.process_stale_inbound_posts",
         "schedule": 300.0,
     },
-    # Correction reports whose email to the directory manager was never enqueued (broker outage).
-    "notify-directory-manager-pending": {"task": "directory.tasks.notify_directory_manager_pending", "schedule": 300.0},
 }
 REDIS_URL = env_str("REDIS_URL", "")
 
