@@ -213,9 +213,11 @@ def child(mode: str) -> dict[str, Any]:
     from django.utils import timezone
 
     import issues.tasks  # noqa: F401  (a worker has its task modules loaded)
+    import smartcard_route.mail.tasks  # noqa: F401
     from issues import nudges
     from issues.clock import add_working_days
-    from issues.models import IssueEvent, NudgeDigestItem, OutboundEmail
+    from issues.models import IssueEvent, NudgeDigestItem
+    from smartcard_route.mail.models import OutboundEmail
 
     # A worker runs a sweep every minute, so it is warm: connected, URLconf loaded, England's bank
     # holidays read by the working-time clock.
@@ -341,18 +343,22 @@ WITH e AS (
     now()
   FROM claimed RETURNING id, issue_id
 ) SELECT * FROM e;
-INSERT INTO issues_outboundemail (issue_id, event_id, purpose, from_email, "to", cc, reply_to, subject,
+CREATE TEMP TABLE mails ON COMMIT DROP AS
+SELECT nextval(pg_get_serial_sequence('mail_outboundemail', 'id')) AS id, e.issue_id, e.id AS event_id
+FROM events e CROSS JOIN generate_series(1, 2);
+INSERT INTO mail_outboundemail (id, purpose, auto_submitted, from_email, "to", cc, reply_to, subject,
   body_text, body_html, template, context, message_id, in_reply_to, "references", status, attempts,
   last_error, esp_message_id, created_at, status_changed_at)
-SELECT e.issue_id, e.id, 'nudge', 'Smartcard Route <noreply@smartcard-route.localhost>',
-  jsonb_build_array('staff' || e.issue_id || '@pharmacy.example'), '[]',
-  'issues+' || e.issue_id || '@smartcard-route.localhost',
-  '[SC-' || lpad(e.issue_id::text, 6, '0') || '] No reply from the RA yet: please chase them', '', '',
+SELECT m.id, 'nudge', true, 'Smartcard Route <noreply@smartcard-route.localhost>',
+  jsonb_build_array('staff' || m.issue_id || '@pharmacy.example'), '[]',
+  'issues+' || m.issue_id || '@smartcard-route.localhost',
+  '[SC-' || lpad(m.issue_id::text, 6, '0') || '] No reply from the RA yet: please chase them', '', '',
   'nudge_ra_reply_reporter', '{"role": "reporter"}',
   '<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.'
     || replace(gen_random_uuid()::text, '-', '') || '@smartcard-route.localhost>',
   '', '', 'queued', 0, '', '', now(), now()
-FROM events e CROSS JOIN generate_series(1, 2);
+FROM mails m;
+INSERT INTO issues_issueoutboundemail (email_id, issue_id, event_id) SELECT id, issue_id, event_id FROM mails;
 """
 
 

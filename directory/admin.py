@@ -142,7 +142,7 @@ class CorrectionReportAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("details", "ra__name", "lpc__name", "reporter__email", "reporter__full_name")
     autocomplete_fields = ("ra", "lpc", "reporter", "resolved_by")
-    readonly_fields = ("created_at", "notified_at", "resolved_at", "resolved_by", "status")
+    readonly_fields = ("created_at", "email", "resolved_at", "resolved_by", "status")
     date_hierarchy = "created_at"
     actions = ("mark_done",)
 

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from directory.validators import validate_ods_code
+from smartcard_route.mail.models import OutboundEmail
 
 
 class UserManager(BaseUserManager["User"]):
@@ -184,9 +185,15 @@ class CorrectionReport(models.Model):
     resolved_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="resolved_correction_reports"
     )
-    # Set when the task claims the report to email the directory manager (a conditional UPDATE), so a
-    # retried or duplicated task never sends twice; cleared again if sending fails.
-    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The email to the directory manager, written to the outbox with the report (smartcard_route.mail).
+    email = models.OneToOneField(
+        OutboundEmail,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="correction_report",
+    )
 
     class Meta:
         ordering = ("-created_at",)

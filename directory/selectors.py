@@ -91,8 +91,3 @@ def correction_reports_recently_done(*, limit: int = 20) -> QuerySet[CorrectionR
         .select_related("ra", "lpc", "reporter", "resolved_by")
         .order_by("-resolved_at", "-pk")[:limit]
     )
-
-
-def correction_reports_to_notify() -> QuerySet[CorrectionReport]:
-    """Reports whose email to the directory manager has not been sent (the sweep re-enqueues them)."""
-    return CorrectionReport.objects.filter(notified_at__isnull=True).order_by("created_at", "pk")

@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from issues import emails, services
+from issues import services
 from issues.exceptions import IssueServiceError
-from issues.models import Issue, IssueEvent, OutboundEmail, Step
+from issues.models import Issue, IssueEvent, Step
 
 
 class IssueEventInline(admin.TabularInline):
@@ -114,27 +114,3 @@ class IssueEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-@admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "subject", "purpose", "status", "attempts", "sent_at")
-    list_filter = ("status", "purpose")
-    search_fields = ("subject", "message_id", "esp_message_id")
-    list_select_related = ("issue",)
-    raw_id_fields = ("issue", "event")
-    actions = ["try_again"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.action(description="Try sending the selected failed emails again")
-    def try_again(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
-        requeued = sum(emails.outbound_email_requeue(email_id=pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{requeued} email(s) queued again; only failed emails are retried.")

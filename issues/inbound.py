@@ -1,429 +1,102 @@
-"""Inbound mail: every email that reaches an issue's tracking address (DESIGN.md, "Email").
+"""Inbound mail on issues: which issue an email belongs to, and what it does there (DESIGN.md, "Email").
 
-An ESP posts each received email to django-anymail's inbound webhook (issues.webhooks), which sends
-the `anymail.signals.inbound` signal; `on_anymail_inbound` hands the message to
-`inbound_email_receive`, which:
+The mail layer stores each email that reaches an inbound webhook (smartcard_route.mail: the post
+first, then the email, parsed, sanitised and stored once) and sends `inbound_email_received`;
+`on_inbound_email_received` (connected in IssuesConfig.ready) routes it (`inbound_email_route`):
 
-1. parses it once (`parse_inbound_message`): addresses, Message-ID and thread headers, the text
-   body, the HTML body sanitised with nh3, attachments up to settings.INBOUND_MAX_ATTACHMENT_BYTES
-   (larger ones are listed with the reason and logged, not stored), and whether it is an
-   auto-reply or part of a mail loop;
-2. stores it once per Message-ID (a retried webhook or a second copy is a no-op);
-3. finds its issue (`inbound_email_match`): the plus-token of the tracking address in any
-   recipient; else In-Reply-To/References against the Message-IDs of our outbound mail and of
-   earlier inbound mail; else an issue reference in the subject. A match by headers or subject
-   also needs a sender known to that issue (its people, its RA, its LPC or CPE IT), so a forged
-   In-Reply-To from a stranger never lands on another pharmacy's issue;
-4. records it on the issue (`inbound_email_record`): an EMAIL_IN event, a note to the reporter
-   (outbox, sent after commit); the RA's reply stops the RA window (issues.services); the
-   pharmacy's own email to the RA, copied to the tracking address, is recorded as the request
-   sent (contact_ra with send_via="own_mail"). Auto-replies and loops are recorded but change
-   nothing else.
+1. finds its issues (`inbound_email_match`): the plus-token of the tracking address in any
+   recipient (every issue whose address it reached); else In-Reply-To/References against the
+   Message-IDs of the issue's outbound mail and of earlier inbound mail; else an issue reference
+   in the subject. A match by headers or subject also needs a sender known to that issue (its
+   people, its RA, its LPC or CPE IT), so a forged In-Reply-To from a stranger never lands on
+   another pharmacy's issue;
+2. records it on each (`inbound_email_record`): an InboundEmailMatch with its EMAIL_IN event, a
+   note to the reporter (outbox, sent after commit); the RA's reply stops the RA window
+   (issues.services); the pharmacy's own email to the RA, copied to the tracking address, is
+   recorded as the request sent (contact_ra with send_via="own_mail"). Auto-replies and loops are
+   recorded but change nothing else. An email posted again to another issue's address lands there
+   too; on an issue it is already on, nothing happens.
 
-Mail that matches no issue stays "unmatched" for CPE IT, who attach it by reference
-(`inbound_email_attach`); nothing received is ever dropped.
+Mail that matches no issue goes to CPE IT's queue (UnmatchedEmail), with the reason noted on the
+email; they attach it by reference (`inbound_email_attach`). Nothing received is ever dropped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html as html_lib
 import logging
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import getaddresses, parseaddr
-from pathlib import PurePath
+from dataclasses import dataclass
 from typing import Any
 
-import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404
-from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from directory.models import User
-from issues import emails, route
+from issues import emails, route, services
 from issues.exceptions import IssueActionForbidden, IssueServiceError, TransitionNotAllowedNow
 from issues.models import (
     EventKind,
-    InboundAttachment,
-    InboundEmail,
+    InboundEmailMatch,
     Issue,
     IssueEvent,
-    OutboundEmail,
+    IssueOutboundEmail,
+    MailPurpose,
+    UnmatchedEmail,
     format_reference,
     parse_reference,
 )
+from issues.selectors import issues_visible_to
+from smartcard_route.mail import services as mail
+from smartcard_route.mail.models import InboundAttachment, InboundEmail, InboundPost
 
 logger = logging.getLogger(__name__)
 
-Sender = InboundEmail.Sender
-MatchedBy = InboundEmail.MatchedBy
+Sender = InboundEmailMatch.Sender
+MatchedBy = InboundEmailMatch.MatchedBy
 
 # Issue references anywhere in a subject: "[SC-000123]", "Re: SC-123 ...".
 REFERENCE_IN_SUBJECT = re.compile(r"\bSC-(\d{1,12})\b", re.IGNORECASE)
-MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-# Bodies beyond this are cut (with a note): a mail body is a letter, not a data dump.
-MAX_BODY_CHARS = 1_000_000
-MAX_HEADERS_CHARS = 64_000
-AUTOMATIC_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
-MAIL_SERVER_SENDERS = {"mailer-daemon", "postmaster"}
-# No <img>: remote images are trackers; everything else is nh3's safe default (no script, no style,
-# no event handlers, no javascript: links).
-SAFE_HTML_TAGS = set(nh3.ALLOWED_TAGS) - {"img", "map", "area"}
 
 
-# Parsing --------------------------------------------------------------------------------------
+# Routing what the mail layer stored ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ParsedAttachment:
-    filename: str
-    content_type: str
-    size: int
-    content: bytes | None  # None when refused
-    refused_reason: str = ""
+def on_inbound_email_received(
+    sender: Any, *, email: InboundEmail, created: bool, new_recipients: list[str], **kwargs: Any
+) -> None:
+    """Receiver of smartcard_route.mail.signals.inbound_email_received."""
+    inbound_email_route(email=email, first_delivery=created, recipients=new_recipients)
 
 
-@dataclass
-class ParsedEmail:
-    message_id: str
-    in_reply_to: list[str]
-    references: list[str]
-    from_email: str
-    from_name: str
-    to: list[str]
-    cc: list[str]
-    recipients: list[str]
-    subject: str
-    sent_at: datetime | None
-    headers: str
-    body_text: str
-    body_html: str
-    automatic_reason: str
-    spam_detected: bool | None
-    attachments: list[ParsedAttachment] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+def inbound_email_route(*, email: InboundEmail, first_delivery: bool, recipients: list[str]) -> list[InboundEmailMatch]:
+    """Record a stored email on every issue it matches, or leave it in CPE IT's queue.
 
-
-def _safe(getter: Any, default: Any) -> Any:
-    """A header the sender mangled must not lose the whole message: fall back and go on."""
-    try:
-        value = getter()
-    except Exception:  # the email package raises many kinds of error on hostile headers
-        logger.info("inbound mail: unreadable header part", exc_info=True)
-        return default
-    return default if value is None else value
-
-
-def _header(message: Any, name: str) -> str:
-    return str(_safe(lambda: message.get(name), "")).strip()
-
-
-def _addresses(message: Any, *names: str) -> list[str]:
-    """Lower-cased addr-specs from these address headers, in order, without repeats."""
-    found: list[str] = []
-    for name in names:
-        values = _safe(lambda name=name: message.get_all(name), [])
-        for _, address in getaddresses([str(value) for value in values]):
-            address = address.strip().lower()
-            if "@" in address and address not in found:
-                found.append(address)
-    return found
-
-
-def _message_ids(value: str) -> list[str]:
-    return MESSAGE_ID.findall(value or "")
-
-
-def _clip(text: str, limit: int, notes: list[str], what: str) -> str:
-    if len(text) <= limit:
-        return text
-    notes.append(f"The {what} was {len(text):,} characters long; only the first {limit:,} are kept.")
-    return text[:limit]
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text version of an HTML body (for mail that has no text part)."""
-    text = nh3.clean(re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>|</tr>|</h[1-6]>", "\n", html), tags=set())
-    lines = [line.strip() for line in html_lib.unescape(text).splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def sanitise_html(html: str) -> str:
-    return nh3.clean(html, tags=SAFE_HTML_TAGS)
-
-
-def own_addresses() -> set[str]:
-    """Addresses we send from: mail from them coming back in is a loop."""
-    own = {parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower(), parseaddr(settings.SERVER_EMAIL)[1].lower()}
-    own.add(f"{settings.INBOUND_LOCAL_PART}@{settings.INBOUND_DOMAIN}".lower())
-    return {address for address in own if address}
-
-
-def is_tracking_address(address: str) -> bool:
-    local, _, domain = address.lower().rpartition("@")
-    base = local.partition("+")[0]
-    return domain == settings.INBOUND_DOMAIN.lower() and base == settings.INBOUND_LOCAL_PART.lower()
-
-
-def automatic_reason(message: Any, *, from_email: str, envelope_sender: str | None) -> str:
-    """Why this email is an auto-reply, a bounce or part of a mail loop; "" when a person wrote it.
-
-    Recognised (RFC 3834 and common practice): Auto-Submitted other than "no"; X-Autoreply /
-    X-Autorespond; Precedence bulk, junk, list or auto_reply; an X-Loop header; mail from our own
-    sending or tracking address; an empty envelope sender or a delivery report (bounces); mail from
-    mailer-daemon or postmaster.
+    1. Match it (`inbound_email_match`): by the tracking addresses among `recipients`; the first
+       time it arrives (`first_delivery`), by its thread or subject too.
+    2. Record it on each issue matched (`inbound_email_record`, once per issue).
+    3. An email on no issue goes to the unmatched queue, with the reason in its notes. An error
+       while matching or recording leaves it there too, with the error, for CPE IT.
     """
-    auto_submitted = _header(message, "Auto-Submitted").lower()
-    if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted[:80]}"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response"):
-        if _safe(lambda name=name: message.get(name), None) is not None:
-            return f"{name} header"
-    precedence = _header(message, "Precedence").lower()
-    if precedence in AUTOMATIC_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    if _safe(lambda: message.get("X-Loop"), None) is not None:
-        return "X-Loop header (a mail loop)"
-    if from_email and (from_email in own_addresses() or is_tracking_address(from_email)):
-        return "sent from Smartcard Route's own address (a mail loop)"
-    if envelope_sender is not None and envelope_sender.strip() in ("", "<>"):
-        return "empty return path (a delivery status notification)"
-    if _safe(lambda: message.get_content_type(), "") == "multipart/report":
-        return "a delivery report"
-    if from_email.partition("@")[0] in MAIL_SERVER_SENDERS:
-        return "sent by a mail server"
-    return ""
-
-
-def _attachment_parts(message: Any) -> list[Any]:
-    """Every part that is not the message's own body: attachments and inline files (images...)."""
-    parts = list(_safe(lambda: message.attachments, []))
-    for part in _safe(lambda: message.inlines, []):
-        if part not in parts and (part.get_content_maintype() not in ("text", "multipart") or part.get_filename()):
-            parts.append(part)
-    return parts
-
-
-def _estimated_size(part: Any) -> int:
-    """The decoded size, estimated without decoding (a 50 MB attachment is not decoded to refuse it)."""
-    payload = part.get_payload(decode=False)
-    if not isinstance(payload, str):
-        return len(part.as_bytes())
-    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
-        encoded = len(payload) - payload.count("\n") - payload.count("\r") - payload.count(" ")
-        return encoded * 3 // 4
-    return len(payload)
-
-
-def _parse_attachment(part: Any, index: int, limit: int) -> ParsedAttachment:
-    raw_name = str(_safe(lambda: part.get_filename(), "") or "")
-    filename = get_valid_filename(PurePath(raw_name.replace("\\", "/")).name)[:150] if raw_name else ""
-    filename = filename or f"attachment-{index}"
-    content_type = str(_safe(lambda: part.get_content_type(), "application/octet-stream"))[:150]
-    size = _estimated_size(part)
-    if size > limit:
-        return ParsedAttachment(
-            filename,
-            content_type,
-            size,
-            None,
-            f"Not stored: about {size / 1_048_576:.1f} MB, over the {limit / 1_048_576:.0f} MB limit for attachments.",
-        )
     try:
-        content = part.get_content_bytes()
-    except Exception:
-        logger.warning("inbound mail: attachment %r could not be decoded", filename, exc_info=True)
-        return ParsedAttachment(filename, content_type, size, None, "Not stored: it could not be decoded.")
-    if content is None:
-        content = b""
-    if len(content) > limit:
-        return ParsedAttachment(
-            filename,
-            content_type,
-            len(content),
-            None,
-            f"Not stored: {len(content) / 1_048_576:.1f} MB, over the {limit / 1_048_576:.0f} MB limit "
-            "for attachments.",
-        )
-    return ParsedAttachment(filename, content_type, len(content), content)
-
-
-def _fallback_message_id(message: Any, *, esp_name: str, esp_event_id: str, text: str) -> str:
-    """A stable stand-in for a missing Message-ID, so a retried webhook still dedupes."""
-    if esp_event_id:
-        seed = f"{esp_name}:{esp_event_id}"
-    else:
-        seed = "\n".join(
-            [
-                _header(message, "From"),
-                _header(message, "To"),
-                _header(message, "Date"),
-                _header(message, "Subject"),
-                text,
-            ]
-        )
-    digest = hashlib.sha256(seed.encode("utf-8", "replace")).hexdigest()[:40]
-    return f"<{digest}@no-message-id.invalid>"
-
-
-def parse_inbound_message(message: Any, *, esp_name: str = "", esp_event_id: str = "") -> ParsedEmail:
-    """Everything we keep of an anymail AnymailInboundMessage, read defensively (hostile mail)."""
-    notes: list[str] = []
-    from_name, from_email = parseaddr(_header(message, "From"))
-    from_email = from_email.strip().lower()
-    to = _addresses(message, "To")
-    cc = _addresses(message, "Cc")
-    recipients = _addresses(message, "To", "Cc", "Bcc", "Delivered-To", "X-Original-To", "Envelope-To")
-    envelope_recipient = str(getattr(message, "envelope_recipient", None) or "").strip().lower()
-    if "@" in envelope_recipient and envelope_recipient not in recipients:
-        recipients.append(envelope_recipient)
-    envelope_sender = getattr(message, "envelope_sender", None)
-
-    text = _safe(lambda: message.text, "") or ""
-    raw_html = _safe(lambda: message.html, "") or ""
-    body_html = sanitise_html(_clip(raw_html, MAX_BODY_CHARS * 2, notes, "HTML body")) if raw_html else ""
-    if not text.strip() and body_html:
-        text = html_to_text(body_html)
-    text = _clip(text.replace("\x00", ""), MAX_BODY_CHARS, notes, "text")
-    body_html = _clip(body_html.replace("\x00", ""), MAX_BODY_CHARS, notes, "sanitised HTML body")
-
-    message_ids = _message_ids(_header(message, "Message-ID"))
-    message_id = (
-        message_ids[0]
-        if message_ids
-        else _fallback_message_id(message, esp_name=esp_name, esp_event_id=esp_event_id, text=text)
-    )
-    headers = "\n".join(f"{name}: {value}" for name, value in _safe(lambda: message.items(), []))
-
-    limit = int(settings.INBOUND_MAX_ATTACHMENT_BYTES)
-    attachments = [_parse_attachment(part, index, limit) for index, part in enumerate(_attachment_parts(message), 1)]
-    for attachment in attachments:
-        if attachment.refused_reason:
-            notes.append(f"Attachment {attachment.filename}: {attachment.refused_reason}")
-
-    spam = getattr(message, "spam_detected", None)
-    return ParsedEmail(
-        message_id=message_id[:998],
-        in_reply_to=_message_ids(_header(message, "In-Reply-To")),
-        references=_message_ids(_header(message, "References")),
-        from_email=from_email[:254],
-        from_name=from_name.strip()[:200],
-        to=to,
-        cc=cc,
-        recipients=recipients,
-        subject=" ".join(_header(message, "Subject").split())[:998],
-        sent_at=_safe(lambda: message.date, None),
-        headers=_clip(headers.replace("\x00", ""), MAX_HEADERS_CHARS, notes, "header block"),
-        body_text=text,
-        body_html=body_html,
-        automatic_reason=automatic_reason(message, from_email=from_email, envelope_sender=envelope_sender),
-        spam_detected=spam if isinstance(spam, bool) else None,
-        attachments=attachments,
-        notes=notes,
-    )
-
-
-# Receiving ------------------------------------------------------------------------------------
-
-
-def on_anymail_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    """Receiver of anymail.signals.inbound (connected in IssuesConfig.ready)."""
-    inbound_email_receive(message=event.message, esp_name=esp_name, esp_event_id=str(event.event_id or ""))
-
-
-def inbound_email_receive(*, message: Any, esp_name: str, esp_event_id: str = "") -> InboundEmail:
-    """Store one received email (once per Message-ID) and attach it to its issue when one matches.
-
-    Storing happens in its own transaction before matching, so an error while matching or recording
-    leaves the email stored and unmatched (with the error in its notes) rather than lost. A
-    Message-ID seen before returns the stored email and changes nothing.
-    """
-    parsed = parse_inbound_message(message, esp_name=esp_name, esp_event_id=esp_event_id)
-    existing = InboundEmail.objects.filter(message_id=parsed.message_id).first()
-    if existing is not None:
-        logger.info("inbound mail %s already received (email %s): ignored", parsed.message_id, existing.pk)
-        return existing
-    try:
-        with transaction.atomic():
-            email = _store(parsed, esp_name=esp_name, esp_event_id=esp_event_id)
-    except IntegrityError:
-        # The same message, posted twice at once: the other request stored it.
-        return InboundEmail.objects.get(message_id=parsed.message_id)
-    logger.info(
-        "inbound mail %s stored as email %s (from %s, %s attachments)",
-        email.message_id,
-        email.pk,
-        email.from_email,
-        len(parsed.attachments),
-    )
-    try:
-        match, reason = inbound_email_match(email=email)
-        if match is None:
-            _add_note(email, reason)
-            logger.info("inbound mail %s unmatched: %s", email.pk, reason)
-        else:
-            inbound_email_record(email=email, issue=match.issue, matched_by=match.matched_by)
+        matches, reason = inbound_email_match(email=email, recipients=recipients, first_delivery=first_delivery)
+        recorded = [
+            match
+            for found in matches
+            if (match := inbound_email_record(email=email, issue=found.issue, matched_by=found.matched_by))
+        ]
     except Exception as error:
         logger.exception("inbound mail %s stored but could not be attached to an issue", email.pk)
-        _add_note(email, f"Could not be attached automatically ({type(error).__name__}); left for CPE IT.")
-    email.refresh_from_db()
-    return email
-
-
-def _store(parsed: ParsedEmail, *, esp_name: str, esp_event_id: str) -> InboundEmail:
-    email = InboundEmail.objects.create(
-        status=InboundEmail.Status.UNMATCHED,
-        esp_name=esp_name[:40],
-        esp_event_id=esp_event_id[:254],
-        message_id=parsed.message_id,
-        in_reply_to=" ".join(parsed.in_reply_to),
-        references=" ".join(parsed.references),
-        from_email=parsed.from_email,
-        from_name=parsed.from_name,
-        to=parsed.to,
-        cc=parsed.cc,
-        recipients=parsed.recipients,
-        subject=parsed.subject,
-        sent_at=parsed.sent_at,
-        headers=parsed.headers,
-        body_text=parsed.body_text,
-        body_html=parsed.body_html,
-        automatic_reason=parsed.automatic_reason,
-        spam_detected=parsed.spam_detected,
-        notes="\n".join(parsed.notes),
-    )
-    for attachment in parsed.attachments:
-        row = InboundAttachment(
-            email=email,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-            size=attachment.size,
-            refused_reason=attachment.refused_reason,
-        )
-        if attachment.content is not None:
-            row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
-        else:
-            logger.warning(
-                "inbound mail %s: attachment %r refused: %s",
-                parsed.message_id,
-                attachment.filename,
-                attachment.refused_reason,
-            )
-        row.save()
-    return email
-
-
-def _add_note(email: InboundEmail, note: str) -> None:
-    email.refresh_from_db(fields=["notes"])
-    email.notes = f"{email.notes}\n{note}".strip()
-    email.save(update_fields=["notes"])
+        matches, recorded = [], []
+        reason = f"Could not be attached automatically ({type(error).__name__}); left for CPE IT."
+    if not matches and not email.matches.exists():
+        UnmatchedEmail.objects.get_or_create(email=email, defaults={"created_at": email.received_at})
+        if reason:
+            mail.inbound_email_note(email=email, note=reason)
+        logger.info("inbound mail %s unmatched", email.pk)
+    return recorded
 
 
 # Matching -------------------------------------------------------------------------------------
@@ -451,7 +124,7 @@ def _shared_domains() -> set[str]:
 
 
 def sender_role(issue: Issue, address: str) -> str:
-    """Who the sender is to this issue (InboundEmail.Sender). The RA is recognised by its address, or
+    """Who the sender is to this issue (InboundEmailMatch.Sender). The RA is recognised by its address, or
     by its mail domain unless that domain is shared by many organisations (nhs.net, gmail.com...)."""
     address = address.strip().lower()
     if "@" not in address:
@@ -486,33 +159,43 @@ def _user_for(address: str) -> User | None:
     return User.objects.filter(email__iexact=address, is_active=True).first()
 
 
-def inbound_email_match(*, email: InboundEmail) -> tuple[Match | None, str]:
-    """The issue this email belongs to, and how it was found; or None and the reason why not."""
-    for address in email.recipients:
-        token = token_from_address(address)
-        if token is None:
-            continue
-        issue = Issue.objects.select_related("pharmacy").filter(tracking_token=token).first()
-        if issue is not None:
-            return Match(issue, MatchedBy.TOKEN), ""
+def inbound_email_match(
+    *, email: InboundEmail, recipients: list[str] | None = None, first_delivery: bool = True
+) -> tuple[list[Match], str]:
+    """The issues this email belongs to and how each was found; or none and the reason why not.
+
+    Every issue whose tracking address is among `recipients` (default: all the email's); failing
+    those, the first time it arrives, the issue of the thread it replies to or the reference in
+    its subject, from a sender known to that issue.
+    """
+    tokens = [
+        token
+        for address in (email.recipients if recipients is None else recipients)
+        if (token := token_from_address(address))
+    ]
+    if tokens:
+        issues = Issue.objects.select_related("pharmacy").filter(tracking_token__in=tokens).order_by("pk")
+        found = [Match(issue, MatchedBy.TOKEN) for issue in issues]
+        if found:
+            return found, ""
+    if not first_delivery:
+        return [], ""
     reasons: list[str] = []
 
     thread_ids = [*email.in_reply_to.split(), *reversed(email.references.split())]
     if thread_ids:
         candidates: list[int] = []
         for issue_id in [
-            *OutboundEmail.objects.filter(message_id__in=thread_ids, issue__isnull=False).values_list(
-                "issue_id", flat=True
-            ),
-            *InboundEmail.objects.filter(message_id__in=thread_ids, issue__isnull=False)
-            .exclude(pk=email.pk)
+            *IssueOutboundEmail.objects.filter(email__message_id__in=thread_ids).values_list("issue_id", flat=True),
+            *InboundEmailMatch.objects.filter(email__message_id__in=thread_ids)
+            .exclude(email=email)
             .values_list("issue_id", flat=True),
         ]:
-            if issue_id is not None and issue_id not in candidates:
+            if issue_id not in candidates:
                 candidates.append(issue_id)
         for issue in Issue.objects.select_related("pharmacy", "reporter").filter(pk__in=candidates):
             if sender_role(issue, email.from_email) != Sender.UNKNOWN:
-                return Match(issue, MatchedBy.THREAD), ""
+                return [Match(issue, MatchedBy.THREAD)], ""
             reasons.append(
                 f"It replies to an email on {issue.reference}, but {email.from_email or 'the sender'} is not "
                 "known to that issue."
@@ -523,7 +206,7 @@ def inbound_email_match(*, email: InboundEmail) -> tuple[Match | None, str]:
         if issue is None:
             reasons.append(f"The subject names {format_reference(number)}, which does not exist.")
         elif sender_role(issue, email.from_email) != Sender.UNKNOWN:
-            return Match(issue, MatchedBy.REFERENCE), ""
+            return [Match(issue, MatchedBy.REFERENCE)], ""
         else:
             reasons.append(
                 f"The subject names {issue.reference}, but {email.from_email or 'the sender'} is not known "
@@ -531,20 +214,25 @@ def inbound_email_match(*, email: InboundEmail) -> tuple[Match | None, str]:
             )
     if not reasons:
         reasons.append("No tracking address, earlier email or issue reference identifies its issue.")
-    return None, " ".join(reasons)
+    return [], " ".join(reasons)
 
 
 # Recording on an issue ------------------------------------------------------------------------
 
 
+class _AlreadyRecorded(Exception):
+    pass
+
+
 def inbound_email_record(
     *, email: InboundEmail, issue: Issue, matched_by: str, attached_by: User | None = None
-) -> InboundEmail:
-    """Attach a stored, unmatched email to an issue, in one transaction.
+) -> InboundEmailMatch | None:
+    """Record a stored email on an issue, once, in one transaction; None if it is already there.
 
-    1. Lock the issue; claim the email (unmatched -> matched); if someone else attached it first,
-       change nothing.
-    2. Write the EMAIL_IN event (its data carries the Message-ID for threading).
+    1. Lock the issue. CPE IT attaching it (`attached_by`) claims it from the unmatched queue:
+       if someone else attached it first, change nothing (TransitionNotAllowedNow).
+    2. Write the EMAIL_IN event (its data carries the Message-ID for threading) and the match;
+       the (email, issue) pair being unique, a second delivery to the same issue changes nothing.
     3. Unless it is an auto-reply or a loop: the RA's email counts as its reply and stops the RA
        window where the route allows a reply (the RA was asked; otherwise it is kept and shown, and
        does not count: issues.services.issue_record_ra_email); the pharmacy's own email to the RA,
@@ -553,59 +241,61 @@ def inbound_email_record(
        (outbox, after commit) unless they sent it.
     A step that the issue's state refuses is noted on the email; the email stays recorded.
     """
-    from issues import services  # issues.services imports issues.emails; keep import order simple
-
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Issue.objects.select_for_update().select_related("pharmacy", "reporter").get(pk=issue.pk)
-        role = sender_role(locked, email.from_email)
-        sender_user = _user_for(email.from_email) if role != Sender.RA else None
-        automatic = bool(email.automatic_reason)
-        event = IssueEvent.objects.create(
-            issue=locked,
-            kind=EventKind.EMAIL_IN,
-            actor=sender_user if role != Sender.UNKNOWN else None,
-            text=_event_text(email, role, attached_by),
-            data={
-                "inbound_email_id": email.pk,
-                "message_id": email.message_id,
-                "from": email.from_email,
-                "from_name": email.from_name,
-                "subject": email.subject,
-                "sender_role": role,
-                "matched_by": matched_by,
-                "automatic": email.automatic_reason,
-                "attached_by": attached_by.pk if attached_by else None,
-            },
-            created_at=now,
-        )
-        claimed = InboundEmail.objects.filter(pk=email.pk, status=InboundEmail.Status.UNMATCHED).update(
-            status=InboundEmail.Status.MATCHED,
-            issue=locked,
-            event=event,
-            matched_by=matched_by,
-            sender_role=role,
-            attached_by=attached_by,
-        )
-        if claimed != 1:
-            raise TransitionNotAllowedNow("This email is already attached to an issue.")
-        notes: list[str] = []
-        if not automatic:
-            if role == Sender.RA:
-                notes += services.issue_record_ra_email(issue=locked, event=event, now=now)
-            elif role in (Sender.PHARMACY, Sender.REPORTER):
-                notes += _record_own_mail_request(locked, email, sender_user)
-            if role != Sender.REPORTER:
-                _notify_reporter(locked, email, event, role)
-        else:
-            notes.append(f"Recorded as an automatic email ({email.automatic_reason}): the deadline is unchanged.")
-        if notes:
-            email.refresh_from_db(fields=["notes"])
-            email.notes = "\n".join([email.notes, *notes]).strip()
-            email.save(update_fields=["notes"])
+    try:
+        with transaction.atomic():
+            locked = Issue.objects.select_for_update().select_related("pharmacy", "reporter").get(pk=issue.pk)
+            claimed = UnmatchedEmail.objects.filter(email=email).delete()[0]
+            if attached_by is not None and not claimed:
+                raise TransitionNotAllowedNow("This email is already attached to an issue.")
+            role = sender_role(locked, email.from_email)
+            sender_user = _user_for(email.from_email) if role != Sender.RA else None
+            event = IssueEvent.objects.create(
+                issue=locked,
+                kind=EventKind.EMAIL_IN,
+                actor=sender_user if role != Sender.UNKNOWN else None,
+                text=_event_text(email, role, attached_by),
+                data={
+                    "inbound_email_id": email.pk,
+                    "message_id": email.message_id,
+                    "from": email.from_email,
+                    "from_name": email.from_name,
+                    "subject": email.subject,
+                    "sender_role": role,
+                    "matched_by": matched_by,
+                    "automatic": email.automatic_reason,
+                    "attached_by": attached_by.pk if attached_by else None,
+                },
+            )
+            try:
+                with transaction.atomic():
+                    match = InboundEmailMatch.objects.create(
+                        email=email,
+                        issue=locked,
+                        event=event,
+                        matched_by=matched_by,
+                        sender_role=role,
+                        attached_by=attached_by,
+                        created_at=event.created_at,
+                    )
+            except IntegrityError:
+                raise _AlreadyRecorded from None
+            notes: list[str] = []
+            if email.automatic_reason:
+                notes.append(f"Recorded as an automatic email ({email.automatic_reason}): the deadline is unchanged.")
+            else:
+                if role == Sender.RA:
+                    notes += services.issue_record_ra_email(issue=locked, event=event, now=event.created_at)
+                elif role in (Sender.PHARMACY, Sender.REPORTER):
+                    notes += _record_own_mail_request(locked, email, sender_user)
+                if role != Sender.REPORTER:
+                    _notify_reporter(locked, email, event, role)
+            for note in notes:
+                mail.inbound_email_note(email=email, note=f"{locked.reference}: {note}")
+    except _AlreadyRecorded:
+        logger.info("inbound mail %s already on %s", email.pk, issue.reference)
+        return None
     logger.info("inbound mail %s recorded on %s (%s, sender %s)", email.pk, locked.reference, matched_by, role)
-    email.refresh_from_db()
-    return email
+    return match
 
 
 def sender_label(role: str) -> str:
@@ -626,8 +316,6 @@ def _event_text(email: InboundEmail, role: str, attached_by: User | None) -> str
 
 def _record_own_mail_request(issue: Issue, email: InboundEmail, sender_user: User | None) -> list[str]:
     """The pharmacy's own email to the RA, copied to us: the request is sent (starts the RA window)."""
-    from issues import services
-
     ra = issue.pharmacy.ra
     if ra is None or not ra.email or ra.email.lower() not in {*email.to, *email.cc, *email.recipients}:
         return []
@@ -661,7 +349,7 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
         },
     )
     emails.queue_outbound_email(
-        purpose=OutboundEmail.Purpose.NOTIFICATION,
+        purpose=MailPurpose.NOTIFICATION,
         issue=issue,
         event=event,
         to=[reporter.email],
@@ -674,11 +362,9 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
 # CPE IT: the unmatched list -------------------------------------------------------------------
 
 
-def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> InboundEmail:
+def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> InboundEmailMatch:
     """CPE IT attaches an unmatched email to the issue with this reference ("SC-000123" or 123);
     the email is then recorded exactly as if it had matched (events, RA window, notification)."""
-    from issues.selectors import issues_visible_to
-
     if not (user.is_authenticated and user.is_active and user.is_cpe_it):
         raise IssueActionForbidden("Only the CPE IT team can attach unmatched email.")
     text = (reference or "").strip().strip("[]").strip()
@@ -688,9 +374,12 @@ def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> 
     issue = issues_visible_to(user).select_related("pharmacy", "reporter").filter(pk=number).first()
     if issue is None:
         raise ValidationError({"reference": [f"There is no issue {format_reference(number)}."]})
-    if email.status != InboundEmail.Status.UNMATCHED:
+    if not UnmatchedEmail.objects.filter(email=email).exists():
         raise TransitionNotAllowedNow("This email is already attached to an issue.")
-    return inbound_email_record(email=email, issue=issue, matched_by=MatchedBy.MANUAL, attached_by=user)
+    match = inbound_email_record(email=email, issue=issue, matched_by=MatchedBy.MANUAL, attached_by=user)
+    if match is None:
+        raise TransitionNotAllowedNow("This email is already attached to that issue.")
+    return match
 
 
 # Reads (scoped) -------------------------------------------------------------------------------
@@ -699,13 +388,12 @@ def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> 
 def inbound_emails_visible_to(user: User | Any) -> QuerySet[InboundEmail]:
     """CPE IT see every inbound email (the unmatched ones are theirs to sort out); others see the
     emails of the issues they may see (issues.selectors.issues_visible_to)."""
-    from issues.selectors import issues_visible_to
-
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return InboundEmail.objects.none()
     if user.is_cpe_it:
         return InboundEmail.objects.all()
-    return InboundEmail.objects.filter(issue__in=issues_visible_to(user))
+    seen = InboundEmailMatch.objects.filter(issue__in=issues_visible_to(user)).values("email_id")
+    return InboundEmail.objects.filter(pk__in=seen)
 
 
 def unmatched_emails(*, user: User | Any) -> QuerySet[InboundEmail]:
@@ -714,10 +402,18 @@ def unmatched_emails(*, user: User | Any) -> QuerySet[InboundEmail]:
         return InboundEmail.objects.none()
     return (
         inbound_emails_visible_to(user)
-        .filter(status=InboundEmail.Status.UNMATCHED)
+        .filter(unmatched__isnull=False)
         .annotate(attachment_count=Count("attachments"))
-        .order_by("-received_at", "-pk")
+        .order_by("-unmatched__created_at", "-pk")
     )
+
+
+def unreadable_inbound_posts(*, user: User | Any) -> QuerySet[InboundPost]:
+    """What a provider posted that could not be read, newest first (CPE IT only): kept with the
+    reason (smartcard_route.mail), as the unmatched mail is."""
+    if not (getattr(user, "is_authenticated", False) and user.is_active and user.is_cpe_it):
+        return InboundPost.objects.none()
+    return InboundPost.objects.filter(status=InboundPost.Status.FAILED).defer("body").order_by("-received_at", "-pk")
 
 
 def inbound_attachment_visible(*, user: User | Any, pk: int) -> InboundAttachment:

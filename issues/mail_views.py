@@ -1,5 +1,6 @@
-"""Pages for inbound mail: CPE IT's list of unmatched email, one email, attaching it to an issue,
-and downloading an inbound attachment (for anyone who may see its issue)."""
+"""Pages for inbound mail: CPE IT's list of unmatched email (and of provider posts that could not be
+read), one email, attaching it to an issue, downloading what a provider posted, and downloading an
+inbound attachment (for anyone who may see its issue)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from directory.models import User
 from issues import inbound
 from issues.exceptions import IssueServiceError
 from issues.forms import NhsukForm
-from issues.models import InboundEmail
+from smartcard_route.mail.models import InboundEmail
 
 PAGE_SIZE = 50
 
@@ -42,8 +43,8 @@ def _cpe_it(request: HttpRequest) -> User:
 def _email_or_404(user: User, pk: int) -> InboundEmail:
     email = (
         inbound.inbound_emails_visible_to(user)
-        .select_related("issue", "attached_by")
-        .prefetch_related("attachments")
+        .select_related("unmatched")
+        .prefetch_related("attachments", "matches__issue")
         .filter(pk=pk)
         .first()
     )
@@ -56,7 +57,8 @@ def _email_or_404(user: User, pk: int) -> InboundEmail:
 def unmatched_mail(request: HttpRequest) -> HttpResponse:
     user = _cpe_it(request)
     page = Paginator(inbound.unmatched_emails(user=user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "issues/unmatched_list.jinja", {"page": page})
+    unreadable = list(inbound.unreadable_inbound_posts(user=user)[:PAGE_SIZE])
+    return render(request, "issues/unmatched_list.jinja", {"page": page, "unreadable": unreadable})
 
 
 @require_GET
@@ -72,20 +74,35 @@ def unmatched_mail_attach(request: HttpRequest, pk: int) -> HttpResponse:
     form = AttachEmailForm(request.POST)
     if form.is_valid():
         try:
-            email = inbound.inbound_email_attach(user=user, email=email, reference=form.cleaned_data["reference"])
+            match = inbound.inbound_email_attach(user=user, email=email, reference=form.cleaned_data["reference"])
         except ValidationError as error:
             for message in error.message_dict.get("reference", error.messages):
                 form.add_error("reference", message)
         except IssueServiceError as error:
             form.add_error(None, error.message)
         else:
-            assert email.issue is not None
-            return redirect(reverse("issues:detail", kwargs={"reference": email.issue.reference}))
+            return redirect(reverse("issues:detail", kwargs={"reference": match.issue.reference}))
     return _render_detail(request, email, form, status=400)
 
 
 def _render_detail(request: HttpRequest, email: InboundEmail, form: AttachEmailForm, status: int = 200) -> HttpResponse:
-    return render(request, "issues/unmatched_detail.jinja", {"email": email, "form": form}, status=status)
+    issues = [match.issue for match in email.matches.all()]
+    unmatched = hasattr(email, "unmatched")
+    context = {"email": email, "form": form, "issues": issues, "unmatched": unmatched}
+    return render(request, "issues/unmatched_detail.jinja", context, status=status)
+
+
+@require_GET
+def unreadable_post(request: HttpRequest, pk: int) -> HttpResponse:
+    """What a provider posted that could not be read, as it came: always a download."""
+    user = _cpe_it(request)
+    post = inbound.unreadable_inbound_posts(user=user).defer(None).filter(pk=pk).first()
+    if post is None:
+        raise Http404("No such post.")
+    response = HttpResponse(bytes(post.body), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{post.esp}-post-{post.pk}.txt"'
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_GET

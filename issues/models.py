@@ -1,4 +1,4 @@
-"""A Smartcard issue, its state machine along CPE's route, its timeline and its outbox.
+"""A Smartcard issue, its state machine along CPE's route, its timeline and its mail.
 
 The state field is protected: only `issues.services` changes it, through the transition methods
 below (which carry no side effects; the service writes events, mail and the clock around them).
@@ -16,6 +16,8 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from directory.models import Pharmacy
+from smartcard_route.mail import models as mail_models
+from smartcard_route.mail.models import OutboundEmail
 
 
 class Kind(models.TextChoices):
@@ -119,6 +121,11 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     tracking_token = models.CharField(max_length=32, default=new_tracking_token, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Mail about the issue (smartcard_route.mail), through the link rows: OutboundEmail.objects.filter(issue=...).
+    outbound_emails = models.ManyToManyField(
+        OutboundEmail, through="IssueOutboundEmail", related_name="issues", related_query_name="issue"
+    )
 
     class Meta:
         ordering = ("-created_at",)
@@ -233,6 +240,11 @@ class IssueEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # The outbox rows written with this event, through the link rows (IssueOutboundEmail).
+    emails = models.ManyToManyField(
+        OutboundEmail, through="IssueOutboundEmail", related_name="events", related_query_name="event"
+    )
+
     class Meta:
         ordering = ("created_at", "id")
         indexes = [
@@ -244,94 +256,45 @@ class IssueEvent(models.Model):
         return f"{self.get_kind_display()} on {format_reference(self.issue_id)}"
 
 
-class OutboundEmail(models.Model):
-    """The outbox: a row written with its event, delivered by a task after commit (DESIGN.md, Email)."""
+class MailPurpose(models.TextChoices):
+    """What each outbox row written about an issue is for (smartcard_route.mail's `purpose`)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        DELIVERED = "delivered", "Delivered"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Complained"
+    RA_REQUEST = "ra_request", "Request to the RA"
+    LPC_CC = "lpc_cc", "Thread forwarded to the LPC"
+    CPE_ESCALATION = "cpe_escalation", "Escalation to CPE IT"
+    NUDGE = "nudge", "Reminder"
+    DIGEST = "digest", "Daily digest"
+    NOTIFICATION = "notification", "Notification"
 
-    class Purpose(models.TextChoices):
-        RA_REQUEST = "ra_request", "Request to the RA"
-        LPC_CC = "lpc_cc", "Thread forwarded to the LPC"
-        CPE_ESCALATION = "cpe_escalation", "Escalation to CPE IT"
-        NUDGE = "nudge", "Reminder"
-        DIGEST = "digest", "Daily digest"
-        NOTIFICATION = "notification", "Notification"
 
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_emails")
-    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
-    purpose = models.CharField(max_length=20, choices=Purpose.choices)
-    from_email = models.CharField(max_length=254)
-    to = models.JSONField(default=list)
-    cc = models.JSONField(default=list, blank=True)
-    reply_to = models.CharField(max_length=254, blank=True)
-    subject = models.CharField(max_length=300)
-    # Either the bodies, rendered when the row is written, or a template (templates/emails/<name>)
-    # and its context, rendered when the row is sent (the bodies are then stored as sent).
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField(blank=True)
-    template = models.CharField(max_length=100, blank=True)
-    context = models.JSONField(default=dict, blank=True)
-    message_id = models.CharField(max_length=254)  # unique: Meta.constraints
-    in_reply_to = models.CharField(max_length=254, blank=True)
-    references = models.TextField(blank=True)
+class IssueOutboundEmail(models.Model):
+    """An outbox row written about an issue, with the event it was written with (none for mail
+    written later, such as a digest). The mail layer knows no issue: this row is the link, and
+    `Issue.outbound_emails` and `IssueEvent.emails` read through it."""
 
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    esp_message_id = models.CharField(max_length=254, blank=True)  # indexed once set: Meta.indexes
-    created_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=Q(status__in=["queued", "sending"]),
-                name="outbox_pending",
-            ),
-            # Delivery webhooks look rows up by the provider's id, which rows only have once sent.
-            models.Index(fields=["esp_message_id"], condition=~Q(esp_message_id=""), name="outbox_esp_message_id"),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["message_id"], name="outbox_message_id_unique"),
-            models.CheckConstraint(condition=~Q(body_text="") | ~Q(template=""), name="outbox_body_or_template"),
-        ]
+    email = models.OneToOneField(OutboundEmail, on_delete=models.PROTECT, primary_key=True, related_name="issue_link")
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="outbound_links")
+    event = models.ForeignKey(
+        IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_links"
+    )
 
     def __str__(self) -> str:
-        return f"{self.subject} -> {', '.join(self.to)}"
+        return f"Email {self.email_id} about {format_reference(self.issue_id)}"
 
 
-# Inbound mail
+# Inbound mail: the mail layer stores it; these say where each email landed.
+
+# The issues app's first migration names the upload path of the inbound attachments it held then.
+inbound_attachment_path = mail_models.inbound_attachment_path
 
 
-def inbound_attachment_path(instance: InboundAttachment, filename: str) -> str:
-    """Stored under a random folder, never under the sender's own file name alone."""
-    return f"inbound/{timezone.now():%Y/%m}/{secrets.token_hex(8)}/{filename}"
+class InboundEmailMatch(models.Model):
+    """An inbound email recorded on an issue (its EMAIL_IN event), how it was found and who sent it.
 
-
-class InboundEmail(models.Model):
-    """One email received through an ESP's inbound webhook, stored once per Message-ID.
-
-    Attached to the issue it matched (status "matched", with its EMAIL_IN event), or waiting in the
-    unmatched list for CPE IT (status "unmatched", no issue). Nothing received is ever dropped.
-    """
-
-    class Status(models.TextChoices):
-        MATCHED = "matched", "Attached to an issue"
-        UNMATCHED = "unmatched", "Unmatched"
+    An email lands on every issue it matches (mail to two issues' addresses lands on both), once
+    on each: the (email, issue) pair is unique."""
 
     class MatchedBy(models.TextChoices):
-        NONE = "", "Not matched"
         TOKEN = "token", "The issue's tracking address"
         THREAD = "thread", "A reply to an earlier email on the issue"
         REFERENCE = "reference", "The issue reference in the subject"
@@ -345,75 +308,40 @@ class InboundEmail(models.Model):
         LPC = "lpc", "The pharmacy's LPC"
         CPE_IT = "cpe_it", "CPE IT team"
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNMATCHED)
-    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails")
-    event = models.ForeignKey(
-        IssueEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_emails"
-    )
-    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices, default=MatchedBy.NONE, blank=True)
+    email = models.ForeignKey(mail_models.InboundEmail, on_delete=models.PROTECT, related_name="matches")
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="inbound_matches")
+    event = models.ForeignKey(IssueEvent, on_delete=models.PROTECT, related_name="inbound_matches")
+    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices)
     sender_role = models.CharField(max_length=10, choices=Sender.choices, default=Sender.UNKNOWN)
     attached_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="attached_emails"
     )
-
-    esp_name = models.CharField(max_length=40)
-    esp_event_id = models.CharField(max_length=254, blank=True)
-    message_id = models.CharField(max_length=998, unique=True)
-    in_reply_to = models.TextField(blank=True)
-    references = models.TextField(blank=True)
-    from_email = models.CharField(max_length=254, blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
-    to = models.JSONField(default=list, blank=True)
-    cc = models.JSONField(default=list, blank=True)
-    recipients = models.JSONField(
-        default=list, blank=True, help_text="Every address it was delivered to: To, Cc, Bcc and the envelope."
-    )
-    subject = models.CharField(max_length=998, blank=True)
-    sent_at = models.DateTimeField("date in the email", null=True, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    headers = models.TextField(blank=True)
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField("sanitised HTML body", blank=True)
-    automatic_reason = models.CharField(
-        max_length=200, blank=True, help_text="Why it is taken for an auto-reply or a mail loop (empty: a person)."
-    )
-    spam_detected = models.BooleanField(null=True, blank=True)
-    notes = models.TextField(blank=True, help_text="What happened while receiving it: refused attachments, errors.")
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ("-received_at", "-id")
-        indexes = [
-            models.Index(fields=["status", "received_at"], name="inbound_status_received"),
-            models.Index(fields=["issue", "received_at"], name="inbound_issue_received"),
-        ]
+        ordering = ("created_at", "id")
+        constraints = [models.UniqueConstraint(fields=["email", "issue"], name="inbound_match_once_per_issue")]
 
     def __str__(self) -> str:
-        return f"{self.subject or '(no subject)'} <- {self.from_email}"
-
-    @property
-    def is_automatic(self) -> bool:
-        return bool(self.automatic_reason)
+        return f"Email {self.email_id} on {format_reference(self.issue_id)}"
 
 
-class InboundAttachment(models.Model):
-    """A file that came with an inbound email; too large ones are listed with the reason, not stored."""
+class UnmatchedEmail(models.Model):
+    """An inbound email no issue claimed: CPE IT's queue (DESIGN.md, "Email"). Attaching it to an
+    issue takes it out (the row is the claim: two people attaching it at once record it once);
+    the email itself is never deleted."""
 
-    email = models.ForeignKey(InboundEmail, on_delete=models.PROTECT, related_name="attachments")
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=150, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
-    file = models.FileField(upload_to=inbound_attachment_path, max_length=400, blank=True)
-    refused_reason = models.CharField(max_length=300, blank=True)
+    email = models.OneToOneField(
+        mail_models.InboundEmail, on_delete=models.PROTECT, primary_key=True, related_name="unmatched"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ("id",)
+        ordering = ("-created_at", "-email_id")
+        indexes = [models.Index(fields=["created_at"], name="unmatched_email_created")]
 
     def __str__(self) -> str:
-        return self.filename
-
-    @property
-    def is_stored(self) -> bool:
-        return bool(self.file)
+        return f"Unmatched email {self.email_id}"
 
 
 # Nudges ---------------------------------------------------------------------------------------

@@ -27,16 +27,16 @@ from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, st
 from issues.emails import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
-    InboundEmail,
+    InboundEmailMatch,
     Issue,
     IssueEvent,
     NotificationPreference,
-    OutboundEmail,
     State,
     parse_reference,
 )
 from issues.permissions import Roles, roles_for
 from issues.route import allowed_actions
+from smartcard_route.mail.models import OutboundEmail
 
 __all__ = [
     "RaRequest",
@@ -136,7 +136,10 @@ def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
         .select_related("actor")
         .prefetch_related(
             Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")),
-            Prefetch("inbound_emails", queryset=InboundEmail.objects.prefetch_related("attachments")),
+            Prefetch(
+                "inbound_matches",
+                queryset=InboundEmailMatch.objects.select_related("email").prefetch_related("email__attachments"),
+            ),
         )
         .order_by("created_at", "pk")
     )

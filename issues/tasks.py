@@ -1,28 +1,9 @@
-"""Celery tasks for issues: thin wrappers that take ids and call one service."""
+"""Celery tasks for issues: thin wrappers that take ids and call one service. (The outbox's tasks
+are the mail layer's: smartcard_route.mail.tasks.)"""
 
 from __future__ import annotations
 
-from celery import Task, shared_task
-
-from issues.emails import SendOutcome, outbound_email_send, outbound_emails_requeue_stuck, outbox_retry_delay
-
-
-@shared_task(bind=True, max_retries=None, acks_late=True)
-def send_outbound_email(self: Task, email_id: int) -> str:
-    """Deliver one outbox row. The service claims it first, so a duplicate task is harmless; on a
-    provider error the row is back in the queue and this task retries with exponential backoff
-    (the service marks the row failed after OUTBOX_MAX_ATTEMPTS, which ends the retries)."""
-    result = outbound_email_send(email_id=email_id)
-    if result.outcome is SendOutcome.RETRY:
-        raise self.retry(countdown=outbox_retry_delay(result.attempts))
-    return result.outcome.value
-
-
-@shared_task
-def requeue_stuck_outbound_emails() -> int:
-    """Beat: re-enqueue outbox rows whose task was lost or whose worker died mid-send."""
-    return len(outbound_emails_requeue_stuck())
-
+from celery import shared_task
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
@@ -41,14 +22,3 @@ def send_nudge_digests() -> int:
     from issues.nudges import nudge_digests_send
 
     return nudge_digests_send().emails
-
-
-@shared_task(acks_late=True)
-def enqueue_outbound_emails(email_ids: list[int]) -> int:
-    """Fan out the delivery of a batch of outbox rows (a sweep enqueues one of these per batch
-    rather than thousands of messages inside its loop). Duplicates are harmless: each send claims
-    its row first; rows this misses stay queued for the requeue beat task."""
-    with send_outbound_email.app.producer_or_acquire() as producer:
-        for email_id in email_ids:
-            send_outbound_email.apply_async((email_id,), producer=producer)
-    return len(email_ids)

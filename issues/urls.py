@@ -33,5 +33,6 @@ urlpatterns = [
     path("unmatched-mail/", mail_views.unmatched_mail, name="unmatched_mail"),
     path("unmatched-mail/<int:pk>/", mail_views.unmatched_mail_detail, name="unmatched_mail_detail"),
     path("unmatched-mail/<int:pk>/attach/", mail_views.unmatched_mail_attach, name="unmatched_mail_attach"),
+    path("unmatched-mail/posts/<int:pk>/", mail_views.unreadable_post, name="unreadable_post"),
     path("attachments/<int:pk>/", mail_views.inbound_attachment, name="inbound_attachment"),
 ]

@@ -36,8 +36,8 @@ STAFF_EMAIL = "pharmacy.staff@example.com"
 # Every outbox row queued by the demo is delivered at once (to the in-memory backend), so the
 # timeline shows the requests as sent, as it would once the Celery worker had run.
 DELIVER_OUTBOX = """
-from issues.emails import outbound_email_send
-from issues.models import OutboundEmail
+from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.services import outbound_email_send
 for pk in OutboundEmail.objects.filter(status="queued").values_list("pk", flat=True):
     outbound_email_send(email_id=pk)
 """

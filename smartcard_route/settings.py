@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "csp",
+    "smartcard_route.mail",
     "directory",
     "issues",
 ]
@@ -240,9 +241,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=_digest_hour, minute=_digest_minute, day_of_week="mon-fri"),
     },
     # The outbox: re-enqueue mail whose task was lost or whose worker died mid-send.
-    "requeue-stuck-outbound-emails": {"task": "issues.tasks.requeue_stuck_outbound_emails", "schedule": 300.0},
-    # Correction reports whose email to the directory manager was never enqueued (broker outage).
-    "notify-directory-manager-pending": {"task": "directory.tasks.notify_directory_manager_pending", "schedule": 300.0},
+    "requeue-stuck-outbound-emails": {
+        "task": "smartcard_route.mail.tasks.requeue_stuck_outbound_emails",
+        "schedule": 300.0,
+    },
+    # Inbound mail: posts a crash left unread, emails left stored but not handed over.
+    "process-stale-inbound-posts": {
+        "task": "smartcard_route.mail.tasks.process_stale_inbound_posts",
+        "schedule": 300.0,
+    },
 }
 REDIS_URL = env_str("REDIS_URL", "")
 
@@ -258,7 +265,6 @@ ANYMAIL = {
         "AMAZON_SES_CLIENT_PARAMS": {},
         "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
         "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
-        "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
     }.items()
     if value
 }
@@ -266,10 +272,16 @@ DIRECTORY_MANAGER_EMAIL = env_str("DIRECTORY_MANAGER_EMAIL", "directory-manager@
 CPE_IT_EMAIL = env_str("CPE_IT_EMAIL", "it@cpe.org.uk")
 INBOUND_LOCAL_PART = env_str("INBOUND_LOCAL_PART", "issues")
 INBOUND_DOMAIN = env_str("INBOUND_DOMAIN", "smartcard-route.localhost")
-# Inbound mail (issues.inbound): attachments larger than this are refused (listed, not stored); a
+# Inbound mail (smartcard_route.mail): attachments larger than this are refused (listed, not stored); a
 # webhook post larger than INBOUND_MAX_WEBHOOK_BYTES is refused whole (413).
 INBOUND_MAX_ATTACHMENT_BYTES = env_int("INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 INBOUND_MAX_WEBHOOK_BYTES = env_int("INBOUND_MAX_WEBHOOK_BYTES", 100 * 1024 * 1024)
+# The ESPs whose webhooks (inbound mail, delivery tracking) are mounted under /webhooks/anymail/:
+# those the site uses, of the ones supported (smartcard_route.mail.webhooks.ESPS).
+MAIL_WEBHOOK_ESPS = env_list("MAIL_WEBHOOK_ESPS", ["amazon_ses", "postmark"])
+# Inbound posts a crash left unread, and emails left stored but not handed over to the issues, are
+# taken up again by the beat task after this many minutes.
+INBOUND_STALE_AFTER_MINUTES = env_float("INBOUND_STALE_AFTER_MINUTES", 10)
 # Mail domains shared by many organisations: a sender there is never taken for an RA by domain alone.
 INBOUND_SHARED_MAIL_DOMAINS = env_list(
     "INBOUND_SHARED_MAIL_DOMAINS",
@@ -301,7 +313,7 @@ WINDOW_CPE_TRIAGE_DAYS = env_float("WINDOW_CPE_TRIAGE_DAYS", 2)
 WINDOW_PHARMACY_UPDATE_DAYS = env_float("WINDOW_PHARMACY_UPDATE_DAYS", 5)
 REOPEN_WITHIN_DAYS = env_int("REOPEN_WITHIN_DAYS", 30)
 
-# The outbox (issues.emails): tries per message, exponential backoff between them, and when the
+# The outbox (smartcard_route.mail): tries per message, exponential backoff between them, and when the
 # requeue sweep takes back rows left queued (task lost) or sending (worker died).
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6)
 OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 30)

@@ -53,7 +53,7 @@ from issues.nudges.rules import (
     max_reminders,
     sweep_connections,
 )
-from issues.nudges.sweep import SweepResult, deliver_outbound_emails, nudges_sweep
+from issues.nudges.sweep import SweepResult, nudges_sweep
 
 __all__ = [
     "ACTION_ANCHORS",
@@ -66,7 +66,6 @@ __all__ = [
     "Role",
     "SweepResult",
     "batch_size",
-    "deliver_outbound_emails",
     "due_issues",
     "london",
     "max_reminders",

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from directory.models import User
 from issues.emails import queue_outbound_email, render_bodies
-from issues.models import OPEN_STATES, Deadline, NotificationPreference, NudgeDigestItem, OutboundEmail
+from issues.models import OPEN_STATES, Deadline, MailPurpose, NotificationPreference, NudgeDigestItem
 from issues.nudges.rules import ACTION_ANCHORS, SUBJECTS, Links, Role, london
+from smartcard_route.mail.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _queue_digest(*, user: User, items: list[NudgeDigestItem], links: Links, now
     more = f" and {count - 5} more" if count > 5 else ""
     subject = f"Smartcard Route: {count} issue{'' if count == 1 else 's'} waiting for your next step {references}{more}"
     return queue_outbound_email(
-        purpose=OutboundEmail.Purpose.DIGEST,
+        purpose=MailPurpose.DIGEST,
         to=[user.email],
         subject=subject,
         body_text=text,

@@ -1,5 +1,6 @@
-"""A nudge's email, rendered when the outbox sends it (issues.emails.TEMPLATE_CONTEXTS): the sweep
-queues each one with its template (TEMPLATES) and the recipient's role only."""
+"""A nudge's email, rendered when the outbox sends it (registered with the mail layer in
+IssuesConfig.ready): the sweep queues each one with its template (TEMPLATES) and the recipient's
+role only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail
+from issues.models import Deadline, EventKind, Issue, IssueEvent, IssueOutboundEmail
 from issues.nudges.rules import (
     ACTION_ANCHORS,
     AUDIENCE_WORDS,
@@ -18,16 +19,19 @@ from issues.nudges.rules import (
     tracking_address_for,
 )
 from issues.windows import window_days, working_days_in_words
+from smartcard_route.mail.models import OutboundEmail
 
 
 def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
-    """The template context of a nudge's outbox row, when it is sent (issues.emails renders the
-    row's template with it): the issue as it is then, and what the sweep recorded in the row's
-    NUDGE event (which deadline passed, the reminder's number, when the next one comes)."""
-    if email.issue_id is None or email.event_id is None:
+    """The template context of a nudge's outbox row, when it is sent (the outbox renders the row's
+    template with it): the issue as it is then, and what the sweep recorded in the row's NUDGE
+    event (which deadline passed, the reminder's number, when the next one comes)."""
+    link = IssueOutboundEmail.objects.filter(email=email).values_list("issue_id", "event_id").first()
+    if link is None or link[1] is None:
         raise ValueError(f"Outbound email {email.pk} is a reminder without its issue or its NUDGE event.")
-    issue = Issue.objects.select_related("pharmacy__ra", "pharmacy__lpc").get(pk=email.issue_id)
-    facts = IssueEvent.objects.values_list("data", flat=True).get(pk=email.event_id, kind=EventKind.NUDGE)
+    issue_id, event_id = link
+    issue = Issue.objects.select_related("pharmacy__ra", "pharmacy__lpc").get(pk=issue_id)
+    facts = IssueEvent.objects.values_list("data", flat=True).get(pk=event_id, kind=EventKind.NUDGE)
     due_kind = Deadline(facts["due_kind"])
     pharmacy, links = issue.pharmacy, Links()
     ra, lpc = pharmacy.ra, pharmacy.lpc

@@ -11,11 +11,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from django.conf import settings
 from django.db.models import F
 
-from issues.emails import new_message_id
-from issues.models import EventKind, Issue, IssueEvent, NudgeDigestItem, OutboundEmail, format_reference
+from issues.emails import AUTOMATIC_PURPOSES
+from issues.models import (
+    EventKind,
+    Issue,
+    IssueEvent,
+    IssueOutboundEmail,
+    MailPurpose,
+    NudgeDigestItem,
+    format_reference,
+)
 from issues.nudges.context import BatchWritten, due_issues
 from issues.nudges.recipients import Recipient
 from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london
+from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.services import new_message_id
 
 if TYPE_CHECKING:
     from issues.nudges.context import Sweep
@@ -163,9 +173,8 @@ def _write_portably(nudges: _Nudges, *, now: datetime) -> list[int]:
     event_of = {event.issue_id: event.pk for event in events}
     emails = OutboundEmail.objects.bulk_create(
         OutboundEmail(
-            issue_id=m.issue_id,
-            event_id=event_of[m.issue_id],
-            purpose=OutboundEmail.Purpose.NUDGE,
+            purpose=MailPurpose.NUDGE,
+            auto_submitted=MailPurpose.NUDGE in AUTOMATIC_PURPOSES,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[m.to],
             reply_to=m.reply_to,
@@ -178,6 +187,11 @@ def _write_portably(nudges: _Nudges, *, now: datetime) -> list[int]:
             status_changed_at=now,
         )
         for m in nudges.emails
+    )
+    # Each row's link to its issue and NUDGE event (the mail layer knows no issue).
+    IssueOutboundEmail.objects.bulk_create(
+        IssueOutboundEmail(email_id=email.pk, issue_id=m.issue_id, event_id=event_of[m.issue_id])
+        for email, m in zip(emails, nudges.emails, strict=True)
     )
     NudgeDigestItem.objects.bulk_create(
         NudgeDigestItem(

@@ -12,9 +12,19 @@ from django.conf import settings
 from django.db import connection, connections, models
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
-from issues.models import EventKind, Issue, IssueEvent, NotificationPreference, NudgeDigestItem, OutboundEmail
+from issues.emails import AUTOMATIC_PURPOSES
+from issues.models import (
+    EventKind,
+    Issue,
+    IssueEvent,
+    IssueOutboundEmail,
+    MailPurpose,
+    NotificationPreference,
+    NudgeDigestItem,
+)
 from issues.nudges.context import BatchWritten, due_issues
 from issues.nudges.rules import AUDIENCES, ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, Role, london
+from smartcard_route.mail.models import OutboundEmail
 
 if TYPE_CHECKING:
     from issues.nudges.context import Sweep
@@ -68,10 +78,12 @@ def _batch_parameters(sweep: Sweep) -> dict[str, Any]:
             {f"{kind} {role}": [TEMPLATES[kind, role], SUBJECTS[kind, role]] for kind, role in TEMPLATES}
         ),
         "event_ids": _id_sequence(connection.alias, IssueEvent._meta.db_table, IssueEvent._meta.pk.column),  # type: ignore[union-attr]
+        "email_ids": _id_sequence(connection.alias, OutboundEmail._meta.db_table, OutboundEmail._meta.pk.column),  # type: ignore[union-attr]
         "cpe_it_email": settings.CPE_IT_EMAIL,
         "digest": Delivery.DAILY_DIGEST.value,
         "nudge": EventKind.NUDGE.value,
-        "purpose": OutboundEmail.Purpose.NUDGE.value,
+        "purpose": MailPurpose.NUDGE.value,
+        "auto_submitted": MailPurpose.NUDGE in AUTOMATIC_PURPOSES,
         "queued": OutboundEmail.Status.QUEUED.value,
         "from_email": settings.DEFAULT_FROM_EMAIL,
         "tracking_prefix": f"{settings.INBOUND_LOCAL_PART}+",
@@ -104,8 +116,9 @@ def _batch_sql(due_sql: str, params: dict[str, Any]) -> str:
       mailbox as the last resort ("nobody else"), one per address: the first by the audience's
       order, then by membership (as `RecipientDirectory.for_issue`);
     - `told`: the last resort only where nobody else is left;
-    - `nudge`, `email`, `item`: the NUDGE event (its text as the portable path's `_event_text`),
-      an outbox row per recipient by email, a digest item per person by daily digest.
+    - `nudge`, `email`, `link`, `item`: the NUDGE event (its text as the portable path's
+      `_event_text`), an outbox row per recipient by email (numbered in `told`) with its link to
+      the issue and event (IssueOutboundEmail), a digest item per person by daily digest.
 
     `_insert_select` adds the defaults of the columns it does not set to `params`."""
     table = _table
@@ -148,16 +161,16 @@ def _batch_sql(due_sql: str, params: dict[str, Any]) -> str:
     emails = _insert_select(
         OutboundEmail,
         {
-            "issue_id": "t.issue_id",
-            "event_id": "t.event_id",
+            "id": "t.email_id",
             "purpose": "%(purpose)s",
+            "auto_submitted": "%(auto_submitted)s",
             "from_email": "%(from_email)s",
             "to": "jsonb_build_array(t.email)",
             "reply_to": "t.reply_to",
             "subject": "t.subject",
             "template": "t.template",
             "context": "jsonb_build_object('role', t.role)",
-            "message_id": (  # as issues.emails.new_message_id
+            "message_id": (  # as smartcard_route.mail.services.new_message_id
                 "'<' || to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::bigint) || '.' "
                 "|| replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'"
             ),
@@ -165,6 +178,12 @@ def _batch_sql(due_sql: str, params: dict[str, Any]) -> str:
             "created_at": "%(now)s",
             "status_changed_at": "%(now)s",
         },
+        "told AS t WHERE NOT t.by_digest",
+        params,
+    )
+    links = _insert_select(
+        IssueOutboundEmail,
+        {"email_id": "t.email_id", "issue_id": "t.issue_id", "event_id": "t.event_id"},
         "told AS t WHERE NOT t.by_digest",
         params,
     )
@@ -258,7 +277,8 @@ chosen AS (
     ORDER BY k.issue_id, lower(k.email), k.rank, k.position
 ),
 told AS (
-    SELECT t.*, '[' || t.reference || '] ' || (t.mail ->> 1) AS subject, t.mail ->> 0 AS template
+    SELECT t.*, '[' || t.reference || '] ' || (t.mail ->> 1) AS subject, t.mail ->> 0 AS template,
+        CASE WHEN NOT t.by_digest THEN nextval(%(email_ids)s::regclass) END AS email_id
     FROM (
         SELECT chosen.*, count(*) OVER (PARTITION BY chosen.issue_id) AS recipients,
             %(mail)s::jsonb -> (chosen.due_kind || ' ' || chosen.role) AS mail
@@ -268,6 +288,7 @@ told AS (
 ),
 nudge AS ({events} RETURNING id),
 email AS ({emails} RETURNING id),
+link AS ({links}),
 item AS ({items} RETURNING id)
 SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM claimed), ARRAY(SELECT id FROM email ORDER BY id),
     (SELECT count(*) FROM item)

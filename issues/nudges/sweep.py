@@ -3,7 +3,6 @@ are in issues.nudges)."""
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +14,7 @@ from django.utils import timezone
 from issues.nudges import portable, statement
 from issues.nudges.context import Sweep
 from issues.nudges.rules import batch_size, sweep_connections
-
-logger = logging.getLogger(__name__)
+from smartcard_route.mail import services as mail
 
 
 @dataclass
@@ -81,21 +79,7 @@ def _sweep_batch(sweep: Sweep, size: int, result: SweepResult) -> tuple[int, int
     result.nudged += written.claimed
     result.emails += len(written.email_ids)
     result.digest_items += written.digest_items
-    email_ids = written.email_ids
-    if email_ids:
-        transaction.on_commit(lambda: deliver_outbound_emails(email_ids))
+    # After commit, one task fans out their delivery. With the broker down the rows stay queued,
+    # and the outbox's requeue beat task enqueues them once it is back.
+    mail.outbound_emails_enqueue_after_commit(written.email_ids)
     return written.seen, written.claimed
-
-
-def deliver_outbound_emails(email_ids: list[int]) -> None:
-    """Enqueue delivery of these outbox rows (after commit). With the broker down the rows stay
-    queued, and the outbox's requeue beat task enqueues them once it is back."""
-    from issues.tasks import enqueue_outbound_emails
-
-    try:
-        # argsrepr: Celery would otherwise write out the thousand ids for its logs.
-        enqueue_outbound_emails.apply_async(  # type: ignore[call-arg]  # Celery takes it; its stubs do not list it
-            (email_ids,), argsrepr=f"({len(email_ids)} outbox ids,)"
-        )
-    except Exception:
-        logger.exception("Could not enqueue %s nudge emails; the requeue sweep will retry.", len(email_ids))

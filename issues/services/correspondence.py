@@ -9,7 +9,8 @@ from django.conf import settings
 from directory.models import User
 from issues import emails
 from issues.exceptions import TransitionNotAllowedNow
-from issues.models import EventKind, InboundEmail, Issue, IssueEvent, OutboundEmail
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
 
 
 def lpc_recipients(issue: Issue) -> list[str]:
@@ -34,7 +35,7 @@ def require_lpc(issue: Issue) -> list[str]:
 def correspondence_context(issue: Issue) -> list[dict[str, Any]]:
     """The RA correspondence on the issue as items for the forward templates, oldest first."""
     items: list[dict[str, Any]] = []
-    requests = OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
+    requests = OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.RA_REQUEST)
     for row in requests:
         items.append(
             {
@@ -76,7 +77,7 @@ def correspondence_context(issue: Issue) -> list[dict[str, Any]]:
 
 
 def has_ra_correspondence(issue: Issue) -> bool:
-    if OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST).exists():
+    if OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.RA_REQUEST).exists():
         return True
     events = IssueEvent.objects.filter(issue=issue)
     if events.filter(kind__in=[EventKind.REQUEST_CONFIRMED, EventKind.EMAIL_IN, EventKind.RA_REPLY]).exists():
@@ -133,7 +134,7 @@ def queue_lpc_forward(
     return queue_forward(
         issue,
         event=event,
-        purpose=OutboundEmail.Purpose.LPC_CC,
+        purpose=MailPurpose.LPC_CC,
         template="issue_lpc_cc",
         context={"owner": user, "note": note},
         to=recipients,

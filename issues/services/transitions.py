@@ -33,7 +33,7 @@ from directory.models import RegistrationAuthority, User
 from issues import emails, route
 from issues.emails import RaRequest, issue_ra_request_preview
 from issues.exceptions import IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose
 from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
 from issues.services.events import CLOCK_FIELDS, clock_for_state, record_event
 from issues.services.steps import checked
@@ -149,7 +149,7 @@ def issue_contact_ra(
         if values["send_via"] == route.SEND_VIA_APP:
             earlier = emails.thread_message_ids(issue)
             request = emails.queue_outbound_email(
-                purpose=OutboundEmail.Purpose.RA_REQUEST,
+                purpose=MailPurpose.RA_REQUEST,
                 issue=issue,
                 event=event,
                 to=[ra.email],
@@ -245,7 +245,7 @@ def issue_escalate_to_cpe(*, user: User, issue: Issue, note: str) -> Issue:
         queue_forward(
             issue,
             event=event,
-            purpose=OutboundEmail.Purpose.CPE_ESCALATION,
+            purpose=MailPurpose.CPE_ESCALATION,
             template="issue_cpe_escalation",
             context={"officer": user, "note": step.values["note"]},
             to=[settings.CPE_IT_EMAIL],

@@ -1,20 +1,23 @@
-"""'Report wrong or missing details' on RA and LPC pages, the email to the directory manager, and
-the directory manager's queue."""
+"""'Report wrong or missing details' on RA and LPC pages, the email to the directory manager (through
+the mail layer's outbox), and the directory manager's queue."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
-from celery import current_app
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from directory.models import CorrectionReport, RegistrationAuthority
 from directory.services import correction_report_create
-from directory.tasks import notify_directory_manager, notify_directory_manager_pending
+from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.services import SendOutcome, outbound_email_send
+from smartcard_route.mail.tasks import requeue_stuck_outbound_emails, send_outbound_email
 from tests.issues.factories import LPCFactory, RegistrationAuthorityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +47,13 @@ def ra(db):
 
 @pytest.fixture
 def report(ra, staff):
-    return CorrectionReport.objects.create(ra=ra, reporter=staff, details="The phone number is now 0113 496 0999.")
+    return correction_report_create(reporter=staff, target=ra, details="The phone number is now 0113 496 0999.")
+
+
+def email_of(report: CorrectionReport) -> OutboundEmail:
+    """The report's email to the directory manager (its outbox row)."""
+    assert report.email is not None
+    return report.email
 
 
 def report_page(target) -> str:
@@ -69,7 +78,8 @@ def test_it_records_a_report_and_emails_the_manager_after_commit(client, staff, 
     assert len(callbacks) == 1  # the task is enqueued after the commit...
     assert mail.outbox == []  # ...and nothing is sent inside the request
 
-    assert notify_directory_manager(report.pk) is True
+    assert email_of(report).purpose == "correction_report"
+    assert send_outbound_email(email_of(report).pk) == "sent"  # the outbox's task, as the worker runs it
 
     (message,) = mail.outbox
     assert message.to == [MANAGER_EMAIL]
@@ -82,21 +92,6 @@ def test_it_records_a_report_and_emails_the_manager_after_commit(client, staff, 
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert "The phone number is now 0113 496 0999." in str(html)
-
-
-def test_it_enqueues_the_task_by_the_name_it_is_registered_under(
-    staff, ra, django_capture_on_commit_callbacks, monkeypatch
-):
-    # The services name the task rather than import it (directory.tasks imports the services).
-    sent = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
-
-    with django_capture_on_commit_callbacks(execute=True):
-        report = correction_report_create(reporter=staff, target=ra, details="Wrong phone number")
-
-    ((name, args),) = sent
-    assert current_app.tasks[name] == notify_directory_manager  # (a shared_task is a proxy of the registered one)
-    assert args == [report.pk]
 
 
 def test_it_thanks_the_reporter_on_the_ra_page(client, staff, ra):
@@ -115,45 +110,53 @@ def test_it_records_a_report_about_an_lpc(client, staff):
 
     report = CorrectionReport.objects.get()
     assert (report.ra, report.lpc) == (None, lpc)
-    notify_directory_manager(report.pk)
+    send_outbound_email(email_of(report).pk)
     assert mail.outbox[0].subject == "Directory correction reported: Community Pharmacy West Pennine"
 
 
 def test_it_emails_the_manager_once_however_often_the_task_runs(report):
-    assert notify_directory_manager(report.pk) is True
-    assert notify_directory_manager(report.pk) is False
+    assert send_outbound_email(email_of(report).pk) == "sent"
+    assert send_outbound_email(email_of(report).pk) == "not_claimed"
 
     assert len(mail.outbox) == 1
-    report.refresh_from_db()
-    assert report.notified_at is not None
+    assert OutboundEmail.objects.get(pk=email_of(report).pk).status == OutboundEmail.Status.SENT
 
 
 @override_settings(EMAIL_BACKEND="tests.directory.test_correction_reports.FailingEmailBackend")
 def test_it_releases_its_claim_when_sending_fails_so_a_retry_sends_it(report, settings):
-    # Called directly (not by a worker), Celery's retry raises the original error.
-    with pytest.raises(ConnectionRefusedError):
-        notify_directory_manager(report.pk)
-    report.refresh_from_db()
-    assert report.notified_at is None
+    result = outbound_email_send(email_id=email_of(report).pk)
+    assert result.outcome is SendOutcome.RETRY  # the task retries it, with backoff
+    assert "ConnectionRefusedError" in result.error
+    assert OutboundEmail.objects.get(pk=email_of(report).pk).status == OutboundEmail.Status.QUEUED
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert notify_directory_manager(report.pk) is True
+    assert send_outbound_email(email_of(report).pk) == "sent"
     assert len(mail.outbox) == 1
 
 
-def test_it_sends_later_the_email_of_reports_whose_task_was_lost(report, ra, staff, time_machine):
-    time_machine.move_to(report.created_at)
-    CorrectionReport.objects.create(ra=ra, reporter=staff, details="Sent already", notified_at=report.created_at)
-    time_machine.shift(100)
+def test_it_sends_later_the_email_of_reports_whose_task_was_lost(
+    ra, staff, time_machine, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES = 10
+    time_machine.move_to(timezone.now())
+    report = correction_report_create(reporter=staff, target=ra, details="The phone number is now 0113 496 0999.")
+    sent_already = correction_report_create(reporter=staff, target=ra, details="Sent already")
+    send_outbound_email(email_of(sent_already).pk)
+    mail.outbox.clear()
+    time_machine.shift(timedelta(minutes=8))
     recent = correction_report_create(reporter=staff, target=ra, details="Reported a moment ago")
-    time_machine.shift(60)
+    time_machine.shift(timedelta(minutes=3))
 
-    assert notify_directory_manager_pending() == 1
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert requeue_stuck_outbound_emails() == 1  # the outbox's beat task
+    assert len(callbacks) == 1
+    send_outbound_email(email_of(report).pk)  # the task it enqueued, as the worker runs it
 
     (message,) = mail.outbox
     assert report.details in message.body
-    assert CorrectionReport.objects.get(pk=report.pk).notified_at is not None
-    assert CorrectionReport.objects.get(pk=recent.pk).notified_at is None  # its own task may still be on its way
+    assert OutboundEmail.objects.get(pk=email_of(report).pk).status == OutboundEmail.Status.SENT
+    # its own task may still be on its way
+    assert OutboundEmail.objects.get(pk=email_of(recent).pk).status == OutboundEmail.Status.QUEUED
 
 
 @pytest.mark.parametrize("details", ["", "   "])
@@ -261,4 +264,14 @@ def test_it_emails_the_manager_through_a_real_worker(client, celery_worker_threa
     while not mail.outbox and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [message.to for message in mail.outbox] == [[MANAGER_EMAIL]]
-    assert CorrectionReport.objects.get().notified_at is not None
+    assert email_of(CorrectionReport.objects.get()).status == OutboundEmail.Status.SENT
+
+
+def test_it_keeps_the_report_when_there_is_no_manager_to_email(ra, staff, settings):
+    settings.DIRECTORY_MANAGER_EMAIL = ""
+
+    report = correction_report_create(reporter=staff, target=ra, details="The RA moved.")
+
+    assert CorrectionReport.objects.get() == report
+    assert report.email is None
+    assert not OutboundEmail.objects.exists()

@@ -11,8 +11,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from issues.models import EventKind, Issue, OutboundEmail, State
+from issues.models import EventKind, Issue, MailPurpose, State
 from issues.presentation import deadline_text
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import PharmacyFactory, UserFactory
 
 AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -119,7 +120,7 @@ def test_it_takes_a_locked_card_from_report_to_resolved(page, axe, pharmacist, c
     page.get_by_label("Send it from Smartcard Route").check()
     page.get_by_role("button", name="Continue").click()
     expect(page.locator(".app-issue-status")).to_contain_text("RA contacted")
-    email = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
+    email = OutboundEmail.objects.get(issue=issue, purpose=MailPurpose.RA_REQUEST)
     sent = wait_until_sent(email.pk)
     assert sent.to == [issue.pharmacy.ra.email]
     assert [message.subject for message in mailoutbox] == [sent.subject]

@@ -13,7 +13,8 @@ import factory
 from django.utils import timezone
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, RegistrationAuthority, User
-from issues.models import Deadline, Issue, IssueEvent, Kind, State
+from issues.models import Deadline, Issue, IssueEvent, IssueOutboundEmail, Kind, State
+from smartcard_route.mail.models import OutboundEmail
 
 
 def ods_code(n: int) -> str:
@@ -140,3 +141,10 @@ class IssueEventFactory(factory.django.DjangoModelFactory[IssueEvent]):
     issue = factory.SubFactory(IssueFactory)
     kind = "note"
     text = "A note."
+
+
+def outbound_email_about(issue: Issue, *, event: IssueEvent | None = None, **fields: Any) -> OutboundEmail:
+    """An outbox row written about `issue` (with its link row), as issues.emails writes them."""
+    email = OutboundEmail.objects.create(**fields)
+    IssueOutboundEmail.objects.create(email=email, issue=issue, event=event)
+    return email

@@ -13,8 +13,8 @@ from typing import Any, cast
 import pytest
 from django.test import Client
 
-from issues.models import InboundEmail, Issue, OutboundEmail, State
-from tests.issues import payloads
+from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, MailPurpose, State, UnmatchedEmail
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from tests.issues.factories import (
     IssueFactory,
     LPCFactory,
@@ -22,7 +22,9 @@ from tests.issues.factories import (
     PharmacyOwnerFactory,
     RegistrationAuthorityFactory,
     UserFactory,
+    outbound_email_about,
 )
+from tests.mail import payloads
 
 RA_EMAIL = "ra.team@ra.example"
 REQUEST_MESSAGE_ID = "<request-1@smartcard-route.localhost>"
@@ -89,9 +91,9 @@ def issue(pharmacy: Any, reporter: Any) -> Issue:
 
 @pytest.fixture
 def ra_request(issue: Issue) -> OutboundEmail:
-    return OutboundEmail.objects.create(
-        issue=issue,
-        purpose=OutboundEmail.Purpose.RA_REQUEST,
+    return outbound_email_about(
+        issue,
+        purpose=MailPurpose.RA_REQUEST,
         from_email="Smartcard Route <noreply@smartcard-route.localhost>",
         to=[RA_EMAIL],
         subject=f"[{issue.reference}] Smartcard help for High Street Pharmacy",
@@ -144,3 +146,47 @@ def only_email() -> InboundEmail:
     emails = list(InboundEmail.objects.all())
     assert len(emails) == 1, emails
     return emails[0]
+
+
+def routed(email: InboundEmail) -> tuple[str, int | None, str, str]:
+    """Where an email landed, as (status, issue id, matched by, sender role): ("matched", ...) on
+    its one issue, or ("unmatched", None, "", "unknown") in CPE IT's queue."""
+    matches = list(InboundEmailMatch.objects.filter(email=email))
+    if not matches:
+        assert UnmatchedEmail.objects.filter(email=email).exists(), f"email {email.pk} is neither matched nor queued"
+        return ("unmatched", None, "", "unknown")
+    [match] = matches
+    assert not UnmatchedEmail.objects.filter(email=email).exists()
+    return ("matched", match.issue_id, match.matched_by, match.sender_role)
+
+
+# Delivery tracking
+
+Track = Callable[..., Any]
+
+KINDS = {
+    "postmark": {"delivered": "delivery", "bounced": "bounce", "complained": "spam_complaint"},
+    "amazon_ses": {"delivered": "delivery", "bounced": "bounce", "complained": "complaint"},
+}
+
+
+@pytest.fixture
+def track(client: Client, provider: str) -> Track:
+    """Post one delivery event about one of our messages, as this provider would."""
+
+    def post(
+        what: str, *, esp_message_id: str = REQUEST_ESP_ID, recipient: str = RA_EMAIL, secret: str | None = None
+    ) -> Any:
+        kind = KINDS[provider][what]
+        secret = payloads.WEBHOOK_SECRET if secret is None else secret
+        if provider == "postmark":
+            payload = payloads.postmark_tracking(kind, esp_message_id=esp_message_id, recipient=recipient)
+            return payloads.post_postmark(client, payloads.POSTMARK_TRACKING_URL, payload, secret=secret)
+        envelope = payloads.ses_tracking(kind, esp_message_id=esp_message_id, recipient=recipient)
+        return payloads.post_sns(client, payloads.SES_TRACKING_URL, envelope, secret=secret)
+
+    return post
+
+
+def delivery_events(request: OutboundEmail) -> list[IssueEvent]:
+    return list(IssueEvent.objects.filter(issue=request.issue_link.issue, kind=EventKind.DELIVERY).order_by("pk"))

@@ -7,7 +7,8 @@ from rest_framework.test import APIClient
 
 from issues import route, services
 from issues.api import IssueViewSet
-from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import Deadline, EventKind, Issue, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory, PharmacyFactory
 
 
@@ -84,7 +85,7 @@ def test_it_contacts_the_ra_from_the_users_own_mailbox(as_staff, issue):
         format="json",
     )
     assert response.status_code == 200
-    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.RA_REQUEST).exists()
+    assert not OutboundEmail.objects.filter(purpose=MailPurpose.RA_REQUEST).exists()
     assert EventKind.REQUEST_CONFIRMED in [event["kind"] for event in response.json()["events"]]
 
 

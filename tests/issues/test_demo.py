@@ -15,8 +15,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
+from issues.models import EventKind, Issue, IssueEvent
 from issues.nudges import nudges_sweep
+from smartcard_route.mail.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 

@@ -20,13 +20,14 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 
 from directory.accounts.tasks import password_reset_send
-from directory.emails import correction_report_message
+from directory.emails import correction_report_queue
 from directory.models import CorrectionReport
 from issues import nudges, services
-from issues.emails import outbound_email_bodies
 from issues.inbound import inbound_email_record
-from issues.models import InboundEmail, Issue, NotificationPreference, OutboundEmail
-from issues.tracking import outbound_delivery_record
+from issues.models import InboundEmailMatch, Issue, MailPurpose, NotificationPreference
+from smartcard_route.mail.models import InboundEmail, OutboundEmail
+from smartcard_route.mail.services import outbound_email_bodies
+from smartcard_route.mail.services.tracking import outbound_delivery_record
 from tests.issues.factories import (
     LPCFactory,
     PharmacyFactory,
@@ -140,10 +141,10 @@ class World:
             subject=f"Re: [{issue.reference}] {SUMMARY}",
             body_text="We've looked & it's fixed.",
         )
-        inbound_email_record(email=email, issue=issue, matched_by=InboundEmail.MatchedBy.TOKEN)
+        inbound_email_record(email=email, issue=issue, matched_by=InboundEmailMatch.MatchedBy.TOKEN)
 
     def _ra_address_bounces(self, issue: Issue) -> None:
-        request = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
+        request = OutboundEmail.objects.get(issue=issue, purpose=MailPurpose.RA_REQUEST)
         OutboundEmail.objects.filter(pk=request.pk).update(status=OutboundEmail.Status.SENT, esp_message_id="esp-1")
         outbound_delivery_record(
             esp_message_id="esp-1",
@@ -163,8 +164,9 @@ def correction_report(world: World) -> tuple[str, str]:
     report = CorrectionReport.objects.create(
         ra=world.ra, reporter=world.owner, details="St Mary's & co's email bounces."
     )
-    message = correction_report_message(report=report, to="directory@cpe.example")
-    return str(message.body), str(message.alternatives[0][0])
+    row = correction_report_queue(report=report)
+    assert row is not None
+    return outbound_email_bodies(row)
 
 
 def password_reset(world: World) -> tuple[str, str]:
@@ -175,7 +177,7 @@ def password_reset(world: World) -> tuple[str, str]:
     return f"{message.subject}\n{message.body}", str(message.alternatives[0][0])
 
 
-Purpose = OutboundEmail.Purpose
+Purpose = MailPurpose
 # Each email template, and how the site comes to send it.
 SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
     "issue_ra_request": lambda w: row(issue=w.waiting, purpose=Purpose.RA_REQUEST),

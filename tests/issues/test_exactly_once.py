@@ -36,8 +36,9 @@ from kombu import Connection
 from kombu import pools as kombu_pools
 
 from issues import nudges, services
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose, State
 from smartcard_route.celery import app
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,7 @@ needs_redis_server = pytest.mark.skipif(
 pytestmark = [pytest.mark.celery_worker, needs_postgresql]
 
 Status = OutboundEmail.Status
+OUTBOX_TABLE = OutboundEmail._meta.db_table
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 60, what: str = "the condition") -> Any:
@@ -99,7 +101,7 @@ def sent_message_ids(mail_dir: Path) -> Counter[str]:
 
 
 def nudge_email_ids() -> set[str]:
-    return set(OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).values_list("message_id", flat=True))
+    return set(OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).values_list("message_id", flat=True))
 
 
 def assert_each_issue_nudged_once(issues: list[Issue], *, emails_per_issue: int) -> None:
@@ -107,7 +109,7 @@ def assert_each_issue_nudged_once(issues: list[Issue], *, emails_per_issue: int)
         assert IssueEvent.objects.filter(issue=issue, kind=EventKind.NUDGE).count() == 1, issue.reference
         issue.refresh_from_db()
         assert issue.reminders_sent == 1
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).count() == emails_per_issue * len(issues)
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).count() == emails_per_issue * len(issues)
 
 
 def database_url() -> str:
@@ -319,10 +321,10 @@ def test_it_sends_each_nudge_once_when_the_pool_process_dies_mid_sweep(
         # Hold the outbox so the sweep stops inside its first batch: claimed, its writes waiting,
         # nothing committed.
         with admin.cursor() as cursor:
-            cursor.execute("LOCK TABLE issues_outboundemail IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {OUTBOX_TABLE} IN SHARE ROW EXCLUSIVE MODE")
         worker.start()
         nudge_sweep.delay()
-        stuck = wait_for(lambda: other_backend_waiting_on(admin, "issues_outboundemail"), what="the sweep to block")
+        stuck = wait_for(lambda: other_backend_waiting_on(admin, OUTBOX_TABLE), what="the sweep to block")
 
         os.kill(worker.pool_process(), signal.SIGKILL)  # the process running the sweep dies mid-batch
         admin.rollback()  # let go of the outbox
@@ -355,10 +357,10 @@ def test_it_sends_each_nudge_once_when_the_whole_worker_is_killed_mid_sweep_and_
     worker = worker_factory(NUDGE_BATCH_SIZE="10")
     try:
         with admin.cursor() as cursor:
-            cursor.execute("LOCK TABLE issues_outboundemail IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {OUTBOX_TABLE} IN SHARE ROW EXCLUSIVE MODE")
         worker.start()
         nudge_sweep.delay()
-        stuck = wait_for(lambda: other_backend_waiting_on(admin, "issues_outboundemail"), what="the sweep to block")
+        stuck = wait_for(lambda: other_backend_waiting_on(admin, OUTBOX_TABLE), what="the sweep to block")
 
         worker.kill()  # SIGKILL to the main process and the pool alike
         admin.rollback()
@@ -453,7 +455,7 @@ def publish_to(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_it_loses_no_email_through_a_redis_outage(
     transactional_db, pharmacy, owner, staff, private_redis, worker_factory, caplog
 ):
-    from issues.tasks import requeue_stuck_outbound_emails
+    from smartcard_route.mail.tasks import requeue_stuck_outbound_emails
 
     worker = worker_factory(broker_url=private_redis.url, OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES="0")
     worker.start()
@@ -476,8 +478,15 @@ def test_it_loses_no_email_through_a_redis_outage(
     rows = OutboundEmail.objects.all()
     assert rows.count() == 1 + 2 * 5
     assert set(rows.values_list("status", flat=True)) == {Status.QUEUED}  # written, waiting for the broker
-    failed = {record.name for record in caplog.records if record.getMessage().startswith("Could not enqueue")}
-    assert failed == {"issues.emails", "issues.nudges.sweep"}  # the request to the RA and the nudges alike
+    failed = sorted(
+        record.getMessage() for record in caplog.records if record.getMessage().startswith("Could not enqueue")
+    )
+    request = OutboundEmail.objects.get(purpose=MailPurpose.RA_REQUEST)
+    # the request to the RA and the nudges (one batch of ten) alike
+    assert [message.split(";")[0] for message in failed] == [
+        "Could not enqueue 10 outbound emails",
+        f"Could not enqueue outbound email {request.pk}",
+    ]
 
     private_redis.start()  # Redis is back, empty: every message published before is gone
     requeue_stuck_outbound_emails.delay()  # the beat task's next run

@@ -9,11 +9,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from issues.models import Deadline, EventKind, InboundEmail, Issue, IssueEvent, State
-from tests.issues import payloads
+from issues.models import Deadline, EventKind, InboundEmailMatch, Issue, IssueEvent, State
+from smartcard_route.mail.models import InboundEmail, InboundPost
 from tests.issues.inbound_fixtures import *  # noqa: F403
-from tests.issues.inbound_fixtures import GENERIC_ADDRESS, RA_EMAIL, make_issue, tracking_address
-from tests.issues.payloads import Mail
+from tests.issues.inbound_fixtures import GENERIC_ADDRESS, RA_EMAIL, make_issue, routed, tracking_address
+from tests.mail import payloads
+from tests.mail.payloads import Mail
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def unmatched(client: Client, issue: Issue) -> InboundEmail:
             attachments=[("letter.pdf", "application/pdf", b"%PDF-1.4 letter")],
         ),
     )
-    assert email.status == InboundEmail.Status.UNMATCHED
+    assert routed(email)[0] == "unmatched"
     client.logout()
     return email
 
@@ -71,8 +72,7 @@ def test_it_hides_unmatched_mail_from_everyone_but_cpe_it(
     assert client.get(reverse("issues:unmatched_mail_detail", args=[unmatched.pk])).status_code == 404
     response = client.post(reverse("issues:unmatched_mail_attach", args=[unmatched.pk]), {"reference": "SC-1"})
     assert response.status_code == 404
-    unmatched.refresh_from_db()
-    assert unmatched.status == InboundEmail.Status.UNMATCHED
+    assert routed(unmatched)[0] == "unmatched"
 
 
 def test_it_asks_an_anonymous_visitor_to_log_in(client: Client, unmatched: InboundEmail) -> None:
@@ -105,9 +105,8 @@ def test_it_attaches_an_unmatched_email_and_records_it_like_a_match(
 
     assert response.status_code == 302
     assert response["Location"] == reverse("issues:detail", kwargs={"reference": issue.reference})
-    unmatched.refresh_from_db()
-    assert (unmatched.status, unmatched.issue_id, unmatched.matched_by) == ("matched", issue.pk, "manual")
-    assert unmatched.attached_by == cpe_it
+    assert routed(unmatched)[:3] == ("matched", issue.pk, "manual")
+    assert InboundEmailMatch.objects.get(email=unmatched).attached_by == cpe_it
     event = IssueEvent.objects.get(issue=issue, kind=EventKind.EMAIL_IN)
     assert "Attached by Casey IT" in event.text
     issue.refresh_from_db()
@@ -132,8 +131,7 @@ def test_it_explains_a_wrong_reference(
     assert response.status_code == 400
     page = response.content.decode()
     assert "There is a problem" in page and message in page
-    unmatched.refresh_from_db()
-    assert unmatched.status == InboundEmail.Status.UNMATCHED
+    assert routed(unmatched)[0] == "unmatched"
 
 
 def test_it_lets_those_who_see_the_issue_download_its_attachments_and_nobody_else(
@@ -195,3 +193,24 @@ def test_it_shows_inbound_email_on_the_timeline_to_the_lpc_and_cpe_it(
         assert "Please send the ODS code of the second site." in page
         assert "form.pdf" in page
         assert "Automatic reply" in page
+
+
+def test_it_shows_cpe_it_a_post_that_could_not_be_read_and_lets_them_download_it(
+    client: Client, cpe_it: Any, reporter: Any
+) -> None:
+    assert payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, '{"FromFull": 7}').status_code == 400
+    post = InboundPost.objects.get()
+    client.force_login(cpe_it)
+
+    page = client.get(LIST_URL).content.decode()
+
+    assert "Posts that could not be read" in page
+    assert "object has no attribute" in post.error and "object has no attribute" in page
+    download = client.get(reverse("issues:unreadable_post", args=[post.pk]))
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download.content == b'{"FromFull": 7}'
+
+    client.force_login(reporter)
+    assert client.get(reverse("issues:unreadable_post", args=[post.pk])).status_code == 404

@@ -19,22 +19,24 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from issues import nudges, services
-from issues.emails import SendOutcome, outbound_email_bodies, outbound_email_send
 from issues.models import (
     Deadline,
     EventKind,
     Issue,
     IssueEvent,
+    MailPurpose,
     NotificationPreference,
     NudgeDigestItem,
-    OutboundEmail,
     State,
 )
 from issues.nudges import portable, statement
 from issues.nudges.context import Sweep
+from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.services import SendOutcome, outbound_email_bodies, outbound_email_send
 from tests.issues.factories import IssueFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -58,7 +60,7 @@ def nudge_events(issue: Issue) -> list[IssueEvent]:
 
 
 def nudge_emails(issue: Issue) -> dict[str, OutboundEmail]:
-    rows = OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.NUDGE).order_by("pk")
+    rows = OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.NUDGE).order_by("pk")
     return {row.to[0]: row for row in rows}
 
 
@@ -124,7 +126,7 @@ def test_it_nudges_the_reporter_and_owner_when_the_ra_window_ends_across_christm
     assert set(emails) == {staff.email, owner.email}
     for email in emails.values():
         assert email.subject.startswith(f"[{issue.reference}] No reply from the RA yet")
-        assert email.event_id == event.pk
+        assert (email.issue_link.issue_id, email.issue_link.event_id) == (issue.pk, event.pk)
         assert email.status == OutboundEmail.Status.QUEUED
         assert email.reply_to == f"{settings.INBOUND_LOCAL_PART}+{issue.tracking_token}@{settings.INBOUND_DOMAIN}"
         assert email.message_id.startswith("<") and email.message_id.endswith(f"@{settings.INBOUND_DOMAIN}>")
@@ -174,7 +176,7 @@ def test_it_sends_nothing_again_for_the_same_deadline(ra_contacted):
     assert sweep_at(london(2026, 12, 30, 10, 1)).nudged == 0
     assert sweep_at(london(2027, 1, 4, 9, 59)).nudged == 0
     assert len(nudge_events(ra_contacted)) == 1
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).count() == 2
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).count() == 2
 
 
 def test_it_repeats_a_window_apart_then_daily_through_the_digest(ra_contacted, staff, owner, settings):
@@ -193,7 +195,7 @@ def test_it_repeats_a_window_apart_then_daily_through_the_digest(ra_contacted, s
     assert (issue.reminders_sent, issue.due_at) == (3, london(2027, 1, 6, 10, 0))
     assert [e.data["reminder"] for e in nudge_events(issue)] == [1, 2, 3]
     assert set(NudgeDigestItem.objects.values_list("user_id", flat=True)) == {staff.pk, owner.pk}
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.NUDGE).count() == 4
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).count() == 4
 
 
 def test_it_chases_an_emergency_after_half_a_working_day(reported, staff):
@@ -372,7 +374,7 @@ def test_it_puts_reminders_in_the_digest_for_people_who_chose_it(ra_contacted, s
 
     assert (sent.emails, sent.items) == (1, 1)
     assert (again.emails, again.items) == (0, 0)
-    [digest] = OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.DIGEST)
+    [digest] = OutboundEmail.objects.filter(purpose=MailPurpose.DIGEST)
     assert digest.to == [owner.email]
     assert f"[{ra_contacted.reference}]" in digest.subject
     assert f"[{ra_contacted.reference}] Riverside Pharmacy (FA123)" in digest.body_text
@@ -392,7 +394,7 @@ def test_it_drops_digest_items_for_issues_that_moved_on(ra_contacted, staff, own
         result = nudges.nudge_digests_send()
 
     assert (result.emails, result.items, result.dropped) == (0, 1, 1)
-    assert not OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.DIGEST).exists()
+    assert not OutboundEmail.objects.filter(purpose=MailPurpose.DIGEST).exists()
     assert NudgeDigestItem.objects.filter(settled_at__isnull=True).count() == 0
 
 
@@ -519,7 +521,15 @@ def written_rows() -> dict[str, list[tuple[Any, ...]]]:
             )
         ),
     )
-    emails = cast(list[dict[str, Any]], list(OutboundEmail.objects.values()))
+    # Each outbox row with the event of its link row (IssueOutboundEmail).
+    emails = cast(
+        list[dict[str, Any]],
+        list(
+            OutboundEmail.objects.values(
+                *(field.attname for field in OutboundEmail._meta.concrete_fields), event_id=F("issue_link__event_id")
+            )
+        ),
+    )
     items = cast(list[dict[str, Any]], list(NudgeDigestItem.objects.values()))
     return {
         "issues": sorted(Issue.objects.values_list("pk", "due_at", "reminders_sent", "updated_at")),

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from issues import services
 from issues.emails import issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, TransitionNotAllowedNow
-from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import Deadline, EventKind, Issue, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -207,7 +208,7 @@ def test_it_starts_the_lpc_window_and_involves_the_lpc(staff, owner, lpc_officer
     issue = Issue.objects.get(pk=issue.pk)
     assert issue.lpc_involved_at == MONDAY_10
     assert (issue.due_kind, issue.due_at) == (Deadline.LPC_ACTION, datetime(2026, 12, 2, 10, 0, tzinfo=LONDON))
-    forward = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.LPC_CC)
+    forward = OutboundEmail.objects.get(purpose=MailPurpose.LPC_CC)
     assert set(forward.to) == {pharmacy.lpc.email, lpc_officer.email}
 
 

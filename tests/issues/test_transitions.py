@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from issues import services
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import RA_ONLY_KINDS, EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import RA_ONLY_KINDS, EventKind, Issue, IssueEvent, State
 from issues.selectors import issue_allowed_transitions
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory
 
 ROLES = ["staff", "owner", "lpc_officer", "cpe_it", "outsider", "directory_manager"]

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from issues.emails import tracking_address
-from issues.models import EventKind, Issue, OutboundEmail, State
+from issues.models import EventKind, Issue, MailPurpose, State
+from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory
 from tests.issues.pages import text_of
 
@@ -50,7 +51,7 @@ def test_it_sends_the_request_from_the_app_through_the_outbox(client, staff, iss
     assert response.status_code == 302 and response.url == reverse("issues:detail", args=[issue.reference])
     issue.refresh_from_db()
     assert issue.state == State.RA_CONTACTED and issue.due_at is not None
-    email = OutboundEmail.objects.get(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST)
+    email = OutboundEmail.objects.get(issue=issue, purpose=MailPurpose.RA_REQUEST)
     assert email.to == [issue.pharmacy.ra.email]
     assert email.subject.startswith(f"[{issue.reference}]")
     assert email.reply_to == tracking_address(issue)
@@ -77,7 +78,7 @@ def test_it_prepares_the_email_for_the_users_own_mailbox_and_records_it_once_con
     issue.refresh_from_db()
     assert issue.state == State.RA_CONTACTED
     assert issue.events.filter(kind=EventKind.REQUEST_CONFIRMED).exists()
-    assert not OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.RA_REQUEST).exists()
+    assert not OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.RA_REQUEST).exists()
 
 
 def test_it_validates_the_details_and_saves_nothing_when_they_are_wrong(client, staff, issue):
@@ -159,7 +160,7 @@ def test_it_lets_the_owner_copy_in_the_lpc_at_once(client, pharmacy, staff, owne
     client.post(contact(issue), answers(cc_lpc="on"))
     issue.refresh_from_db()
     assert issue.state == State.LPC_CC
-    assert OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.LPC_CC).exists()
+    assert OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.LPC_CC).exists()
 
 
 def test_it_ignores_a_cc_lpc_from_staff(client, staff, issue):

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from directory.demo import ROLES
 from directory.models import User
-from issues.models import EventKind, Issue, IssueEvent, OutboundEmail, State
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose, State
 from issues.nudges import nudges_sweep
+from smartcard_route.mail.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,8 @@ def test_it_creates_issues_in_every_state_through_the_services():
         assert kinds[0] == EventKind.REPORTED
         if issue.state != State.IN_PHARMACY:
             assert EventKind.TRANSITION in kinds
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.RA_REQUEST).count() >= 3
-    assert OutboundEmail.objects.filter(purpose=OutboundEmail.Purpose.CPE_ESCALATION).count() == 1
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.RA_REQUEST).count() >= 3
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.CPE_ESCALATION).count() == 1
 
 
 def test_it_leaves_one_issue_waiting_on_an_ra_whose_window_has_passed():

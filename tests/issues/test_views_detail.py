@@ -13,17 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from issues import services
-from issues.models import (
-    Deadline,
-    EventKind,
-    InboundAttachment,
-    InboundEmail,
-    Issue,
-    IssueEvent,
-    OutboundEmail,
-    State,
-)
-from tests.issues.factories import IssueEventFactory, IssueFactory
+from issues.models import Deadline, EventKind, InboundEmailMatch, Issue, IssueEvent, MailPurpose, State
+from smartcard_route.mail.models import InboundAttachment, InboundEmail, OutboundEmail
+from tests.issues.factories import IssueEventFactory, IssueFactory, outbound_email_about
 from tests.issues.pages import text_of
 
 pytestmark = pytest.mark.django_db
@@ -269,7 +261,7 @@ def test_it_lets_the_owner_copy_in_the_lpc(client, pharmacy, staff, owner):
     assert response.status_code == 302
     issue.refresh_from_db()
     assert issue.state == State.LPC_CC
-    assert OutboundEmail.objects.filter(issue=issue, purpose=OutboundEmail.Purpose.LPC_CC).exists()
+    assert OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.LPC_CC).exists()
 
 
 def test_it_lets_the_lpc_officer_escalate_to_cpe_it(client, pharmacy, staff, owner, lpc_officer):
@@ -363,16 +355,18 @@ def add_correspondence(issue: Issue, count: int) -> None:
     for n in range(count):
         received = IssueEventFactory.create(issue=issue, kind=EventKind.EMAIL_IN, actor=None, text="The RA replied.")
         mail = InboundEmail.objects.create(
-            status=InboundEmail.Status.MATCHED,
-            matched_by=InboundEmail.MatchedBy.TOKEN,
-            sender_role=InboundEmail.Sender.RA,
-            issue=issue,
-            event=received,
             esp_name="test",
             message_id=f"<reply-{issue.pk}-{n}@ra.example.nhs.uk>",
             from_email="ra@example.nhs.uk",
             subject=f"Re: [{issue.reference}] reply {n}",
             body_text=f"Reply number {n}.",
+        )
+        InboundEmailMatch.objects.create(
+            email=mail,
+            issue=issue,
+            event=received,
+            matched_by=InboundEmailMatch.MatchedBy.TOKEN,
+            sender_role=InboundEmailMatch.Sender.RA,
         )
         InboundAttachment.objects.create(
             email=mail, filename=f"form-{n}.pdf", size=2048, file=f"inbound/2026/01/{n:016x}/form-{n}.pdf"
@@ -380,10 +374,10 @@ def add_correspondence(issue: Issue, count: int) -> None:
         InboundAttachment.objects.create(email=mail, filename=f"scan-{n}.tiff", refused_reason="Too large to keep.")
         sent = IssueEventFactory.create(issue=issue, kind=EventKind.NOTE, text="Chased the RA.")
         for copy in range(2):
-            OutboundEmail.objects.create(
-                issue=issue,
+            outbound_email_about(
+                issue,
                 event=sent,
-                purpose=OutboundEmail.Purpose.NOTIFICATION,
+                purpose=MailPurpose.NOTIFICATION,
                 from_email="route@example.org",
                 to=["ra@example.nhs.uk"],
                 subject=f"[{issue.reference}] Chasing the RA {n}.{copy}",

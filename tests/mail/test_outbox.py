@@ -1,5 +1,5 @@
-"""The outbox: rows written with their event, claimed once, sent once, retried on provider errors,
-re-enqueued when stuck; and a real Celery worker delivering them."""
+"""The outbox: rows claimed once, sent once, retried on provider errors, re-enqueued when stuck;
+the news of an issue's mail on its timeline; and a real Celery worker delivering them."""
 
 from __future__ import annotations
 
@@ -13,61 +13,24 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from issues import services
-from issues.emails import (
+from issues.emails import queue_outbound_email, tracking_address
+from issues.models import EventKind, IssueEvent, MailPurpose
+from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.services import (
     SendOutcome,
     outbound_email_requeue,
     outbound_email_send,
     outbound_emails_requeue_stuck,
     outbox_retry_delay,
-    queue_outbound_email,
-    tracking_address,
 )
-from issues.models import EventKind, IssueEvent, OutboundEmail, State
-from issues.tasks import send_outbound_email
-from tests.issues.esp_double import FlakyEspBackend
+from smartcard_route.mail.tasks import send_outbound_email
+from tests.issues.factories import IssueFactory, outbound_email_about
 
-FLAKY = "tests.issues.esp_double.FlakyEspBackend"
 Status = OutboundEmail.Status
-
-
-@pytest.fixture
-def flaky_esp(settings):
-    settings.EMAIL_BACKEND = FLAKY
-    FlakyEspBackend.reset()
-    yield FlakyEspBackend
-    FlakyEspBackend.reset()
 
 
 def contact_ra(issue, user, **fields):
     return services.issue_contact_ra(user=user, issue=issue, question="Please add an email to my profile.", **fields)
-
-
-def test_it_writes_the_ra_request_with_its_event_and_enqueues_it_after_commit(
-    issue, staff, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        contact_ra(issue, staff)
-    email = OutboundEmail.objects.get()
-    event = IssueEvent.objects.get(issue=issue, kind=EventKind.TRANSITION)
-    assert email.event == event
-    assert email.status == Status.QUEUED
-    assert email.to == [issue.pharmacy.ra.email]
-    assert email.cc == [staff.email]
-    assert email.subject.startswith(f"[{issue.reference}] ")
-    assert email.reply_to == tracking_address(issue) == f"issues+{issue.tracking_token}@smartcard-route.localhost"
-    assert email.message_id.startswith("<") and email.message_id.endswith("@smartcard-route.localhost>")
-    for expected in ("Sam Patel", "0113 496 0002", "FA123", "1234 5678 9012", "Please add an email to my profile."):
-        assert expected in email.body_text
-    assert "Please add an email" in email.body_html
-    assert len(callbacks) == 1
-    assert mail.outbox == []  # nothing is sent inside the request
-
-
-def test_it_writes_no_email_when_the_request_goes_from_the_users_own_mailbox(issue, staff):
-    contact_ra(issue, staff, send_via="own_mail")
-    assert not OutboundEmail.objects.exists()
-    confirmed = IssueEvent.objects.get(issue=issue, kind=EventKind.REQUEST_CONFIRMED)
-    assert "FA123" in confirmed.text
 
 
 def test_it_sends_a_row_once_with_its_headers(issue, staff, flaky_esp):
@@ -99,7 +62,7 @@ def test_it_marks_the_apps_own_notices_as_automatic_mail(issue, flaky_esp):
     """Notices, reminders and digests carry Auto-Submitted: auto-generated (RFC 3834), so that
     out-of-office replies do not answer them."""
     notice = queue_outbound_email(
-        purpose=OutboundEmail.Purpose.NOTIFICATION,
+        purpose=MailPurpose.NOTIFICATION,
         issue=issue,
         to=["pharmacist@riverside.example"],
         subject=f"[{issue.reference}] New email from the RA",
@@ -114,9 +77,9 @@ def test_it_marks_the_apps_own_notices_as_automatic_mail(issue, flaky_esp):
 
 def test_it_retries_a_row_it_cannot_render_and_never_sends_it_blank(issue, flaky_esp, settings):
     settings.OUTBOX_MAX_ATTEMPTS = 2
-    row = OutboundEmail.objects.create(
-        issue=issue,
-        purpose=OutboundEmail.Purpose.NUDGE,
+    row = outbound_email_about(
+        issue,
+        purpose=MailPurpose.NUDGE,
         from_email="noreply@example.org",
         to=["pharmacist@riverside.example"],
         subject=f"[{issue.reference}] Reminder",
@@ -136,75 +99,12 @@ def test_it_retries_a_row_it_cannot_render_and_never_sends_it_blank(issue, flaky
 def test_it_refuses_a_row_with_neither_bodies_nor_a_template(issue):
     with pytest.raises(IntegrityError), transaction.atomic():
         OutboundEmail.objects.create(
-            issue=issue,
-            purpose=OutboundEmail.Purpose.NOTIFICATION,
+            purpose=MailPurpose.NOTIFICATION,
             from_email="noreply@example.org",
             to=["pharmacist@riverside.example"],
             subject="Nothing to say",
             message_id="<empty@example.org>",
         )
-
-
-def test_it_threads_the_lpc_forward_under_the_ra_request(issue, staff, owner):
-    contact_ra(issue, staff)
-    services.issue_cc_lpc(user=owner, issue=issue, note="Please chase the RA.")
-    request, forward = OutboundEmail.objects.order_by("pk")
-    assert forward.purpose == OutboundEmail.Purpose.LPC_CC
-    assert forward.in_reply_to == request.message_id
-    assert request.message_id in forward.references
-    lpc = issue.pharmacy.lpc
-    assert lpc.email in forward.to
-    assert "Please chase the RA." in forward.body_text
-    assert "Please add an email to my profile." in forward.body_text  # the RA thread
-
-
-def test_it_threads_the_ra_request_under_earlier_mail_on_the_issue(issue, staff):
-    IssueEvent.objects.create(
-        issue=issue, kind=EventKind.EMAIL_IN, text="Email from the RA", data={"message_id": "<early@nhs.example>"}
-    )
-    contact_ra(issue, staff)
-    request = OutboundEmail.objects.get()
-    assert (request.in_reply_to, request.references) == ("<early@nhs.example>", "<early@nhs.example>")
-
-
-def test_it_forwards_the_ra_correspondence_to_cpe_it_on_escalation(issue, staff, owner, lpc_officer, settings):
-    settings.CPE_IT_EMAIL = "it@cpe.example"
-    contact_ra(issue, staff)
-    services.issue_log_ra_reply(user=staff, issue=issue, text="We cannot add that email domain.")
-    services.issue_cc_lpc(user=owner, issue=issue)
-    services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="The RA says the domain is not allowed.")
-    escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
-    assert escalation.to == ["it@cpe.example"]
-    assert escalation.subject.startswith(f"[{issue.reference}] ")
-    assert "We cannot add that email domain." in escalation.body_text
-    assert "Please add an email to my profile." in escalation.body_text
-    assert escalation.in_reply_to
-
-
-def test_it_forwards_the_body_of_the_ras_email_to_cpe_it(pharmacy, staff, lpc_officer):
-    from issues.models import InboundEmail
-    from tests.issues.factories import IssueFactory
-
-    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
-    inbound = InboundEmail.objects.create(
-        status=InboundEmail.Status.MATCHED,
-        issue=issue,
-        esp_name="test",
-        message_id="<ra-reply-1@nhs.example>",
-        from_email=pharmacy.ra.email,
-        subject=f"Re: [{issue.reference}] Smartcard help",
-        body_text="Your profile is closed; we need to see you in person.",
-    )
-    IssueEvent.objects.create(
-        issue=issue,
-        kind=EventKind.EMAIL_IN,
-        text=f"Email from {pharmacy.ra.email} (the RA)",
-        data={"inbound_email_id": inbound.pk, "message_id": inbound.message_id, "subject": inbound.subject},
-    )
-    services.issue_escalate_to_cpe(user=lpc_officer, issue=issue, note="RA wants a visit")
-    escalation = OutboundEmail.objects.get(purpose=OutboundEmail.Purpose.CPE_ESCALATION)
-    assert "Your profile is closed; we need to see you in person." in escalation.body_text
-    assert escalation.in_reply_to == "<ra-reply-1@nhs.example>"
 
 
 def test_it_retries_a_provider_error_then_sends_once(issue, staff, flaky_esp):
@@ -268,8 +168,8 @@ def test_it_requeues_rows_whose_task_was_lost_or_whose_worker_died(
     now = timezone.now()
 
     def row(status, **fields):
-        return OutboundEmail.objects.create(
-            issue=issue,
+        return outbound_email_about(
+            issue,
             purpose="ra_request",
             from_email="a@example.org",
             to=["ra@nhs.example"],
@@ -304,8 +204,6 @@ def test_it_requeues_rows_whose_task_was_lost_or_whose_worker_died(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locking under concurrency: PostgreSQL")
 def test_it_sends_exactly_once_when_two_workers_claim_the_same_row_at_once(pharmacy, staff, flaky_esp):
-    from tests.issues.factories import IssueFactory
-
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
     contact_ra(issue, staff)
     email = OutboundEmail.objects.get()
@@ -348,8 +246,6 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
 def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_tasks(
     celery_worker_thread, pharmacy, staff, flaky_esp, settings
 ):
-    from tests.issues.factories import IssueFactory
-
     settings.OUTBOX_RETRY_BASE_SECONDS = 0.05
     settings.OUTBOX_RETRY_MAX_SECONDS = 0.2
     flaky_esp.reset(failures=2)
@@ -366,14 +262,3 @@ def test_it_is_delivered_once_by_a_real_worker_despite_errors_and_duplicate_task
     assert len(mail.outbox) == 1
     assert mail.outbox[0].extra_headers["Message-ID"] == email.message_id
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_OUT).count() == 1
-
-
-def test_it_keeps_the_subject_on_one_line_whatever_the_summary(pharmacy, staff, flaky_esp):
-    from tests.issues.factories import IssueFactory
-
-    issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, summary="Locked\r\nBcc: victim@example.org")
-    contact_ra(issue, staff)
-    email = OutboundEmail.objects.get()
-    assert "\n" not in email.subject and "\r" not in email.subject
-    assert outbound_email_send(email_id=email.pk).outcome is SendOutcome.SENT
-    assert mail.outbox[0].bcc == []

@@ -4,8 +4,10 @@ fail the first `FlakyEspBackend.failures_left` sends with the error a real ESP's
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from anymail.backends.test import EmailBackend as AnymailTestBackend
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 
@@ -34,3 +36,12 @@ class FlakyEspBackend(AnymailTestBackend):
                 cls.failures_left -= 1
                 raise AnymailAPIError("ESP API error: 503 Service Unavailable")
         return super().post_to_esp(payload, message)
+
+
+@pytest.fixture
+def flaky_esp(settings: Any) -> Iterator[type[FlakyEspBackend]]:
+    """Django's mail API sends through FlakyEspBackend for the test (reset before and after)."""
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyEspBackend"
+    FlakyEspBackend.reset()
+    yield FlakyEspBackend
+    FlakyEspBackend.reset()

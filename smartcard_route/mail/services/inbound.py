@@ -1,0 +1,283 @@
+"""Inbound mail, stored first (DESIGN.md, "Inbound mail, stored first").
+
+1. `inbound_post_store`: the inbound webhook, once the provider's secret is right, stores what it
+   posted (body, content type, its own headers) in one INSERT, before anything else can fail.
+2. `inbound_post_process` reads the post with the provider's anymail parser (`reader`): a post
+   that cannot be read stays a row with the reason (status "failed", for CPE IT to see); each
+   email in it is parsed and sanitised (`parsing.parse_inbound_message`) and stored once
+   (`inbound_email_store`), then handed over to the apps above (`inbound_email_hand_over`: the
+   `inbound_email_received` signal; an error there is logged and noted on the email, which stays
+   stored).
+3. `inbound_posts_process_stale` (beat) reads posts a crash left unread, and hands over emails a
+   crash left stored but not handed over.
+
+Deduplication never drops a message that would land somewhere else: an email is one row per
+Message-ID *and content* (a different message reusing a Message-ID is kept), and the same message
+posted again (a retried webhook, a second provider, another of its recipients) adds its new
+recipients to the row and is handed over again with them (`new_recipients`), so that mail to two
+issues' addresses lands on both.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from smartcard_route.mail.models import InboundAttachment, InboundEmail, InboundPost
+from smartcard_route.mail.parsing import ParsedEmail, parse_inbound_message
+from smartcard_route.mail.signals import inbound_email_received
+
+logger = logging.getLogger(__name__)
+
+# Request headers kept with a post: the provider's own (Amazon SNS's x-amz-sns-*, for instance),
+# never credentials or cookies.
+KEPT_HEADERS_NOT = {"HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"}
+
+
+class Unreadable(Exception):
+    """The provider's payload is malformed: there is no email in it to keep."""
+
+
+# A provider's reader: the stored request in, (event id, AnymailInboundMessage, envelope
+# recipients) for each email in it out; raises Unreadable on a malformed payload.
+Reader = Callable[[HttpRequest], list[tuple[str, Any, list[str]]]]
+
+
+class PostOutcome(enum.Enum):
+    READ = "read"
+    UNREADABLE = "unreadable"  # malformed: the provider is told so (400)
+    FAILED = "failed"  # our own error while storing: kept for CPE IT and the admin's "read again"
+
+
+@dataclass
+class PostResult:
+    outcome: PostOutcome
+    emails: list[InboundEmail] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StoredEmail:
+    email: InboundEmail
+    created: bool
+    new_recipients: list[str]
+
+
+def inbound_post_store(*, esp: str, request: HttpRequest) -> InboundPost:
+    """One INSERT: what the provider posted, as it came. Call it outside any transaction (as the
+    webhook does), so the row is committed before anything else runs."""
+    headers = {
+        name: str(value)
+        for name, value in request.META.items()
+        if name.startswith("HTTP_") and name not in KEPT_HEADERS_NOT
+    }
+    return InboundPost.objects.create(
+        esp=esp[:40],
+        content_type=str(request.META.get("CONTENT_TYPE", ""))[:200],
+        headers=headers,
+        body=request.body,
+        received_at=timezone.now(),
+    )
+
+
+def stored_request(post: InboundPost) -> HttpRequest:
+    """The post as a request again, for the provider's parser (reading a post later than it came)."""
+    request = HttpRequest()
+    request.method = "POST"
+    request.META = {**post.headers, "CONTENT_TYPE": post.content_type, "CONTENT_LENGTH": str(len(post.body))}
+    request._body = bytes(post.body)  # type: ignore[attr-defined]
+    return request
+
+
+def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequest | None = None) -> PostResult:
+    """Read a stored post and store each email in it; hand each over to the apps above.
+
+    1. Read it with the provider's parser (the webhook passes its own request; a later read
+       rebuilds it from the row). Malformed: the post is "failed" with the reason (UNREADABLE).
+    2. Store each email once (`inbound_email_store`). Any other error (ours, or the provider's
+       parser failing to fetch what it needs) leaves the post "failed" with the reason (FAILED),
+       to be read again once fixed.
+    3. Mark the post read, then hand over each email that is new (or was stored by an earlier read
+       that failed), and each known one with the recipients it was not known to have.
+    """
+    stored: list[StoredEmail] = []
+    try:
+        try:
+            messages = reader(request if request is not None else stored_request(post))
+        except Unreadable as error:
+            reason = f"The provider's post could not be read: {error}"[:2000]
+            _post_failed(post, reason)
+            return PostResult(PostOutcome.UNREADABLE, error=reason)
+        for event_id, message, envelope_recipients in messages:
+            stored.append(
+                inbound_email_store(
+                    message=message,
+                    esp_name=post.esp,
+                    esp_event_id=event_id,
+                    envelope_recipients=envelope_recipients,
+                    post=post,
+                )
+            )
+    except Exception as error:
+        logger.exception("inbound post %s could not be read or stored", post.pk)
+        reason = f"Could not be read ({type(error).__name__}: {str(error)[:300]}); it can be read again."
+        _post_failed(post, reason)
+        return PostResult(PostOutcome.FAILED, [item.email for item in stored], reason)
+    InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.READ, error="", read_at=timezone.now())
+    for item in stored:
+        if item.created or item.email.handed_over_at is None:  # new, or stored by a read that failed
+            inbound_email_hand_over(email=item.email, created=True, new_recipients=list(item.email.recipients))
+        elif item.new_recipients:
+            inbound_email_hand_over(email=item.email, created=False, new_recipients=item.new_recipients)
+    return PostResult(PostOutcome.READ, [item.email for item in stored])
+
+
+def _post_failed(post: InboundPost, reason: str) -> None:
+    logger.warning("inbound post %s (%s) not read: %s", post.pk, post.esp, reason[:300])
+    InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.FAILED, error=reason)
+
+
+def inbound_email_store(
+    *,
+    message: Any,
+    esp_name: str,
+    esp_event_id: str = "",
+    envelope_recipients: list[str] | None = None,
+    post: InboundPost | None = None,
+) -> StoredEmail:
+    """Parse one email and store it once per Message-ID and content.
+
+    A message stored before (the same Message-ID and content) is the same row: recipients it was
+    not known to have are added (`new_recipients`), nothing else changes. Each email is stored in
+    a transaction of its own, with its attachments.
+    """
+    parsed = parse_inbound_message(
+        message, esp_name=esp_name, esp_event_id=esp_event_id, envelope_recipients=envelope_recipients
+    )
+    existing = InboundEmail.objects.filter(message_id=parsed.message_id, content_hash=parsed.content_hash).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                email = _store(parsed, esp_name=esp_name, esp_event_id=esp_event_id, post=post)
+        except IntegrityError:
+            # The same message, posted twice at once: the other request stored it.
+            existing = InboundEmail.objects.get(message_id=parsed.message_id, content_hash=parsed.content_hash)
+        else:
+            logger.info("inbound mail %s stored (%s attachments)", email.pk, len(parsed.attachments))
+            return StoredEmail(email, True, list(email.recipients))
+    return StoredEmail(existing, False, _add_recipients(existing, parsed.recipients))
+
+
+def _add_recipients(email: InboundEmail, recipients: list[str]) -> list[str]:
+    with transaction.atomic():
+        locked = InboundEmail.objects.select_for_update().get(pk=email.pk)
+        new = [address for address in recipients if address not in locked.recipients]
+        if new:
+            locked.recipients = [*locked.recipients, *new]
+            locked.save(update_fields=["recipients"])
+    email.recipients = locked.recipients
+    logger.info("inbound mail %s received again (%s new recipients)", email.pk, len(new))
+    return new
+
+
+def _store(parsed: ParsedEmail, *, esp_name: str, esp_event_id: str, post: InboundPost | None) -> InboundEmail:
+    email = InboundEmail.objects.create(
+        post=post,
+        esp_name=esp_name[:40],
+        esp_event_id=esp_event_id[:254],
+        message_id=parsed.message_id,
+        content_hash=parsed.content_hash,
+        in_reply_to=" ".join(parsed.in_reply_to),
+        references=" ".join(parsed.references),
+        from_email=parsed.from_email,
+        from_name=parsed.from_name,
+        to=parsed.to,
+        cc=parsed.cc,
+        recipients=parsed.recipients,
+        subject=parsed.subject,
+        sent_at=parsed.sent_at,
+        headers=parsed.headers,
+        body_text=parsed.body_text,
+        body_html=parsed.body_html,
+        automatic_reason=parsed.automatic_reason,
+        spam_detected=parsed.spam_detected,
+        notes="\n".join(parsed.notes),
+    )
+    for attachment in parsed.attachments:
+        row = InboundAttachment(
+            email=email,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+            refused_reason=attachment.refused_reason,
+        )
+        if attachment.content is not None:
+            row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
+        else:
+            logger.warning(
+                "inbound mail %s: attachment %r refused: %s", email.pk, attachment.filename, attachment.refused_reason
+            )
+        row.save()
+    return email
+
+
+def inbound_email_hand_over(*, email: InboundEmail, created: bool, new_recipients: list[str]) -> None:
+    """Tell the apps above (`inbound_email_received`), each receiver on its own: one that fails is
+    logged and noted on the email, which stays stored. Then mark it handed over."""
+    for receiver, response in inbound_email_received.send_robust(
+        sender=InboundEmail, email=email, created=created, new_recipients=new_recipients
+    ):
+        if isinstance(response, Exception):
+            logger.error(
+                "inbound mail %s: receiver %s failed",
+                email.pk,
+                getattr(receiver, "__qualname__", receiver),
+                exc_info=(type(response), response, response.__traceback__),
+            )
+            inbound_email_note(email=email, note=f"Not handed over ({type(response).__name__}); left as it is.")
+    InboundEmail.objects.filter(pk=email.pk, handed_over_at__isnull=True).update(handed_over_at=timezone.now())
+
+
+def inbound_email_note(*, email: InboundEmail, note: str) -> None:
+    """Add a line to what happened while receiving the email (shown with it)."""
+    with transaction.atomic():
+        locked = InboundEmail.objects.select_for_update().only("notes").get(pk=email.pk)
+        locked.notes = f"{locked.notes}\n{note}".strip()
+        locked.save(update_fields=["notes"])
+    email.notes = locked.notes
+
+
+def inbound_posts_process_stale(*, readers: dict[str, Reader], now: datetime | None = None) -> list[int]:
+    """Posts left unread (a worker or web process died while reading them) for longer than
+    INBOUND_STALE_AFTER_MINUTES are read again, and emails stored but not handed over are handed
+    over. Posts that failed stay failed: they need a fix first (the admin's "read again").
+    Returns the ids of the posts read."""
+    now = now or timezone.now()
+    before = now - timedelta(minutes=float(settings.INBOUND_STALE_AFTER_MINUTES))
+    posts = list(
+        InboundPost.objects.filter(status=InboundPost.Status.RECEIVED, received_at__lt=before).order_by("received_at")[
+            :100
+        ]
+    )
+    for post in posts:
+        reader = readers.get(post.esp)
+        if reader is None:
+            logger.error("inbound post %s: no reader for %r", post.pk, post.esp)
+            continue
+        inbound_post_process(post=post, reader=reader)
+    stranded = InboundEmail.objects.filter(handed_over_at__isnull=True, received_at__lt=before).order_by("received_at")[
+        :100
+    ]
+    for email in stranded:
+        inbound_email_hand_over(email=email, created=True, new_recipients=list(email.recipients))
+    return [post.pk for post in posts]

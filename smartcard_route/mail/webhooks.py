@@ -1,0 +1,214 @@
+"""django-anymail's inbound and tracking webhook views, made safe, for the ESPs we support and test
+(`ESPS`: Amazon SES and Postmark); settings.MAIL_WEBHOOK_ESPS says which of them are mounted.
+Inbound posts are stored first (RawFirstInboundMixin).
+
+anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth: a wrong or
+missing secret answers 400, or 401 for Amazon SNS) and parses the ESP's payload. On top of anymail,
+these views:
+
+- refuse every post (403) while no secret is configured, where anymail would accept anyone's;
+- answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
+  become a 500 that the ESP retries forever; an error while handling a well-formed tracking
+  payload is still a 500, so the ESP tries again later (inbound posts are kept instead: 200);
+- accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
+  email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond);
+- hand each tracking event to `services.outbound_delivery_record` (no global signal).
+
+They are public (no login: anymail marks them login_not_required and csrf_exempt).
+"""
+
+from __future__ import annotations
+
+import logging
+from io import BytesIO
+from typing import Any
+
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.utils import get_request_basic_auth
+from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
+from anymail.webhooks.base import AnymailBasicAuthMixin
+from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
+from django.conf import settings
+from django.core.exceptions import BadRequest, ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
+
+from smartcard_route.mail import services
+
+logger = logging.getLogger(__name__)
+
+# What a malformed payload makes anymail's parsers raise (json, KeyError on a missing field, ...).
+PAYLOAD_ERRORS: tuple[type[BaseException], ...] = (
+    AnymailError,
+    ImproperlyConfigured,  # anymail's "wrong webhook for this payload" (AnymailConfigurationError)
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    LookupError,
+)
+
+
+class SafeWebhookMixin:
+    """Put before an anymail webhook view class: bounded body size, 400 on malformed payloads."""
+
+    basic_auth: list[str]
+    esp_name: str
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._refusal(request) or super().post(request, *args, **kwargs)  # type: ignore[misc]
+
+    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """403 while no secret is set; 400 or 413 for a body of a bad or too large size."""
+        if not self.basic_auth:
+            # anymail would accept anyone's posts (with a warning): we refuse them instead.
+            logger.error("%s webhook refused: ANYMAIL_WEBHOOK_SECRET is not set", self.esp_name)
+            return HttpResponse("Webhook secret not configured.", status=403, content_type="text/plain")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("Bad Content-Length.", status=400, content_type="text/plain")
+        limit = int(settings.INBOUND_MAX_WEBHOOK_BYTES)
+        if length > limit:
+            logger.warning("%s webhook: %s bytes refused (limit %s)", self.esp_name, length, limit)
+            return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+        if self._authenticated(request) and not _read_body(request, limit):
+            logger.warning("%s webhook: body over %s bytes refused", self.esp_name, limit)
+            return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+        return None
+
+    def _authenticated(self, request: HttpRequest) -> bool:
+        """The basic-auth secret is right (anymail checks it again); only then read a large body."""
+        given = get_request_basic_auth(request)
+        return given is not None and any(constant_time_compare(given, secret) for secret in self.basic_auth)
+
+    def run_validators(self, request: HttpRequest) -> None:
+        self._bad_payload_is_400(super().run_validators, request)  # type: ignore[misc]
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        return self._bad_payload_is_400(super().parse_events, request)  # type: ignore[misc, no-any-return]
+
+    def _bad_payload_is_400(self, step: Any, request: HttpRequest) -> Any:
+        try:
+            return step(request)
+        except AnymailWebhookValidationFailure:
+            raise  # anymail's own 400 (wrong secret, mismatched SNS headers), logged by Django
+        except PAYLOAD_ERRORS as error:
+            logger.warning(
+                "%s webhook: malformed payload refused (%s: %s)",
+                self.esp_name,
+                type(error).__name__,
+                str(error)[:300],
+            )
+            raise BadRequest(f"Malformed {self.esp_name} webhook payload.") from error
+
+
+def _read_body(request: HttpRequest, limit: int) -> bool:
+    """Read the body into memory up to `limit` bytes, past DATA_UPLOAD_MAX_MEMORY_SIZE, for this
+    view only (request.body then returns it without Django's smaller check). False when too big."""
+    if hasattr(request, "_body"):
+        return len(request.body) <= limit
+    data = request.read(limit + 1)
+    if len(data) > limit:
+        return False
+    request._body = data  # type: ignore[attr-defined]
+    request._stream = BytesIO(data)  # type: ignore[attr-defined]
+    return True
+
+
+class TrackingMixin(SafeWebhookMixin):
+    """Each delivery event goes to the tracking service, in the request (an error is a 500, and the
+    ESP tries again later: the service is idempotent)."""
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        events = super().parse_events(request)
+        for event in events:
+            services.outbound_delivery_record(
+                esp_message_id=str(event.message_id or ""),
+                event_type=str(event.event_type or ""),
+                recipient=str(event.recipient or ""),
+                description=str(event.description or ""),
+                mta_response=str(event.mta_response or ""),
+                esp_name=self.esp_name,
+            )
+        return []  # handled: nothing for anymail's tracking signal
+
+
+class RawFirstInboundMixin(SafeWebhookMixin):
+    """An inbound webhook that stores what the provider posted before anything else can fail.
+
+    1. Refuse (403, 413) as SafeWebhookMixin does; a wrong or missing secret gets anymail's own
+       answer (400, or 401 for Amazon SNS), and nothing is stored.
+    2. Store the post in one INSERT (`services.inbound_post_store`).
+    3. Read it (`read`: anymail's other checks and parser) and store its emails, in this request
+       (`services.inbound_post_process`). A malformed payload answers 400 (the post stays, with the
+       reason, for CPE IT); anything else answers 200, an error of ours included: the post is kept
+       and can be read again, and the provider has no reason to retry.
+    """
+
+    esp: str  # our name for the provider, as in ESPS and the URL
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        if not self._authenticated(request):
+            return super().post(request, *args, **kwargs)  # anymail answers 400 or 401
+        stored = services.inbound_post_store(esp=self.esp, request=request)
+        result = services.inbound_post_process(post=stored, reader=self.read, request=request)
+        if result.outcome is services.PostOutcome.UNREADABLE:
+            return HttpResponse("Malformed payload.", status=400, content_type="text/plain")
+        return HttpResponse()
+
+    def read(self, request: HttpRequest) -> list[tuple[str, Any, list[str]]]:
+        """Each email of a stored post: anymail's checks (but the secret, checked when it came:
+        it is never stored) and its parser. Raises services.Unreadable on a malformed payload."""
+        try:
+            self._bad_payload_is_400(self._run_checks_but_the_secret, request)
+            events = self.parse_events(request)
+        except (BadRequest, AnymailWebhookValidationFailure) as error:
+            raise services.Unreadable(str(error.__cause__ or error)[:500]) from error
+        return [(str(event.event_id or ""), event.message, self.envelope_recipients(event)) for event in events]
+
+    def _run_checks_but_the_secret(self, request: HttpRequest) -> None:
+        for validator in self.validators:  # type: ignore[attr-defined]
+            if validator is not AnymailBasicAuthMixin.validate_request:
+                validator(self, request)
+
+    def envelope_recipients(self, event: Any) -> list[str]:
+        """The addresses the provider delivered the email to, beyond anymail's envelope_recipient."""
+        return []
+
+
+class AmazonSESInboundView(RawFirstInboundMixin, AmazonSESInboundWebhookView):
+    esp = "amazon_ses"
+
+    def envelope_recipients(self, event: Any) -> list[str]:
+        # Every recipient the receipt rule matched (anymail keeps only the first).
+        recipients = (event.esp_event or {}).get("receipt", {}).get("recipients") or []
+        return [str(address) for address in recipients if isinstance(address, str)]
+
+
+class AmazonSESTrackingView(TrackingMixin, AmazonSESTrackingWebhookView):
+    pass
+
+
+class PostmarkInboundView(RawFirstInboundMixin, PostmarkInboundWebhookView):
+    esp = "postmark"
+
+
+class PostmarkTrackingView(TrackingMixin, PostmarkTrackingWebhookView):
+    pass
+
+
+# The ESPs we support: name (as in settings.MAIL_WEBHOOK_ESPS and the URL) -> (inbound, tracking).
+ESPS: dict[str, tuple[type[Any], type[Any]]] = {
+    "amazon_ses": (AmazonSESInboundView, AmazonSESTrackingView),
+    "postmark": (PostmarkInboundView, PostmarkTrackingView),
+}
+
+
+def readers() -> dict[str, services.Reader]:
+    """Each provider's reader of stored inbound posts (to read them again later than they came)."""
+    return {esp: inbound().read for esp, (inbound, _) in ESPS.items()}

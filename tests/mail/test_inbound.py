@@ -1,0 +1,397 @@
+"""Inbound mail through the ESP webhooks (Postmark and Amazon SES), end to end through the Django
+test client: the provider's post stored first, then each email parsed, sanitised and stored once,
+or the post refused; what a post that cannot be read leaves behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from anymail.inbound import AnymailInboundMessage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from issues.models import Deadline, EventKind, Issue, IssueEvent, MailPurpose
+from smartcard_route.mail import services, webhooks
+from smartcard_route.mail.models import InboundEmail, InboundPost, OutboundEmail
+from smartcard_route.mail.services import inbound_email_store
+from smartcard_route.mail.signals import inbound_email_received
+from smartcard_route.mail.tasks import process_stale_inbound_posts
+from smartcard_route.mail.webhooks import PostmarkInboundView
+from tests.issues.inbound_fixtures import *  # noqa: F403
+from tests.issues.inbound_fixtures import (
+    RA_EMAIL,
+    Deliver,
+    only_email,
+    routed,
+    tracking_address,
+)
+from tests.mail import payloads
+from tests.mail.payloads import Mail
+
+pytestmark = pytest.mark.django_db
+
+
+def email_events(issue: Issue) -> list[IssueEvent]:
+    return list(IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_IN))
+
+
+def test_it_dedupes_on_message_id(deliver: Deliver, client: Any, issue: Issue) -> None:
+
+    mail = Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked")
+    assert deliver(mail).status_code == 200
+    assert deliver(mail).status_code == 200  # the ESP retried
+    # and the same message again through the other provider
+    assert (
+        payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, payloads.postmark_inbound(mail)).status_code
+        == 200
+    )
+    assert payloads.post_sns(client, payloads.SES_INBOUND_URL, payloads.ses_inbound(mail)).status_code == 200
+
+    assert InboundEmail.objects.count() == 1
+    assert len(email_events(issue)) == 1
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NOTIFICATION).count() == 1
+
+
+def test_it_sanitises_hostile_html(deliver: Deliver, issue: Issue) -> None:
+    deliver(
+        Mail(
+            from_email=RA_EMAIL,
+            to=[tracking_address(issue)],
+            text="",
+            html=(
+                '<p onclick="steal()">Card <b>unlocked</b>.</p><script>alert("x")</script>'
+                '<a href="javascript:alert(1)">click</a><img src="https://tracker.example/p.gif">'
+                '<iframe src="https://evil.example"></iframe><style>body{display:none}</style>'
+            ),
+        )
+    )
+
+    email = only_email()
+    assert "<b>unlocked</b>" in email.body_html
+    for hostile in ("script", "onclick", "javascript:", "<img", "iframe", "<style", "alert"):
+        assert hostile not in email.body_html.lower()
+    assert "Card unlocked." in email.body_text  # a text version for mail with only HTML
+    assert "alert" not in email.body_text
+
+
+def test_it_stores_attachments_and_refuses_one_over_the_limit_keeping_the_message(
+    deliver: Deliver, issue: Issue, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.INBOUND_MAX_ATTACHMENT_BYTES = 1024
+    big = b"\x00" * 5000
+    with caplog.at_level(logging.WARNING, logger="smartcard_route.mail.services.inbound"):
+        response = deliver(
+            Mail(
+                from_email=RA_EMAIL,
+                to=[tracking_address(issue)],
+                attachments=[("form.pdf", "application/pdf", b"%PDF-1.4 small"), ("scan.tiff", "image/tiff", big)],
+            )
+        )
+
+    assert response.status_code == 200
+    email = only_email()
+    assert routed(email)[1] == issue.pk
+    stored, refused = email.attachments.order_by("pk")
+    assert (stored.filename, stored.size, stored.file.read()) == ("form.pdf", 14, b"%PDF-1.4 small")
+    assert not refused.file and refused.filename == "scan.tiff" and refused.size >= 5000
+    assert "limit" in refused.refused_reason
+    assert "scan.tiff" in email.notes
+    assert any("scan.tiff" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("provider", ["postmark"])
+def test_it_keeps_a_message_with_a_50_mb_attachment_and_refuses_the_attachment(
+    deliver: Deliver, issue: Issue, settings: Any
+) -> None:
+    settings.INBOUND_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+    response = deliver(
+        Mail(
+            from_email=RA_EMAIL,
+            to=[tracking_address(issue)],
+            text="The scan is attached.",
+            attachments=[("scan.tiff", "image/tiff", b"\xff" * (50 * 1024 * 1024))],
+        )
+    )
+
+    assert response.status_code == 200
+    email = only_email()
+    assert (routed(email)[1], email.body_text.strip()) == (issue.pk, "The scan is attached.")
+    [attachment] = email.attachments.all()
+    assert not attachment.file and attachment.size >= 50 * 1024 * 1024
+    assert "over the 10 MB limit" in attachment.refused_reason
+
+
+def test_it_refuses_a_post_larger_than_the_webhook_limit(deliver: Deliver, issue: Issue, settings: Any) -> None:
+    settings.INBOUND_MAX_WEBHOOK_BYTES = 10_000
+    response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], text="x" * 20_000))
+
+    assert response.status_code == 413
+    assert not InboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize("secret", ["anymail:wrong-secret", None], ids=["wrong", "missing"])
+def test_it_rejects_a_wrong_or_missing_secret_and_changes_nothing(
+    deliver: Deliver, issue: Issue, secret: str | None
+) -> None:
+    response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]), secret=secret)
+
+    assert response.status_code in (400, 401, 403)
+    assert not InboundEmail.objects.exists()
+    assert email_events(issue) == []
+    issue.refresh_from_db()
+    assert issue.due_kind == Deadline.RA_REPLY
+
+
+def test_it_refuses_every_post_while_no_secret_is_configured(deliver: Deliver, issue: Issue, settings: Any) -> None:
+    settings.ANYMAIL = {key: value for key, value in settings.ANYMAIL.items() if key != "WEBHOOK_SECRET"}
+
+    with pytest.warns(Warning, match="insecure"):
+        response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]), secret=None)
+
+    assert response.status_code == 403
+    assert not InboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["this is not json", "[1, 2, 3]", '{"FromFull": "nonsense", "Headers": 7, "Attachments": [{"Name": 1}]}', ""],
+    ids=["not-json", "a-list", "wrong-types", "empty"],
+)
+def test_it_answers_400_to_a_malformed_postmark_payload_and_logs_it(
+    client: Any, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+
+    with caplog.at_level(logging.WARNING, logger="smartcard_route.mail.webhooks"):
+        response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, body)
+
+    assert response.status_code == 400
+    assert not InboundEmail.objects.exists()
+    assert any("malformed payload" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["not-json", "message-not-json", "content-not-base64", "header-type-mismatch", "tracking-event-at-inbound"],
+)
+def test_it_answers_400_to_a_malformed_sns_payload(client: Any, issue: Issue, case: str) -> None:
+
+    envelope = payloads.ses_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
+    headers: dict[str, str] = {}
+    if case == "not-json":
+        response = payloads.post_sns(
+            client,
+            payloads.SES_INBOUND_URL,
+            "{not json",
+            HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
+            HTTP_X_AMZ_SNS_MESSAGE_ID="x",
+        )
+    else:
+        if case == "message-not-json":
+            envelope["Message"] = "{broken"
+        elif case == "content-not-base64":
+            message = json.loads(envelope["Message"])
+            message["content"] = "%%% not base64 %%%"
+            envelope["Message"] = json.dumps(message)
+        elif case == "header-type-mismatch":
+            headers["HTTP_X_AMZ_SNS_MESSAGE_TYPE"] = "SubscriptionConfirmation"
+        elif case == "tracking-event-at-inbound":
+            envelope = payloads.ses_tracking("bounce", esp_message_id="x", recipient=RA_EMAIL)
+        response = payloads.post_sns(client, payloads.SES_INBOUND_URL, envelope, **headers)
+
+    assert response.status_code == 400
+    assert not InboundEmail.objects.exists()
+
+
+def test_it_asks_sns_for_basic_auth_first(client: Any, issue: Issue) -> None:
+
+    envelope = payloads.ses_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
+    response = payloads.post_sns(client, payloads.SES_INBOUND_URL, envelope, secret=None)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+
+
+def test_it_survives_mangled_headers_without_losing_the_message(deliver: Deliver, issue: Issue) -> None:
+    to = tracking_address(issue)
+    raw = (
+        f'From: "Broken =?utf-8?b?###?=" <{RA_EMAIL}>\r\n'
+        f"To: <{to}>, ,,, <not an address\r\n"
+        "Subject: =?utf-8?b?not-really-base64?= =?bogus?q?x?= \xff\xfe\r\n"
+        "Date: yesterday-ish\r\n"
+        "Message-ID: <mangled-1@ra.example>\r\n"
+        "References: <<<>>> garbage <a@b\r\n"
+        'Content-Type: multipart/mixed; boundary="never-closed"\r\n'
+        "\r\n"
+        "--never-closed\r\n"
+        "Content-Type: text/plain; charset=no-such-charset\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n"
+        "!!!not base64!!!\r\n"
+    ).encode("latin-1")
+    response = deliver(
+        Mail(
+            from_email=RA_EMAIL,
+            to=[to],
+            subject="=?utf-8?b?not-really-base64?= =?bogus?q?x?=",
+            headers={"References": "<<<>>> garbage <a@b", "Date": "yesterday-ish"},
+            message_id="<mangled-1@ra.example>",
+            raw=raw,
+        )
+    )
+
+    assert response.status_code == 200
+    email = only_email()
+    assert (routed(email)[1], email.message_id) == (issue.pk, "<mangled-1@ra.example>")
+
+
+def test_it_accepts_the_minimal_postmark_payload_of_the_docs(client: Any, issue: Issue) -> None:
+
+    payload = {
+        "FromFull": {"Email": RA_EMAIL, "Name": "RA team"},
+        "ToFull": [{"Email": tracking_address(issue), "Name": ""}],
+        "Subject": "RE: Smartcard help",
+        "TextBody": "We have unlocked the card.",
+        "Headers": [{"Name": "Message-ID", "Value": "<sample-1@example.org>"}],
+    }
+
+    response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, json.dumps(payload))
+
+    assert response.status_code == 200
+    email = only_email()
+    assert (routed(email)[1], email.message_id, routed(email)[3]) == (issue.pk, "<sample-1@example.org>", "ra")
+
+
+# Stored first --------------------------------------------------------------------------------
+
+
+def test_it_stores_the_post_in_one_insert_before_reading_it(
+    client: Any, issue: Issue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    seen_when_read: list[list[str]] = []
+    read = PostmarkInboundView.parse_events
+
+    def parse_events(view: Any, request: Any) -> Any:
+        seen_when_read.append([query["sql"] for query in queries.captured_queries])
+        return read(view, request)
+
+    monkeypatch.setattr(PostmarkInboundView, "parse_events", parse_events)
+    payload = payloads.postmark_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
+    with CaptureQueriesContext(connection) as queries:
+        response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, payload)
+
+    assert response.status_code == 200
+    [before_reading] = seen_when_read
+    assert len(before_reading) == 1 and before_reading[0].startswith('INSERT INTO "mail_inboundpost"')
+    post = InboundPost.objects.get()
+    assert (post.esp, post.status, post.content_type) == ("postmark", "read", "application/json")
+    assert json.loads(bytes(post.body)) == payload
+    assert "HTTP_AUTHORIZATION" not in post.headers  # the secret is never stored
+    assert only_email().post == post
+
+
+def test_it_answers_200_and_keeps_the_post_when_reading_it_fails_for_a_reason_of_ours(
+    client: Any, issue: Issue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    def broken(view: Any, request: Any) -> Any:
+        raise RuntimeError("the parser's bug")
+
+    mail = Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked")
+    with monkeypatch.context() as patched:
+        patched.setattr(PostmarkInboundView, "parse_events", broken)
+        response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, payloads.postmark_inbound(mail))
+
+    assert response.status_code == 200  # nothing for the provider to retry: the post is kept
+    post = InboundPost.objects.get()
+    assert post.status == InboundPost.Status.FAILED
+    assert "RuntimeError" in post.error and "read again" in post.error
+    assert not InboundEmail.objects.exists()
+
+    # Once the bug is fixed, the post is read again (the admin's "read again") and lands.
+    result = services.inbound_post_process(post=post, reader=webhooks.readers()["postmark"])
+
+    assert result.outcome is services.PostOutcome.READ
+    post.refresh_from_db()
+    assert (post.status, post.error) == (InboundPost.Status.READ, "")
+    assert len(email_events(issue)) == 1
+
+
+def test_it_keeps_a_malformed_post_with_the_reason(client: Any) -> None:
+
+    response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, "this is not json")
+
+    assert response.status_code == 400
+    post = InboundPost.objects.get()
+    assert (post.status, bytes(post.body)) == (InboundPost.Status.FAILED, b"this is not json")
+    assert "could not be read" in post.error
+    assert not InboundEmail.objects.exists()
+
+
+def test_it_reads_a_post_a_crash_left_unread_and_hands_over_an_email_a_crash_left_stored(
+    client: Any, issue: Issue, other_issue: Issue, time_machine: Any
+) -> None:
+
+    payload = payloads.postmark_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked"))
+    # A web process died after storing this post and before reading it...
+    InboundPost.objects.create(esp="postmark", content_type="application/json", body=json.dumps(payload).encode())
+    # ...and a worker after storing this email and before handing it over.
+    message = AnymailInboundMessage.construct(
+        from_email=RA_EMAIL, to=tracking_address(other_issue), subject="About the other one", text="Hello"
+    )
+    stranded = inbound_email_store(message=message, esp_name="postmark").email
+    assert email_events(issue) == email_events(other_issue) == []
+
+    assert process_stale_inbound_posts() == 0  # not yet: they may still be on their way
+    time_machine.move_to(timezone.now() + timedelta(minutes=11))
+    assert process_stale_inbound_posts() == 1
+
+    assert len(email_events(issue)) == 1
+    assert len(email_events(other_issue)) == 1
+    stranded.refresh_from_db()
+    assert stranded.handed_over_at is not None
+    assert process_stale_inbound_posts() == 0
+    assert len(email_events(issue)) == len(email_events(other_issue)) == 1
+
+
+def test_it_keeps_the_email_and_notes_it_when_a_receiver_fails(deliver: Deliver, issue: Issue) -> None:
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("a receiver's bug")
+
+    inbound_email_received.connect(broken, dispatch_uid="test-broken")
+    try:
+        response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
+    finally:
+        inbound_email_received.disconnect(dispatch_uid="test-broken")
+
+    assert response.status_code == 200
+    email = only_email()
+    assert "Not handed over (RuntimeError)" in email.notes
+    assert email.handed_over_at is not None
+    assert len(email_events(issue)) == 1  # the issues' own receiver did its work
+
+
+# Stored once, never dropped ------------------------------------------------------------------
+
+
+def test_it_keeps_a_second_message_that_reuses_a_message_id(deliver: Deliver, issue: Issue) -> None:
+    first = Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked", text="Card unlocked.")
+    second = Mail(
+        from_email=RA_EMAIL,
+        to=[tracking_address(issue)],
+        subject="One more thing",
+        text="Please also update the email address.",
+        message_id=first.message_id,  # a mail client that reuses Message-IDs
+    )
+    deliver(first)
+    deliver(second)
+
+    texts = sorted(email.body_text.strip() for email in InboundEmail.objects.filter(message_id=first.message_id))
+    assert texts == ["Card unlocked.", "Please also update the email address."]
+    assert len(email_events(issue)) == 2
