@@ -155,8 +155,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     def is_overdue_at(self, now: datetime) -> bool:
         """The one meaning of overdue (DESIGN.md, clock): the deadline people see (`due_at`) has
         passed and the wait goes on. Reminders never move `due_at`, so an issue stays overdue
-        after them. The selectors' `overdue` filter is this test in SQL."""
+        after them. `overdue_q` below is the same test as a filter."""
         return self.due_at is not None and bool(self.due_kind) and self.due_at <= now
+
+    @staticmethod
+    def overdue_q(now: datetime) -> Q:
+        """`is_overdue_at` as a filter, written beside it so the two cannot drift apart."""
+        return Q(due_at__isnull=False, due_at__lte=now) & ~Q(due_kind="")
 
     # Transitions. Bodies stay empty: guards, permissions and effects live in issues.services.
 

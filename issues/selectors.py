@@ -16,6 +16,7 @@ user's scope is ever listed, counted or shown: outside it, `issue_get_visible` r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -39,16 +40,16 @@ from issues.route import allowed_actions
 from smartcard_route.mail.models import OutboundEmail
 
 __all__ = [
+    "IssueCounts",
     "RaRequest",
     "issue_allowed_actions",
     "issue_allowed_transitions",
-    "issue_counts_by_state",
+    "issue_counts",
     "issue_events",
     "issue_get_visible",
     "issue_list",
     "issue_ra_request_preview",
     "issue_roles",
-    "issue_timeline",
     "issues_visible_to",
     "notification_preference_of",
     "pharmacies_for_reporting",
@@ -116,9 +117,9 @@ def issue_list(
         else:
             issues = issues.filter(pharmacy__ods_code=str(pharmacy).strip().upper())
     if overdue is True:
-        issues = issues.filter(due_at__isnull=False, due_at__lte=timezone.now())
+        issues = issues.filter(Issue.overdue_q(timezone.now()))
     elif overdue is False:
-        issues = issues.filter(Q(due_at__isnull=True) | Q(due_at__gt=timezone.now()))
+        issues = issues.exclude(Issue.overdue_q(timezone.now()))
     if search:
         term = search.strip()
         pk = parse_reference(term)
@@ -163,11 +164,6 @@ def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:
     return [row.name for row in allowed_actions(roles_for(user, issue), issue) if row.changes_state]
 
 
-def issue_timeline(*, issue: Issue) -> QuerySet[IssueEvent]:
-    """The issue's timeline, oldest first (alias of `issue_events`)."""
-    return issue_events(issue=issue)
-
-
 def pharmacies_for_reporting(*, user: User | Any) -> QuerySet[Pharmacy]:
     """The pharmacies the user may report a problem for: those they work at or own."""
     if not holds_roles(user):
@@ -175,12 +171,29 @@ def pharmacies_for_reporting(*, user: User | Any) -> QuerySet[Pharmacy]:
     return Pharmacy.objects.filter(pharmacy_side(user)).select_related("ra", "lpc", "owner").order_by("name")
 
 
-def issue_counts_by_state(*, user: User | Any) -> dict[str, int]:
-    """How many visible issues are in each state (every state present, zero when none)."""
-    counts = {state: 0 for state in State.values}
-    for row in issues_visible_to(user).values("state").annotate(n=Count("pk")).order_by():
-        counts[row["state"]] = row["n"]
-    return counts
+@dataclass(frozen=True)
+class IssueCounts:
+    """How many visible issues are in each state (every state present, zero when none), and how
+    many are overdue (Issue.overdue_q: reminders do not take an issue out of this count)."""
+
+    by_state: dict[str, int]
+    overdue: int
+
+
+def issue_counts(*, user: User | Any) -> IssueCounts:
+    """The dashboards' counts, in one query."""
+    by_state = {state: 0 for state in State.values}
+    overdue = 0
+    rows = (
+        issues_visible_to(user)
+        .values("state")
+        .annotate(n=Count("pk"), late=Count("pk", filter=Issue.overdue_q(timezone.now())))
+        .order_by()
+    )
+    for row in rows:
+        by_state[row["state"]] = row["n"]
+        overdue += row["late"]
+    return IssueCounts(by_state=by_state, overdue=overdue)
 
 
 def notification_preference_of(*, user: User) -> str:

@@ -303,7 +303,7 @@ def _render_detail(
         "may_contact_ra": "contact_ra" in allowed,
         "contact_ra_title": route.CONTACT_RA.label.title,
         "actions": actions,
-        "events": selectors.issue_timeline(issue=issue),
+        "events": selectors.issue_events(issue=issue),
         "state_labels": presentation.status_labels_by_state(issue),
         "smartcard_number": presentation.format_smartcard_number(issue.smartcard_number),
         "error": error,
@@ -490,10 +490,11 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
 
 def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue]) -> HttpResponse:
     """A dashboard: the first DASHBOARD_SIZE of `issues`, and how many visible issues are in each state."""
-    counts = selectors.issue_counts_by_state(user=user)
+    counts = selectors.issue_counts(user=user)
     context = {
         "rows": _rows(issues[:DASHBOARD_SIZE]),
-        "counts": [{"state": s, "tag": presentation.state_tag(s), "count": counts.get(s, 0)} for s in State],
+        "counts": [{"state": s, "tag": presentation.state_tag(s), "count": counts.by_state[s]} for s in State],
+        "overdue_count": counts.overdue,
         "limit": DASHBOARD_SIZE,
     }
     return render(request, template, context)

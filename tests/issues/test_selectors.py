@@ -12,7 +12,7 @@ from issues import services
 from issues.models import Issue, State
 from issues.selectors import (
     issue_allowed_actions,
-    issue_counts_by_state,
+    issue_counts,
     issue_get_visible,
     issue_list,
     issues_visible_to,
@@ -125,8 +125,8 @@ def test_it_lists_with_a_constant_number_of_queries(pharmacy, owner, django_asse
         ]
     assert len(rows) == 30
     with django_assert_max_num_queries(1):
-        counts = issue_counts_by_state(user=owner)
-    assert counts[State.IN_PHARMACY] == 30
+        counts = issue_counts(user=owner)
+    assert counts.by_state[State.IN_PHARMACY] == 30
 
 
 def test_it_lists_the_actions_of_the_issue_page(issue, staff, outsider, pharmacy):

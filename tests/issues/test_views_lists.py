@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,22 @@ def test_it_shows_the_same_status_and_deadline_as_the_issue_page(client, pharmac
     assert "LPC action overdue since" in row_of(client.get(LPC).content.decode(), late_lpc)
     client.force_login(cpe_it)
     assert "CPE IT triage overdue since" in row_of(client.get(CPE).content.decode(), late_cpe)
+
+
+def test_the_dashboards_count_overdue_issues_and_link_to_them(client, cpe_it, pharmacy, staff):
+    late = timezone.now() - timedelta(hours=1)
+    IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED, due_at=late, due_kind="ra_reply")
+    IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.ESCALATED, due_at=late, due_kind="cpe_triage")
+    IssueFactory.create(
+        pharmacy=pharmacy,
+        reporter=staff,
+        state=State.RA_CONTACTED,
+        due_at=timezone.now() + timedelta(days=1),
+        due_kind="ra_reply",
+    )
+    client.force_login(cpe_it)
+
+    page = client.get(CPE).content.decode()
+
+    row = page[page.index('?overdue=on"') :]
+    assert re.search(r'nhsuk-table__cell--numeric">\s*2\s*<', row[: row.index("</tr>")])
