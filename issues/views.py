@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, F, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory.models import Pharmacy, User
 from issues import forms as issue_forms
@@ -40,6 +41,13 @@ def _issue_or_404(request: HttpRequest, reference: str) -> Issue:
 def _status_for(error: IssueServiceError) -> int:
     """403 when the user may not do it at all, 409 when not now or someone else was first."""
     return 403 if isinstance(error, IssueActionForbidden) else 409
+
+
+@login_not_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The start page: the route in a few lines, and the way in for each role."""
+    return render(request, "home.jinja", {"ra_window": windows.window_in_words(Deadline.RA_REPLY, is_emergency=False)})
 
 
 # Report a Smartcard problem: question pages, the answers kept in the session until the end ------

@@ -6,7 +6,8 @@ from django.urls import include, path
 from smartcard_route import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The start page tells the route, so it is the issues app's (named "home").
+    path("", include("issues.start_urls")),
     path("healthz", views.healthz, name="healthz"),
     # Logging in and out, password reset (directory.accounts): not namespaced, as Django's LOGIN_URL expects.
     path("", include("directory.accounts.urls")),

@@ -1,4 +1,5 @@
-"""Site-wide views: the start page, the health check and the error pages."""
+"""Site-wide views: the health check and the error pages (the start page is the issues app's:
+issues/start_urls.py, since it tells the route)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from issues.models import Deadline
-from issues.windows import window_in_words
 from smartcard_route.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
-
-
-@login_not_required
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.jinja", {"ra_window": window_in_words(Deadline.RA_REPLY, is_emergency=False)})
 
 
 def _database_ok() -> bool:

@@ -1,0 +1,7 @@
+"""The start page, mounted at the site's root by smartcard_route.urls (name "home")."""
+
+from django.urls import path
+
+from issues import views
+
+urlpatterns = [path("", views.home, name="home")]
