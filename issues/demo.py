@@ -78,7 +78,8 @@ def _ra_window_already_passed(issue: Issue, accounts: DemoAccounts) -> None:
     # Demo only (see the module docstring): as if the RA had been asked a week ago, so the reply is late.
     now = timezone.now()
     due_at = add_working_days(now - timedelta(days=7), settings.WINDOW_RA_REPLY_DAYS)
-    Issue.objects.filter(pk=issue.pk).update(due_at=min(due_at, now - timedelta(hours=1)))
+    due_at = min(due_at, now - timedelta(hours=1))
+    Issue.objects.filter(pk=issue.pk).update(due_at=due_at, next_nudge_at=due_at)  # the first reminder at it
 
 
 DEMO_ISSUES: tuple[DemoIssue, ...] = (

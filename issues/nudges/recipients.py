@@ -1,15 +1,17 @@
-"""Who a nudge goes to, worked out in Python (the portable path, issues.nudges.portable; the
-PostgreSQL statement applies the same rules in SQL, issues.nudges.statement)."""
+"""Who a nudge goes to: the one definition of each role (issues.nudges.rules AUDIENCES says which
+roles are told for which wait, in which order of precedence), applied to the rows a batch claimed
+(issues.nudges.batch), on every database alike."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from django.conf import settings
 
 from directory.models import LPC, PharmacyOwner, User
-from issues.models import Deadline, NotificationPreference
+from issues.models import NotificationPreference
 from issues.nudges.rules import AUDIENCES, Role, max_reminders
 
 Delivery = NotificationPreference.Delivery
@@ -63,9 +65,11 @@ def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[in
 class RecipientDirectory:
     """Everyone a sweep's nudges go to. Each batch fetches, in a handful of queries, what it needs
     and the sweep has not seen yet: reporters come with the claimed rows, owners' members and LPC
-    officers by group (the same owners and LPCs come back batch after batch)."""
+    officers by group (the same owners and LPCs come back batch after batch). The lanes of a sweep
+    share it, one `prepare` at a time."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.people: dict[int, Person | None] = {}  # None: left (inactive) or without an address
         self.owner_members: dict[int, list[int]] = {}
         self.lpc_officers: dict[int, list[int]] = {}
@@ -74,6 +78,11 @@ class RecipientDirectory:
         self.max_reminders = max_reminders()
 
     def prepare(self, rows: list[dict[str, Any]]) -> None:
+        """Fetch whoever these rows' reminders may go to and is not known yet."""
+        with self._lock:
+            self._prepare(rows)
+
+    def _prepare(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             self.people.setdefault(
                 row["reporter_id"],
@@ -85,11 +94,11 @@ class RecipientDirectory:
                     delivery=row["reporter__notification_preference__nudge_delivery"],
                 ),
             )
-        owner_ids = {row["pharmacy__owner_id"] for row in rows if row["due_kind"] == Deadline.RA_REPLY}
+        owner_ids = {row["pharmacy__owner_id"] for row in rows if Role.OWNER in AUDIENCES[row["due_kind"]]}
         lpc_ids = {
             row["pharmacy__lpc_id"]
             for row in rows
-            if row["due_kind"] == Deadline.LPC_ACTION and row["pharmacy__lpc_id"] is not None
+            if Role.LPC_OFFICER in AUDIENCES[row["due_kind"]] and row["pharmacy__lpc_id"] is not None
         }
         members = _memberships(PharmacyOwner.members.through, "pharmacyowner_id", owner_ids - self.owner_members.keys())
         officers = _memberships(LPC.officers.through, "lpc_id", lpc_ids - self.lpc_officers.keys())
@@ -99,7 +108,7 @@ class RecipientDirectory:
         unknown -= self.people.keys()
         found = _people(unknown)
         self.people.update({user_id: found.get(user_id) for user_id in unknown})
-        if self.cpe_it_people is None and any(row["due_kind"] == Deadline.CPE_TRIAGE for row in rows):
+        if self.cpe_it_people is None and any(Role.CPE_IT in AUDIENCES[row["due_kind"]] for row in rows):
             self.cpe_it_people = cpe_it_people()
 
     def _people_as(self, user_ids: Iterable[int], role: str, *, force_digest: bool) -> list[Recipient]:

@@ -1,4 +1,4 @@
-"""The sweep: every minute, nudge every issue whose deadline has passed, exactly once (the steps
+"""The sweep: every minute, nudge every issue whose next reminder is due, exactly once (the steps
 are in issues.nudges)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import ClassVar
 from django.db import connection, transaction
 from django.utils import timezone
 
-from issues.nudges import portable, statement
+from issues.nudges.batch import nudge_batch
 from issues.nudges.context import Sweep
 from issues.nudges.rules import batch_size, sweep_connections
 
@@ -27,13 +27,13 @@ class SweepResult:
     emails: int = 0
     digest_items: int = 0
     batches: int = 0
-    lost_claims: int = 0  # read as due, but another sweep or a person changed the deadline first
+    lost_claims: int = 0  # read as due, but another sweep or a person moved its cursor first
 
     FIELDS: ClassVar[tuple[str, ...]] = ("nudged", "emails", "digest_items", "batches", "lost_claims")
 
 
 def nudges_sweep(*, now: datetime | None = None, limit: int | None = None, lanes: int | None = None) -> SweepResult:
-    """Nudge every issue whose deadline has passed (the steps: issues.nudges).
+    """Nudge every issue whose next reminder is due (the steps: issues.nudges).
 
     Each batch commits on its own; a lane of batches stops when a batch finds fewer issues than it
     may take. `limit` caps the batch size (tests); it defaults to NUDGE_BATCH_SIZE.
@@ -73,10 +73,7 @@ def _sweep_lane_on_own_connection(sweep: Sweep, size: int) -> SweepResult:
 
 
 def _sweep_batch(sweep: Sweep, size: int, result: SweepResult) -> tuple[int, int]:
-    if connection.vendor == "postgresql":
-        written = statement.nudge_batch(sweep, size)
-    else:
-        written = portable.nudge_batch(sweep, size)
+    written = nudge_batch(sweep, size)
     result.lost_claims += written.seen - written.claimed
     result.nudged += written.claimed
     result.emails += len(written.email_ids)

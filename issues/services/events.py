@@ -53,9 +53,11 @@ WAITING_FOR: dict[str, str] = {
 
 
 def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -> IssueEvent:
-    """Set issue.due_at/due_kind (the caller saves) and write the CLOCK event."""
+    """Start a window: set the deadline (`due_at`, `due_kind`) and the first reminder at it
+    (`next_nudge_at`, which only the nudge sweep moves on from there), and write the CLOCK event.
+    The caller saves CLOCK_FIELDS."""
     days = window_days(kind, is_emergency=issue.is_emergency)
-    issue.due_at = add_working_days(now, days)
+    issue.due_at = issue.next_nudge_at = add_working_days(now, days)
     issue.due_kind = kind
     issue.reminders_sent = 0
     when = timezone.localtime(issue.due_at).strftime("%A %-d %B %Y, %H:%M")
@@ -70,10 +72,12 @@ def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -
 
 
 def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEvent | None:
-    if issue.due_at is None and not issue.due_kind:
+    """End the wait: clear the deadline and the next reminder, and write the CLOCK event (None when
+    nothing was awaited). The caller saves CLOCK_FIELDS."""
+    if issue.due_at is None and not issue.due_kind and issue.next_nudge_at is None:
         return None
     previous = issue.due_kind
-    issue.due_at = None
+    issue.due_at = issue.next_nudge_at = None
     issue.due_kind = Deadline.NONE
     issue.reminders_sent = 0
     waited_for = WAITING_FOR.get(previous, "anyone")
@@ -87,7 +91,8 @@ def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEven
     )
 
 
-CLOCK_FIELDS = ["due_at", "due_kind", "reminders_sent"]
+# What start_clock and clear_clock change, for the callers' save(update_fields=...).
+CLOCK_FIELDS = ["due_at", "due_kind", "next_nudge_at", "reminders_sent"]
 
 # The window each state starts on entry (reopen re-enters a state the same way).
 STATE_WINDOWS: dict[str, str] = {

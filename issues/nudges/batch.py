@@ -1,6 +1,8 @@
-"""A batch of the sweep in Python and the ORM: read, claim (one compare-and-set per issue), work
-out the recipients and the wording, write. The embedded default (SQLite) runs it; on PostgreSQL
-the tests hold the set-based statement (issues.nudges.statement) to the same rows."""
+"""A batch of the sweep, on every database: read what is due, claim it (compare-and-set on the
+cursor), work out who is told and what (issues.nudges.recipients and .rules, in Python: the one
+definition of the rules), and write the NUDGE events, outbox rows and digest items set-based
+(issues.nudges.bulk). A batch is six statements however many issues it takes, plus a few the
+first time the sweep meets an owner organisation or an LPC."""
 
 from __future__ import annotations
 
@@ -9,23 +11,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import F
 
 from issues.emails import new_message_id
-from issues.models import EventKind, Issue, IssueEvent, NudgeDigestItem, OutboundEmail, format_reference
+from issues.models import EventKind, IssueEvent, NudgeDigestItem, OutboundEmail, format_reference
+from issues.nudges import bulk
 from issues.nudges.context import BatchWritten, due_issues
 from issues.nudges.recipients import Recipient
-from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london
+from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london, tracking_address_for
 
 if TYPE_CHECKING:
     from issues.nudges.context import Sweep
 
 
-# The columns the sweep reads for each candidate: one query, no model instances. What the emails
+# The columns the sweep reads for each issue due: one query, no model instances. What the emails
 # show of the issue is read when they are sent.
 CANDIDATE_FIELDS = (
     "id",
     "due_at",
+    "next_nudge_at",
     "due_kind",
     "reminders_sent",
     "state",
@@ -45,8 +48,7 @@ CANDIDATE_FIELDS = (
 
 
 def nudge_batch(sweep: Sweep, size: int) -> BatchWritten:
-    """Read, claim (one compare-and-set per issue), compose in Python, write with the ORM: the
-    embedded default (SQLite), and the reference the PostgreSQL statement is tested against."""
+    """Read up to `size` issues due (locked), claim them, compose their nudges, write them."""
     rows = list(due_issues(now=sweep.now).values(*CANDIDATE_FIELDS)[:size])
     for row in rows:
         _schedule(sweep, row)
@@ -55,27 +57,21 @@ def nudge_batch(sweep: Sweep, size: int) -> BatchWritten:
     if not claimed:
         return BatchWritten(len(rows), 0, [], 0)
     nudges = _compose(sweep, claimed)
-    email_ids = _write_portably(nudges, now=sweep.now)
-    return BatchWritten(len(rows), len(claimed), email_ids, len(nudges.items))
+    email_ids, items = _write(nudges, now=sweep.now)
+    return BatchWritten(len(rows), len(claimed), email_ids, items)
 
 
 def _schedule(sweep: Sweep, row: dict[str, Any]) -> None:
-    """This reminder's number and when the next one is due, on a candidate row."""
+    """This reminder's number and when the next one is due, on a row read as due."""
     row["reminder"] = reminder = row["reminders_sent"] + 1
     row["next_due"] = sweep.cadence[(row["due_kind"], row["is_emergency"], reminder >= sweep.max_reminders)]
 
 
 def claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
-    """Compare-and-set each issue's deadline from the one read (`due_at`) to the next one
-    (`next_due`), one UPDATE per issue; returns the ids won. The portable path (SQLite)."""
-    won: set[int] = set()
-    for row in rows:
-        updated = Issue.objects.filter(pk=row["id"], due_at=row["due_at"]).update(
-            due_at=row["next_due"], reminders_sent=F("reminders_sent") + 1, updated_at=now
-        )
-        if updated:
-            won.add(row["id"])
-    return won
+    """Compare-and-set each issue's cursor from the one read (`next_nudge_at`) to the next
+    reminder (`next_due`), counting the reminder, in one statement; returns the ids won. The
+    deadline (`due_at`) stays where it is."""
+    return bulk.claim([(row["id"], row["next_nudge_at"], row["next_due"]) for row in rows], now=now)
 
 
 class _Event(NamedTuple):
@@ -114,7 +110,6 @@ class _Nudges:
 def _compose(sweep: Sweep, rows: list[dict[str, Any]]) -> _Nudges:
     directory = sweep.directory
     directory.prepare(rows)
-    tracking = f"{settings.INBOUND_LOCAL_PART}+{{}}@{settings.INBOUND_DOMAIN}"
     nudges = _Nudges()
     for row in rows:
         issue_id, due_kind = row["id"], row["due_kind"]
@@ -127,7 +122,7 @@ def _compose(sweep: Sweep, rows: list[dict[str, Any]]) -> _Nudges:
         }
         nudges.events.append(_Event(issue_id, row["state"], _event_text(row, people), data))
         reference = format_reference(issue_id)
-        reply_to = tracking.format(row["tracking_token"])
+        reply_to = tracking_address_for(row["tracking_token"])
         for person in people:
             if person.digest and person.user_id is not None:
                 nudges.items.append(_DigestItem(person.user_id, issue_id, person.role, due_kind))
@@ -139,6 +134,7 @@ def _compose(sweep: Sweep, rows: list[dict[str, Any]]) -> _Nudges:
 
 
 def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
+    """'Reminder 2: no reply from the RA by <the deadline>. Reminded: ... Next reminder <when>.'"""
     told = ", ".join(f"{p.name} ({ROLE_LABELS[p.role]}{', in the daily digest' if p.digest else ''})" for p in people)
     return (
         f"Reminder {row['reminder']}: {WAITED_FOR[row['due_kind']]} by {london(row['due_at'])}. "
@@ -146,48 +142,46 @@ def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
     )
 
 
-def _write_portably(nudges: _Nudges, *, now: datetime) -> list[int]:
-    """The same rows with the ORM's bulk_create (SQLite, the embedded default)."""
-    events = IssueEvent.objects.bulk_create(
-        IssueEvent(
-            issue_id=e.issue_id,
-            kind=EventKind.NUDGE,
-            from_state=e.state,
-            to_state=e.state,
-            text=e.text,
-            data=e.data,
-            created_at=now,
-        )
-        for e in nudges.events
+def _write(nudges: _Nudges, *, now: datetime) -> tuple[list[int], int]:
+    """The events, then the outbox rows and digest items that join them: three statements.
+    Returns the new outbox rows' ids and the number of digest items."""
+    events = bulk.insert_rows(
+        IssueEvent,
+        # A nudge changes no state: it records the one it found as both.
+        columns=("issue_id", "from_state", "to_state", "text", "data"),
+        rows=[(e.issue_id, e.state, e.state, e.text, e.data) for e in nudges.events],
+        constants={"kind": EventKind.NUDGE, "created_at": now},
+        returning=("issue_id", "id"),
     )
-    event_of = {event.issue_id: event.pk for event in events}
-    emails = OutboundEmail.objects.bulk_create(
-        OutboundEmail(
-            issue_id=m.issue_id,
-            event_id=event_of[m.issue_id],
-            purpose=OutboundEmail.Purpose.NUDGE,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[m.to],
-            reply_to=m.reply_to,
-            subject=m.subject,
-            template=m.template,
-            context={"role": m.role},
-            message_id=new_message_id(),
-            status=OutboundEmail.Status.QUEUED,
-            created_at=now,
-            status_changed_at=now,
-        )
-        for m in nudges.emails
+    event_of: dict[int, int] = dict(events)
+    emails = bulk.insert_rows(
+        OutboundEmail,
+        columns=("issue_id", "event_id", "to", "reply_to", "subject", "template", "context", "message_id"),
+        rows=[
+            (
+                m.issue_id,
+                event_of[m.issue_id],
+                [m.to],
+                m.reply_to,
+                m.subject,
+                m.template,
+                {"role": m.role},
+                new_message_id(),
+            )
+            for m in nudges.emails
+        ],
+        constants={
+            "purpose": OutboundEmail.Purpose.NUDGE,
+            "from_email": settings.DEFAULT_FROM_EMAIL,
+            "status": OutboundEmail.Status.QUEUED,
+            "created_at": now,
+            "status_changed_at": now,
+        },
     )
-    NudgeDigestItem.objects.bulk_create(
-        NudgeDigestItem(
-            user_id=d.user_id,
-            issue_id=d.issue_id,
-            event_id=event_of[d.issue_id],
-            role=d.role,
-            due_kind=d.due_kind,
-            created_at=now,
-        )
-        for d in nudges.items
+    items = bulk.insert_rows(
+        NudgeDigestItem,
+        columns=("user_id", "issue_id", "event_id", "role", "due_kind"),
+        rows=[(d.user_id, d.issue_id, event_of[d.issue_id], d.role, d.due_kind) for d in nudges.items],
+        constants={"created_at": now},
     )
-    return [int(email.pk) for email in emails]
+    return sorted(email_id for (email_id,) in emails), len(items)
