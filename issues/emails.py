@@ -4,7 +4,8 @@
   its delivery with `transaction.on_commit`; nothing is sent inside a request.
 - `outbound_email_send` (called by the Celery task) claims a row with a conditional UPDATE
   (queued -> sending), renders it if it was queued with a template rather than bodies (the nudge
-  sweep's rows: `TEMPLATE_CONTEXTS`), sends it through Django's mail API (any django-anymail
+  sweep's rows: the context comes from the function registered for the row's purpose with
+  `register_template_context`), sends it through Django's mail API (any django-anymail
   backend), and marks it sent (storing the bodies sent), or puts it back to queued for a retry,
   or marks it failed.
 - `outbound_emails_requeue_stuck` re-enqueues rows left queued, and rows left in sending by a
@@ -40,9 +41,9 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from issues.models import EventKind, Issue, IssueEvent, OutboundEmail
+from smartcard_route.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +53,19 @@ Purpose = OutboundEmail.Purpose
 # Mail the app writes of its own accord, not on a person's behalf: sent with Auto-Submitted.
 AUTOMATIC_PURPOSES = frozenset({Purpose.NUDGE, Purpose.DIGEST, Purpose.NOTIFICATION})
 
-# Rows queued with a template instead of bodies are rendered when sent, with the context that this
-# function (by purpose, imported when first needed) makes of the row.
-TEMPLATE_CONTEXTS: dict[str, str] = {Purpose.NUDGE: "issues.nudges.nudge_email_context"}
+# Rows queued with a template instead of bodies are rendered when sent, with the context that the
+# function registered for their purpose makes of the row (issues.nudges.mail registers the nudges').
+TEMPLATE_CONTEXTS: dict[str, Callable[[OutboundEmail], dict[str, Any]]] = {}
+
+# The task that delivers one row (issues.tasks), enqueued by its name: the tasks call the outbox,
+# never the other way round.
+SEND_OUTBOUND_EMAIL_TASK = "issues.tasks.send_outbound_email"
+
+
+def register_template_context(purpose: str, context: Callable[[OutboundEmail], dict[str, Any]]) -> None:
+    """Render rows of this purpose queued with a template with `context(row)` when they are sent."""
+    TEMPLATE_CONTEXTS[purpose] = context
+
 
 # Errors that no retry will cure: the addresses themselves are refused.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -181,10 +192,8 @@ def queue_outbound_email(
 
 def enqueue_after_commit(email_id: int) -> None:
     def enqueue() -> None:
-        from issues.tasks import send_outbound_email
-
         try:
-            send_outbound_email.delay(email_id)
+            app.send_task(SEND_OUTBOUND_EMAIL_TASK, args=(email_id,))
         except Exception:
             # The broker is down: the row stays queued and the requeue sweep picks it up.
             logger.exception("Could not enqueue outbound email %s; the requeue sweep will retry.", email_id)
@@ -213,8 +222,7 @@ def outbound_email_bodies(email: OutboundEmail) -> tuple[str, str]:
     """The row's text and HTML bodies: as stored, or rendered now from its template."""
     if not email.template:
         return email.body_text, email.body_html
-    context: Callable[[OutboundEmail], dict[str, Any]] = import_string(TEMPLATE_CONTEXTS[email.purpose])
-    return render_bodies(email.template, context(email))
+    return render_bodies(email.template, TEMPLATE_CONTEXTS[email.purpose](email))
 
 
 def build_message(email: OutboundEmail, *, bodies: tuple[str, str] | None = None) -> EmailMultiAlternatives:

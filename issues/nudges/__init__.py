@@ -31,7 +31,7 @@ sent exactly once, and each outbox row is sent at most once by the outbox's own 
 
 The outbox rows carry their addresses, subject and Message-ID, and the name of their template
 with the recipient's role: the bodies are rendered when the row is sent (issues.nudges.mail,
-called by issues.emails), from the issue and its NUDGE event, and stored on the row then.
+registered with issues.emails), from the issue and its NUDGE event, and stored on the row then.
 
 The next reminder comes a further window of the same length after this one (counted from the
 sweep, in working time), up to NUDGE_MAX_REMINDERS reminders; after that, once a working day,
@@ -61,11 +61,12 @@ from issues.nudges.rules import (
     max_reminders,
     sweep_connections,
 )
-from issues.nudges.sweep import SweepResult, deliver_outbound_emails, nudges_sweep
+from issues.nudges.sweep import ENQUEUE_OUTBOUND_EMAILS_TASK, SweepResult, deliver_outbound_emails, nudges_sweep
 
 __all__ = [
     "ACTION_ANCHORS",
     "AUDIENCES",
+    "ENQUEUE_OUTBOUND_EMAILS_TASK",
     "NUDGED_KINDS",
     "SUBJECTS",
     "TEMPLATES",

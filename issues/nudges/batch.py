@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
 from issues.emails import new_message_id
 from issues.models import EventKind, IssueEvent, NudgeDigestItem, OutboundEmail, format_reference
-from issues.nudges import bulk
-from issues.nudges.context import BatchWritten, due_issues
+from issues.nudges.bulk import claim_cursors, insert_rows
+from issues.nudges.context import BatchWritten, Sweep, due_issues
 from issues.nudges.recipients import Recipient
 from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london, tracking_address_for
-
-if TYPE_CHECKING:
-    from issues.nudges.context import Sweep
-
 
 # The columns the sweep reads for each issue due: one query, no model instances. What the emails
 # show of the issue is read when they are sent.
@@ -71,7 +67,7 @@ def claim(rows: list[dict[str, Any]], *, now: datetime) -> set[int]:
     """Compare-and-set each issue's cursor from the one read (`next_nudge_at`) to the next
     reminder (`next_due`), counting the reminder, in one statement; returns the ids won. The
     deadline (`due_at`) stays where it is."""
-    return bulk.claim([(row["id"], row["next_nudge_at"], row["next_due"]) for row in rows], now=now)
+    return claim_cursors([(row["id"], row["next_nudge_at"], row["next_due"]) for row in rows], now=now)
 
 
 class _Event(NamedTuple):
@@ -145,7 +141,7 @@ def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
 def _write(nudges: _Nudges, *, now: datetime) -> tuple[list[int], int]:
     """The events, then the outbox rows and digest items that join them: three statements.
     Returns the new outbox rows' ids and the number of digest items."""
-    events = bulk.insert_rows(
+    events = insert_rows(
         IssueEvent,
         # A nudge changes no state: it records the one it found as both.
         columns=("issue_id", "from_state", "to_state", "text", "data"),
@@ -154,7 +150,7 @@ def _write(nudges: _Nudges, *, now: datetime) -> tuple[list[int], int]:
         returning=("issue_id", "id"),
     )
     event_of: dict[int, int] = dict(events)
-    emails = bulk.insert_rows(
+    emails = insert_rows(
         OutboundEmail,
         columns=("issue_id", "event_id", "to", "reply_to", "subject", "template", "context", "message_id"),
         rows=[
@@ -178,7 +174,7 @@ def _write(nudges: _Nudges, *, now: datetime) -> tuple[list[int], int]:
             "status_changed_at": now,
         },
     )
-    items = bulk.insert_rows(
+    items = insert_rows(
         NudgeDigestItem,
         columns=("user_id", "issue_id", "event_id", "role", "due_kind"),
         rows=[(d.user_id, d.issue_id, event_of[d.issue_id], d.role, d.due_kind) for d in nudges.items],

@@ -138,7 +138,7 @@ def _claim_statement(vendor: str) -> str:
     )
 
 
-def claim(rows: Sequence[tuple[int, datetime, datetime]], *, now: datetime) -> set[int]:
+def claim_cursors(rows: Sequence[tuple[int, datetime, datetime]], *, now: datetime) -> set[int]:
     """Claim issues for a reminder: for each (id, next_nudge_at as read, the next reminder's
     time), one conditional UPDATE (compare-and-set on the next_nudge_at read) moves the cursor on
     and counts the reminder. An issue whose cursor changed since it was read (another sweep, or

@@ -1,5 +1,6 @@
-"""A nudge's email, rendered when the outbox sends it (issues.emails.TEMPLATE_CONTEXTS): the sweep
-queues each one with its template (TEMPLATES) and the recipient's role only."""
+"""A nudge's email, rendered when the outbox sends it (registered below with
+issues.emails.register_template_context): the sweep queues each one with its template (TEMPLATES)
+and the recipient's role only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from issues.emails import register_template_context
 from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail
 from issues.nudges.rules import (
     ACTION_ANCHORS,
@@ -59,3 +61,6 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "tracking_address": tracking_address_for(issue.tracking_token),
         "site_url": settings.SITE_URL,
     }
+
+
+register_template_context(OutboundEmail.Purpose.NUDGE, nudge_email_context)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from issues.nudges.batch import nudge_batch
 from issues.nudges.context import Sweep
 from issues.nudges.rules import batch_size, sweep_connections
+from smartcard_route.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +85,16 @@ def _sweep_batch(sweep: Sweep, size: int, result: SweepResult) -> tuple[int, int
     return written.seen, written.claimed
 
 
+# The task that fans out a batch's deliveries (issues.tasks), enqueued by its name: the tasks
+# call the services, never the other way round.
+ENQUEUE_OUTBOUND_EMAILS_TASK = "issues.tasks.enqueue_outbound_emails"
+
+
 def deliver_outbound_emails(email_ids: list[int]) -> None:
     """Enqueue delivery of these outbox rows (after commit). With the broker down the rows stay
     queued, and the outbox's requeue beat task enqueues them once it is back."""
-    from issues.tasks import enqueue_outbound_emails
-
     try:
         # argsrepr: Celery would otherwise write out the thousand ids for its logs.
-        enqueue_outbound_emails.apply_async(  # type: ignore[call-arg]  # Celery takes it; its stubs do not list it
-            (email_ids,), argsrepr=f"({len(email_ids)} outbox ids,)"
-        )
+        app.send_task(ENQUEUE_OUTBOUND_EMAILS_TASK, args=(email_ids,), argsrepr=f"({len(email_ids)} outbox ids,)")
     except Exception:
         logger.exception("Could not enqueue %s nudge emails; the requeue sweep will retry.", len(email_ids))

@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from issues import nudges, selectors, services
-from issues.emails import SendOutcome, outbound_email_bodies, outbound_email_send
+from issues import emails, nudges, selectors, services, tasks
+from issues.emails import SEND_OUTBOUND_EMAIL_TASK, SendOutcome, outbound_email_bodies, outbound_email_send
 from issues.models import (
     Deadline,
     EventKind,
@@ -35,6 +35,7 @@ from issues.models import (
     State,
 )
 from issues.nudges import batch, rules
+from smartcard_route.celery import app
 from tests.issues.factories import IssueFactory, LPCFactory, PharmacyFactory, PharmacyOwnerFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -649,3 +650,24 @@ def test_starting_and_ending_a_wait_sets_and_clears_the_cursor_with_the_deadline
     issue.refresh_from_db()
     assert (issue.due_at, issue.next_nudge_at, issue.due_kind) == (None, None, Deadline.NONE)
     assert sweep_at(london(2027, 2, 1, 10, 0)).nudged == 0
+
+
+# Imports one way: the services enqueue tasks by name.
+
+
+def test_the_services_enqueue_tasks_registered_under_the_names_they_use(
+    ra_contacted, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, **options: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_at(london(2026, 12, 30, 10, 0))
+    [(name, (email_ids,))] = sent
+    assert sorted(email_ids) == sorted(nudge_emails(ra_contacted)[e].pk for e in nudge_emails(ra_contacted))
+    assert app.tasks[name].name == tasks.enqueue_outbound_emails.name == nudges.ENQUEUE_OUTBOUND_EMAILS_TASK
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.enqueue_after_commit(email_ids[0])
+    assert sent == [(SEND_OUTBOUND_EMAIL_TASK, (email_ids[0],))]
+    assert app.tasks[SEND_OUTBOUND_EMAIL_TASK].name == tasks.send_outbound_email.name
