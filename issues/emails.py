@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import secrets
 import smtplib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,7 +92,12 @@ def outbox_retry_delay(attempts: int) -> float:
 
 def tracking_address(issue: Issue) -> str:
     """The issue's own address: mail to it lands on the issue's timeline (inbound mail)."""
-    return f"{settings.INBOUND_LOCAL_PART}+{issue.tracking_token}@{settings.INBOUND_DOMAIN}"
+    return tracking_address_for(issue.tracking_token)
+
+
+def tracking_address_for(token: str) -> str:
+    """The tracking address of the issue whose tracking token this is."""
+    return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"
 
 
 def issue_url(issue: Issue) -> str:
@@ -105,10 +110,10 @@ def issue_url(issue: Issue) -> str:
 
 
 def new_message_id() -> str:
-    """'<microseconds since 1970 in hex.32 random hex digits@INBOUND_DOMAIN>' (the nudge sweep makes
-    the same in SQL). Time first: new ids sort after older ones, so the unique index on stored
-    Message-IDs grows at its end instead of taking each insert on a random page."""
-    return f"<{time.time_ns() // 1000:x}.{uuid.uuid4().hex}@{settings.INBOUND_DOMAIN}>"
+    """'<microseconds since 1970 in hex.32 random hex digits@INBOUND_DOMAIN>'. Time first: new ids
+    sort after older ones, so the unique index on stored Message-IDs grows at its end instead of
+    taking each insert on a random page."""
+    return f"<{time.time_ns() // 1000:x}.{secrets.token_hex(16)}@{settings.INBOUND_DOMAIN}>"
 
 
 def subject_for(issue: Issue, text: str) -> str:

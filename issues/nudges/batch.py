@@ -6,18 +6,19 @@ first time the sweep meets an owner organisation or an LPC."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from issues.emails import new_message_id
+from issues.emails import new_message_id, tracking_address_for
 from issues.models import EventKind, IssueEvent, NudgeDigestItem, OutboundEmail, format_reference
 from issues.nudges.bulk import claim_cursors, insert_rows
 from issues.nudges.context import BatchWritten, Sweep, due_issues
 from issues.nudges.recipients import Recipient
-from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london, tracking_address_for
+from issues.nudges.rules import ROLE_LABELS, SUBJECTS, TEMPLATES, WAITED_FOR, london
 
 # The columns the sweep reads for each issue due: one query, no model instances. What the emails
 # show of the issue is read when they are sent.
@@ -114,7 +115,7 @@ def _compose(sweep: Sweep, rows: list[dict[str, Any]]) -> _Nudges:
             "due_kind": due_kind,
             "deadline": row["due_at"].isoformat(),
             "reminder": row["reminder"],
-            "next_due": row["next_due"].isoformat(),
+            "next_due": _iso(row["next_due"]),
         }
         nudges.events.append(_Event(issue_id, row["state"], _event_text(row, people), data))
         reference = format_reference(issue_id)
@@ -131,11 +132,23 @@ def _compose(sweep: Sweep, rows: list[dict[str, Any]]) -> _Nudges:
 
 def _event_text(row: dict[str, Any], people: list[Recipient]) -> str:
     """'Reminder 2: no reply from the RA by <the deadline>. Reminded: ... Next reminder <when>.'"""
-    told = ", ".join(f"{p.name} ({ROLE_LABELS[p.role]}{', in the daily digest' if p.digest else ''})" for p in people)
+    told = ", ".join(map(_told, people))
     return (
         f"Reminder {row['reminder']}: {WAITED_FOR[row['due_kind']]} by {london(row['due_at'])}. "
         f"Reminded: {told}. Next reminder {london(row['next_due'])}."
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _told(person: Recipient) -> str:
+    """'Olu Owner (owner, in the daily digest)'."""
+    return f"{person.name} ({ROLE_LABELS[person.role]}{', in the daily digest' if person.digest else ''})"
+
+
+@functools.lru_cache(maxsize=64)
+def _iso(moment: datetime) -> str:
+    """The next reminder's time as the event's data holds it (a sweep has a handful of them)."""
+    return moment.isoformat()
 
 
 def _write(nudges: _Nudges, *, now: datetime) -> tuple[list[int], int]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from issues.emails import register_template_context
+from issues.emails import register_template_context, tracking_address
 from issues.models import Deadline, EventKind, Issue, IssueEvent, OutboundEmail
 from issues.nudges.rules import (
     ACTION_ANCHORS,
@@ -17,7 +17,6 @@ from issues.nudges.rules import (
     Links,
     london,
     max_reminders,
-    tracking_address_for,
 )
 from issues.windows import window_days, working_days_in_words
 
@@ -58,7 +57,7 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"]),
         "escalate_url": links.issue(reference, ACTION_ANCHORS["escalate_to_cpe"]),
         "resolve_url": links.issue(reference, ACTION_ANCHORS["resolve"]),
-        "tracking_address": tracking_address_for(issue.tracking_token),
+        "tracking_address": tracking_address(issue),
         "site_url": settings.SITE_URL,
     }
 

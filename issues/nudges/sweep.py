@@ -3,8 +3,11 @@ are in issues.nudges)."""
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -48,12 +51,27 @@ def nudges_sweep(*, now: datetime | None = None, limit: int | None = None, lanes
     sweep = Sweep(now=now or timezone.now())
     size = limit or batch_size()
     lanes = lanes or sweep_connections()
-    if lanes == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return _sweep_lane(sweep, size)
-    with ThreadPoolExecutor(max_workers=lanes - 1, thread_name_prefix="nudge-sweep") as pool:
-        others = [pool.submit(_sweep_lane_on_own_connection, sweep, size) for _ in range(lanes - 1)]
-        results = [_sweep_lane(sweep, size), *(other.result() for other in others)]
+    with _cyclic_gc_paused():
+        if lanes == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+            return _sweep_lane(sweep, size)
+        with ThreadPoolExecutor(max_workers=lanes - 1, thread_name_prefix="nudge-sweep") as pool:
+            others = [pool.submit(_sweep_lane_on_own_connection, sweep, size) for _ in range(lanes - 1)]
+            results = [_sweep_lane(sweep, size), *(other.result() for other in others)]
     return SweepResult(*(sum(getattr(result, name) for result in results) for name in SweepResult.FIELDS))
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A sweep makes a few hundred thousand short-lived rows, tuples and strings and no reference
+    cycles: reference counting frees them all. Left running, Python's cycle collector would walk
+    the worker's whole heap a few times per sweep for nothing (a third of its Python time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _sweep_lane(sweep: Sweep, size: int) -> SweepResult:
