@@ -192,17 +192,18 @@ def seed(*, issues: int, overdue: int) -> dict[str, Any]:
                 due_at = now - timedelta(minutes=rng.randint(1, 60 * 24 * 3))
             elif n % 2:  # half of the rest wait for someone, not yet overdue
                 state, due_kind = State.RA_CONTACTED, Deadline.RA_REPLY
-                due_at = now + timedelta(minutes=rng.randint(1, 60 * 24 * 4))
+                due_at = now + timedelta(minutes=rng.randint(60, 60 * 24 * 4))  # none due during the runs
             else:  # the other half are still being tried in the pharmacy: no deadline
                 state, due_kind, due_at = rng.choice([State.IN_PHARMACY, State.CIS_SELF_SERVICE]), Deadline.NONE, None
-            row.update(state=state, due_kind=due_kind, due_at=due_at)
+            # As start_clock leaves them: the first reminder at the deadline.
+            row.update(state=state, due_kind=due_kind, due_at=due_at, next_nudge_at=due_at)
             if state in (State.LPC_CC, State.ESCALATED):
                 row["lpc_involved_at"] = now - timedelta(days=2)
             rows.append(row)
         copy_rows(Issue, rows)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return {"issues": Issue.objects.count(), "overdue": Issue.objects.filter(due_at__lte=now).count()}
+    return {"issues": Issue.objects.count(), "overdue": Issue.objects.filter(next_nudge_at__lte=now).count()}
 
 
 # The measured sweep (child process) -----------------------------------------------------------
@@ -327,11 +328,12 @@ def sql_floor(url: str) -> float:
 SQL_FLOOR = """
 CREATE TEMP TABLE claimed ON COMMIT DROP AS
 WITH due AS (
-  SELECT id, due_at FROM issues_issue WHERE due_at <= now() ORDER BY due_at FOR UPDATE SKIP LOCKED
+  SELECT id, next_nudge_at FROM issues_issue WHERE next_nudge_at <= now() ORDER BY next_nudge_at
+  FOR UPDATE SKIP LOCKED
 ), won AS (
-  UPDATE issues_issue i SET due_at = now() + interval '2 days', reminders_sent = i.reminders_sent + 1,
+  UPDATE issues_issue i SET next_nudge_at = now() + interval '2 days', reminders_sent = i.reminders_sent + 1,
     updated_at = now()
-  FROM due WHERE i.id = due.id AND i.due_at = due.due_at RETURNING i.id, i.state, i.tracking_token
+  FROM due WHERE i.id = due.id AND i.next_nudge_at = due.next_nudge_at RETURNING i.id, i.state, i.tracking_token
 ) SELECT * FROM won;
 CREATE TEMP TABLE events ON COMMIT DROP AS
 WITH e AS (

@@ -50,6 +50,7 @@ __all__ = [
     "subject_for",
     "thread_message_ids",
     "tracking_address",
+    "tracking_address_for",
 ]
 
 # Mail the app writes of its own accord, not on a person's behalf: sent with Auto-Submitted.
@@ -61,7 +62,13 @@ AUTOMATIC_PURPOSES = frozenset({MailPurpose.NUDGE, MailPurpose.DIGEST, MailPurpo
 
 def tracking_address(issue: Issue) -> str:
     """The issue's own address: mail to it lands on the issue's timeline (inbound mail)."""
-    return f"{settings.INBOUND_LOCAL_PART}+{issue.tracking_token}@{settings.INBOUND_DOMAIN}"
+    return tracking_address_for(issue.tracking_token)
+
+
+def tracking_address_for(token: str) -> str:
+    """The tracking address of the issue whose tracking token this is (the nudge sweep has the
+    token alone)."""
+    return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"
 
 
 def issue_url(issue: Issue) -> str:

@@ -101,10 +101,16 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     is_emergency = models.BooleanField(default=False)
 
     state = FSMField(default=State.IN_PHARMACY, choices=State.choices, protected=True)
+    # The deadline people see, and the only meaning of "overdue" (DESIGN.md, the clock): set and
+    # cleared with the wait (issues.services.events), never moved by a reminder.
     due_at = models.DateTimeField(null=True, blank=True)
     due_kind = models.CharField(max_length=20, choices=Deadline.choices, default=Deadline.NONE, blank=True)
+    # The nudge sweep's cursor: the first reminder at due_at, then one a window apart (issues.nudges).
+    next_nudge_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next reminder is due; the sweep moves it as it claims one."
+    )
     reminders_sent = models.PositiveSmallIntegerField(
-        default=0, help_text="Nudges sent for the current wait; the sweep bumps it as it claims a deadline."
+        default=0, help_text="Nudges sent for the current wait; the sweep bumps it as it claims a reminder."
     )
 
     resolved_from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
@@ -130,8 +136,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ("-created_at",)
         indexes = [
-            # The nudge sweep: only issues somebody is waiting on have a deadline.
+            # The overdue filter and the deadline order of the dashboards: only issues somebody is
+            # waiting on have a deadline.
             models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="issue_due_at_waiting"),
+            # The nudge sweep: only issues somebody is waiting on have a next reminder.
+            models.Index(
+                fields=["next_nudge_at"], condition=Q(next_nudge_at__isnull=False), name="issue_next_nudge_waiting"
+            ),
             models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
         ]

@@ -98,7 +98,8 @@ def issue_list(
 ) -> QuerySet[Issue]:
     """Visible issues, newest first, filtered; with pharmacy and reporter joined so a page of them
     costs a constant number of queries. `state` may be "open" for every open state; `pharmacy` an
-    instance, id or ODS code; `overdue` True for issues whose deadline has passed, False for the rest."""
+    instance, id or ODS code; `overdue` True for issues whose deadline has passed (`due_at`, which
+    reminders never move: the nudge sweep's cursor is `next_nudge_at`), False for the rest."""
     issues = issues_visible_to(user).select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
     if state:
         states = [state] if isinstance(state, str) else list(state)

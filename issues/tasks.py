@@ -1,24 +1,25 @@
 """Celery tasks for issues: thin wrappers that take ids and call one service. (The outbox's tasks
-are the mail layer's: smartcard_route.mail.tasks.)"""
+are the mail layer's: smartcard_route.mail.tasks.)
+
+Imports go one way, tasks -> services -> models.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+
+from issues.nudges import nudge_digests_send, nudges_sweep
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
 
 @shared_task(acks_late=True)
 def nudge_sweep() -> int:
-    """Beat, every minute: nudge the issues whose deadline has passed (exactly once each)."""
-    from issues.nudges import nudges_sweep
-
+    """Beat, every minute: nudge the issues whose next reminder is due (exactly once each)."""
     return nudges_sweep().nudged
 
 
 @shared_task(acks_late=True)
 def send_nudge_digests() -> int:
     """Beat, weekday mornings: one email per person who chose the daily digest."""
-    from issues.nudges import nudge_digests_send
-
     return nudge_digests_send().emails

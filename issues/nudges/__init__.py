@@ -1,29 +1,39 @@
 """Nudges: remind whoever must take the next step when a window ends (DESIGN.md, "Nudges").
 
+An issue somebody is waiting on has two times (DESIGN.md, the clock): `due_at`, the deadline
+people see, which reminders never move (so an issue stays overdue, in its page, the lists, the
+"Only overdue" filter, the counts and the API, until someone acts), and `next_nudge_at`, the
+sweep's cursor: the first reminder at `due_at`, then one a window apart. Starting or ending a wait
+(issues.services.events start_clock/clear_clock) sets or clears both.
+
 `nudges_sweep` (issues.nudges.sweep) is the beat task's service, every minute. It works in bounded
-batches of NUDGE_BATCH_SIZE issues, each its own short transaction:
+batches of NUDGE_BATCH_SIZE issues, each its own short transaction (issues.nudges.batch):
 
-1. read the open issues whose `due_at` has passed, oldest deadline first, through the partial
-   index `issue_due_at_waiting`, locking them (FOR UPDATE SKIP LOCKED on PostgreSQL, so that
-   sweeps running at once share the work instead of queueing behind each other);
-2. claim them with a conditional UPDATE on the deadline read (compare-and-set: an issue whose
-   `due_at` changed since, because another sweep or a person got there first, is not claimed),
-   moving `due_at` to the next reminder and counting the reminder;
-3. for the claimed issues only, write the NUDGE IssueEvent and, per recipient, an outbox row or
-   (for people who chose the daily digest) a NudgeDigestItem;
-4. after commit, enqueue the delivery of the new outbox rows (one task per batch fans out).
+1. read the open issues whose `next_nudge_at` has passed, the longest waiting first, through the
+   partial index `issue_next_nudge_waiting`, locking them (FOR UPDATE SKIP LOCKED on PostgreSQL,
+   so that sweeps running at once share the work instead of queueing behind each other);
+2. claim them with one conditional UPDATE on the cursor read (compare-and-set: an issue whose
+   `next_nudge_at` changed since, because another sweep or a person got there first, is not
+   claimed), moving `next_nudge_at` to the next reminder and counting the reminder;
+3. for the claimed issues only, work out who is told and what (issues.nudges.recipients and
+   .rules, in Python: the one definition of the rules), and write the NUDGE IssueEvent and, per
+   recipient, an outbox row (the mail layer's OutboundEmail, with its IssueOutboundEmail link to
+   the issue and the event) or (for people who chose the daily digest) a NudgeDigestItem, each
+   kind of row in one set-based statement (issues.nudges.bulk);
+4. after commit, enqueue the delivery of the new outbox rows (the mail layer's
+   outbound_emails_enqueue_after_commit: one task per batch fans out).
 
-On PostgreSQL a batch is one set-based statement (issues.nudges.statement), and a sweep works on
-NUDGE_SWEEP_CONNECTIONS connections at once; elsewhere (SQLite, the embedded default) Python
-does steps 1-3 (issues.nudges.portable), and the tests hold both paths to the same rows.
+The same code runs on PostgreSQL and SQLite; on PostgreSQL a sweep works on
+NUDGE_SWEEP_CONNECTIONS connections at once, so that one lane's Python overlaps another's database
+work.
 
 A crash before the commit rolls the claim back with everything else, so the next sweep does the
-same work again; after the commit the claim stops any other sweep. Each deadline is therefore
-nudged exactly once, and each outbox row is sent at most once by the outbox's own claim.
+same work again; after the commit the claim stops any other sweep. Each reminder is therefore
+sent exactly once, and each outbox row is sent at most once by the outbox's own claim.
 
 The outbox rows carry their addresses, subject and Message-ID, and the name of their template
 with the recipient's role: the bodies are rendered when the row is sent (issues.nudges.mail,
-called by issues.emails), from the issue and its NUDGE event, and stored on the row then.
+registered with the mail layer in IssuesConfig.ready), from the issue and its NUDGE event, and stored on the row then.
 
 The next reminder comes a further window of the same length after this one (counted from the
 sweep, in working time), up to NUDGE_MAX_REMINDERS reminders; after that, once a working day,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from django.db.models import QuerySet
 
 from issues.clock import add_working_days
 from issues.models import OPEN_STATES, Issue
@@ -22,8 +23,7 @@ class Sweep:
     # When the next reminder is due, by (wait, emergency, past NUDGE_MAX_REMINDERS): the next
     # window starts now, so every issue of the sweep in the same case shares it.
     cadence: dict[tuple[str, bool, bool], datetime] = field(default_factory=dict)
-    directory: RecipientDirectory = field(default_factory=RecipientDirectory)  # the portable path's
-    statements: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL's, by batch size
+    directory: RecipientDirectory = field(default_factory=RecipientDirectory)
 
     def __post_init__(self) -> None:
         next_due: dict[float, datetime] = {}
@@ -45,11 +45,12 @@ class BatchWritten:
     digest_items: int
 
 
-def due_issues(*, now: datetime):  # type: ignore[no-untyped-def]
-    """Open issues whose deadline has passed, oldest first: the sweep's query (partial index
-    `issue_due_at_waiting`; rows another transaction holds are skipped on PostgreSQL)."""
+def due_issues(*, now: datetime) -> QuerySet[Issue]:
+    """Open issues whose next reminder is due, the longest waiting first: the sweep's query
+    (partial index `issue_next_nudge_waiting`; rows another transaction holds are skipped on
+    PostgreSQL)."""
     return (
-        Issue.objects.filter(due_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)
-        .order_by("due_at")
+        Issue.objects.filter(next_nudge_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)
+        .order_by("next_nudge_at")
         .select_for_update(skip_locked=True, of=("self",))
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from issues.emails import tracking_address
 from issues.models import Deadline, EventKind, Issue, IssueEvent, IssueOutboundEmail
 from issues.nudges.rules import (
     ACTION_ANCHORS,
@@ -16,7 +17,6 @@ from issues.nudges.rules import (
     Links,
     london,
     max_reminders,
-    tracking_address_for,
 )
 from issues.windows import window_days, working_days_in_words
 from smartcard_route.mail.models import OutboundEmail
@@ -60,6 +60,6 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"]),
         "escalate_url": links.issue(reference, ACTION_ANCHORS["escalate_to_cpe"]),
         "resolve_url": links.issue(reference, ACTION_ANCHORS["resolve"]),
-        "tracking_address": tracking_address_for(issue.tracking_token),
+        "tracking_address": tracking_address(issue),
         "site_url": settings.SITE_URL,
     }

@@ -1,15 +1,17 @@
-"""Who a nudge goes to, worked out in Python (the portable path, issues.nudges.portable; the
-PostgreSQL statement applies the same rules in SQL, issues.nudges.statement)."""
+"""Who a nudge goes to: the one definition of each role (issues.nudges.rules AUDIENCES says which
+roles are told for which wait, in which order of precedence), applied to the rows a batch claimed
+(issues.nudges.batch), on every database alike."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from django.conf import settings
 
 from directory.models import LPC, PharmacyOwner, User
-from issues.models import Deadline, NotificationPreference
+from issues.models import NotificationPreference
 from issues.nudges.rules import AUDIENCES, Role, max_reminders
 
 Delivery = NotificationPreference.Delivery
@@ -63,33 +65,48 @@ def _memberships(through: Any, group_field: str, group_ids: set[int]) -> dict[in
 class RecipientDirectory:
     """Everyone a sweep's nudges go to. Each batch fetches, in a handful of queries, what it needs
     and the sweep has not seen yet: reporters come with the claimed rows, owners' members and LPC
-    officers by group (the same owners and LPCs come back batch after batch)."""
+    officers by group (the same owners and LPCs come back batch after batch). The lanes of a sweep
+    share it, one `prepare` at a time."""
+
+    # The row's column naming the reporter, owner organisation or LPC a role's holders depend on.
+    _GROUP_OF: ClassVar[dict[str, str]] = {
+        Role.REPORTER: "reporter_id",
+        Role.OWNER: "pharmacy__owner_id",
+        Role.LPC_OFFICER: "pharmacy__lpc_id",
+    }
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.people: dict[int, Person | None] = {}  # None: left (inactive) or without an address
         self.owner_members: dict[int, list[int]] = {}
         self.lpc_officers: dict[int, list[int]] = {}
         self.cpe_it_people: list[Person] | None = None
         self.cpe_it_email: str = settings.CPE_IT_EMAIL
         self.max_reminders = max_reminders()
+        # Who holds a role, by (role, the reporter's, owner organisation's or LPC's id, past
+        # NUDGE_MAX_REMINDERS).
+        self._groups: dict[tuple[str, int | None, bool], list[Recipient]] = {}
 
     def prepare(self, rows: list[dict[str, Any]]) -> None:
+        """Fetch whoever these rows' reminders may go to and is not known yet."""
+        with self._lock:
+            self._prepare(rows)
+
+    def _prepare(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            self.people.setdefault(
-                row["reporter_id"],
-                _person(
+            if row["reporter_id"] not in self.people:
+                self.people[row["reporter_id"]] = _person(
                     row["reporter_id"],
                     row["reporter__email"],
                     row["reporter__full_name"],
                     active=row["reporter__is_active"],
                     delivery=row["reporter__notification_preference__nudge_delivery"],
-                ),
-            )
-        owner_ids = {row["pharmacy__owner_id"] for row in rows if row["due_kind"] == Deadline.RA_REPLY}
+                )
+        owner_ids = {row["pharmacy__owner_id"] for row in rows if Role.OWNER in AUDIENCES[row["due_kind"]]}
         lpc_ids = {
             row["pharmacy__lpc_id"]
             for row in rows
-            if row["due_kind"] == Deadline.LPC_ACTION and row["pharmacy__lpc_id"] is not None
+            if Role.LPC_OFFICER in AUDIENCES[row["due_kind"]] and row["pharmacy__lpc_id"] is not None
         }
         members = _memberships(PharmacyOwner.members.through, "pharmacyowner_id", owner_ids - self.owner_members.keys())
         officers = _memberships(LPC.officers.through, "lpc_id", lpc_ids - self.lpc_officers.keys())
@@ -99,7 +116,7 @@ class RecipientDirectory:
         unknown -= self.people.keys()
         found = _people(unknown)
         self.people.update({user_id: found.get(user_id) for user_id in unknown})
-        if self.cpe_it_people is None and any(row["due_kind"] == Deadline.CPE_TRIAGE for row in rows):
+        if self.cpe_it_people is None and any(Role.CPE_IT in AUDIENCES[row["due_kind"]] for row in rows):
             self.cpe_it_people = cpe_it_people()
 
     def _people_as(self, user_ids: Iterable[int], role: str, *, force_digest: bool) -> list[Recipient]:
@@ -118,26 +135,41 @@ class RecipientDirectory:
         force_digest = reminder_number > self.max_reminders
         found: list[Recipient] = []
         for role in AUDIENCES[row["due_kind"]]:
-            found.extend(self._for_role(row, role, force_digest=force_digest))
+            found += self._for_role(row, role, force_digest)
         if len(found) > 1:
-            unique: dict[str, Recipient] = {}
+            addresses: set[str] = set()
+            unique = []
             for recipient in found:
-                unique.setdefault(recipient.email.lower(), recipient)
-            found = list(unique.values())
+                address = recipient.email.lower()
+                if address not in addresses:
+                    addresses.add(address)
+                    unique.append(recipient)
+            found = unique
         if not found:
             return [Recipient(self.cpe_it_email, "CPE IT team", Role.NOBODY_ELSE)]
         return found
 
-    def _for_role(self, row: dict[str, Any], role: str, *, force_digest: bool) -> list[Recipient]:
+    def _for_role(self, row: dict[str, Any], role: str, force_digest: bool) -> list[Recipient]:
+        """Who holds `role` for this row's issue: the same for every issue of the same reporter,
+        owner organisation or LPC in the sweep, so worked out once for each."""
+        key = (role, row[self._GROUP_OF[role]] if role in self._GROUP_OF else None, force_digest)
+        found = self._groups.get(key)
+        if found is None:
+            found = self._groups[key] = self._holders(row, role, force_digest=force_digest)
+        return found
+
+    def _holders(self, row: dict[str, Any], role: str, *, force_digest: bool) -> list[Recipient]:
         if role == Role.REPORTER:
             return self._people_as((row["reporter_id"],), role, force_digest=force_digest)
         if role == Role.OWNER:
+            # The owner organisation's active members with an address, else its own address.
             members = self.owner_members.get(row["pharmacy__owner_id"], ())
             found = self._people_as(members, role, force_digest=force_digest)
             if not found and row["pharmacy__owner__email"]:
                 found = [Recipient(row["pharmacy__owner__email"], "Pharmacy owner", role)]
             return found
         if role == Role.LPC_OFFICER:
+            # The LPC's active officers with an address, else the LPC's own address.
             officers = self.lpc_officers.get(row["pharmacy__lpc_id"], ())
             found = self._people_as(officers, role, force_digest=force_digest)
             if not found and row["pharmacy__lpc__email"]:

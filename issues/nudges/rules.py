@@ -130,8 +130,3 @@ class Links:
 # The issue page shows each action it offers in an element with the id "action-<name>"
 # (templates/issues/detail.jinja): links in the reminders go straight to it.
 ACTION_ANCHORS = {name: f"action-{name}" for name in ("cc_lpc", "escalate_to_cpe", "resolve")}
-
-
-def tracking_address_for(token: str) -> str:
-    """The issue's tracking address (as issues.emails.tracking_address), from its token alone."""
-    return f"{settings.INBOUND_LOCAL_PART}+{token}@{settings.INBOUND_DOMAIN}"

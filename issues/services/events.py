@@ -55,9 +55,11 @@ WAITING_FOR: dict[str, str] = {
 
 
 def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -> IssueEvent:
-    """Set issue.due_at/due_kind (the caller saves) and write the CLOCK event."""
+    """Start a window: set the deadline (`due_at`, `due_kind`) and the first reminder at it
+    (`next_nudge_at`, which only the nudge sweep moves on from there), and write the CLOCK event.
+    The caller saves CLOCK_FIELDS."""
     days = window_days(kind, is_emergency=issue.is_emergency)
-    issue.due_at = add_working_days(now, days)
+    issue.due_at = issue.next_nudge_at = add_working_days(now, days)
     issue.due_kind = kind
     issue.reminders_sent = 0
     when = moment_in_words(issue.due_at, with_year=True)
@@ -72,10 +74,12 @@ def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -
 
 
 def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEvent | None:
-    if issue.due_at is None and not issue.due_kind:
+    """End the wait: clear the deadline and the next reminder, and write the CLOCK event (None when
+    nothing was awaited). The caller saves CLOCK_FIELDS."""
+    if issue.due_at is None and not issue.due_kind and issue.next_nudge_at is None:
         return None
     previous = issue.due_kind
-    issue.due_at = None
+    issue.due_at = issue.next_nudge_at = None
     issue.due_kind = Deadline.NONE
     issue.reminders_sent = 0
     waited_for = WAITING_FOR.get(previous, "anyone")
@@ -89,7 +93,8 @@ def clear_clock(issue: Issue, *, actor: User | None, now: datetime) -> IssueEven
     )
 
 
-CLOCK_FIELDS = ["due_at", "due_kind", "reminders_sent"]
+# What start_clock and clear_clock change, for the callers' save(update_fields=...).
+CLOCK_FIELDS = ["due_at", "due_kind", "next_nudge_at", "reminders_sent"]
 
 
 def clock_for_state(issue: Issue, *, actor: User | None, now: datetime) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from directory.models import User
 from issues import route
 from issues.models import Deadline, EventKind, Issue, IssueEvent
-from issues.services.events import clear_clock, record_event, start_clock
+from issues.services.events import CLOCK_FIELDS, clear_clock, record_event, start_clock
 from issues.services.steps import checked
 
 
@@ -58,10 +58,10 @@ def issue_record_ra_response(
     event = start_clock(fresh, kind=Deadline.PHARMACY_UPDATE, actor=actor, now=now)
     event.data = {**event.data, "after": source}
     event.save(update_fields=["data"])
-    Issue.objects.filter(pk=fresh.pk).update(
-        due_at=fresh.due_at, due_kind=fresh.due_kind, reminders_sent=fresh.reminders_sent, updated_at=now
-    )
-    issue.due_at, issue.due_kind, issue.reminders_sent = fresh.due_at, fresh.due_kind, fresh.reminders_sent
+    clock = {name: getattr(fresh, name) for name in CLOCK_FIELDS}
+    Issue.objects.filter(pk=fresh.pk).update(**clock, updated_at=now)
+    for name, value in clock.items():
+        setattr(issue, name, value)
     return event
 
 

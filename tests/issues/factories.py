@@ -132,6 +132,8 @@ class IssueFactory(factory.django.DjangoModelFactory[Issue]):
         }.get(o.state, Deadline.NONE)
     )
     due_at = factory.LazyAttribute(lambda o: timezone.now() + timedelta(days=2) if o.due_kind else None)
+    # As start_clock sets it: the first reminder at the deadline.
+    next_nudge_at = factory.LazyAttribute(lambda o: o.due_at)
 
 
 class IssueEventFactory(factory.django.DjangoModelFactory[IssueEvent]):

@@ -37,8 +37,10 @@ from kombu import pools as kombu_pools
 
 from issues import nudges, services
 from issues.models import EventKind, Issue, IssueEvent, MailPurpose, State
+from issues.tasks import nudge_sweep
 from smartcard_route.celery import app
 from smartcard_route.mail.models import OutboundEmail
+from smartcard_route.mail.tasks import requeue_stuck_outbound_emails
 from tests.issues.factories import IssueFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,9 +108,13 @@ def nudge_email_ids() -> set[str]:
 
 def assert_each_issue_nudged_once(issues: list[Issue], *, emails_per_issue: int) -> None:
     for issue in issues:
+        deadline = issue.due_at
+        assert deadline is not None
         assert IssueEvent.objects.filter(issue=issue, kind=EventKind.NUDGE).count() == 1, issue.reference
         issue.refresh_from_db()
         assert issue.reminders_sent == 1
+        assert issue.due_at == deadline  # a reminder moves the cursor, never the deadline
+        assert issue.next_nudge_at is not None and issue.next_nudge_at > deadline
     assert OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).count() == emails_per_issue * len(issues)
 
 
@@ -266,14 +272,14 @@ def test_it_nudges_each_issue_once_when_sweeps_run_at_the_same_time(transactiona
 def test_it_skips_an_issue_another_sweep_holds_and_leaves_it_to_that_sweep(transactional_db, pharmacy, owner):
     """Another sweep has claimed an issue and not yet committed (here a connection of the test's
     own, holding the claimed row): this sweep neither waits for it nor nudges it; once the other
-    commits, the deadline has moved on and no sweep nudges it again."""
+    commits, the next reminder has moved on and no sweep nudges it again."""
     held, *others = overdue_issues(pharmacy, 3)
     admin = admin_connection()
     try:
         with admin.cursor() as cursor:
             cursor.execute(
-                "UPDATE issues_issue SET due_at = due_at + interval '2 days', reminders_sent = reminders_sent + 1 "
-                "WHERE id = %s",
+                "UPDATE issues_issue SET next_nudge_at = next_nudge_at + interval '2 days', "
+                "reminders_sent = reminders_sent + 1 WHERE id = %s",
                 [held.pk],
             )
         assert nudges.nudges_sweep().nudged == len(others)
@@ -312,8 +318,6 @@ def test_it_sends_each_nudge_once_when_the_pool_process_dies_mid_sweep(
 ):
     """acks_late + reject_on_worker_lost: the sweep the dead process was running goes back to the
     queue and runs again; the dead process's transaction is rolled back, so nothing is doubled."""
-    from issues.tasks import nudge_sweep
-
     issues = overdue_issues(pharmacy, 30)
     admin = admin_connection()
     worker = worker_factory(NUDGE_BATCH_SIZE="10")
@@ -350,8 +354,6 @@ def test_it_sends_each_nudge_once_when_the_pool_process_dies_mid_sweep(
 def test_it_sends_each_nudge_once_when_the_whole_worker_is_killed_mid_sweep_and_restarted(
     transactional_db, pharmacy, owner, worker_factory, clean_queue
 ):
-    from issues.tasks import nudge_sweep
-
     issues = overdue_issues(pharmacy, 30)
     admin = admin_connection()
     worker = worker_factory(NUDGE_BATCH_SIZE="10")
@@ -455,8 +457,6 @@ def publish_to(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_it_loses_no_email_through_a_redis_outage(
     transactional_db, pharmacy, owner, staff, private_redis, worker_factory, caplog
 ):
-    from smartcard_route.mail.tasks import requeue_stuck_outbound_emails
-
     worker = worker_factory(broker_url=private_redis.url, OUTBOX_REQUEUE_QUEUED_AFTER_MINUTES="0")
     worker.start()
     private_redis.stop()  # Redis goes down

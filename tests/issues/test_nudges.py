@@ -6,7 +6,6 @@ crashes and broker outages against PostgreSQL and a real worker on Redis.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -18,26 +17,29 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from issues import nudges, services
+from issues import nudges, selectors, services
 from issues.models import (
     Deadline,
     EventKind,
     Issue,
     IssueEvent,
+    IssueOutboundEmail,
     MailPurpose,
     NotificationPreference,
     NudgeDigestItem,
     State,
 )
-from issues.nudges import portable, statement
-from issues.nudges.context import Sweep
+from issues.nudges import batch, rules
+from smartcard_route.celery import app
+from smartcard_route.mail import tasks as mail_tasks
 from smartcard_route.mail.models import OutboundEmail
-from smartcard_route.mail.services import SendOutcome, outbound_email_bodies, outbound_email_send
-from tests.issues.factories import IssueFactory, UserFactory
+from smartcard_route.mail.services import SendOutcome, outbound_email_bodies, outbound_email_send, outbox
+from tests.issues.factories import IssueFactory, LPCFactory, PharmacyFactory, PharmacyOwnerFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -118,8 +120,10 @@ def test_it_nudges_the_reporter_and_owner_when_the_ra_window_ends_across_christm
     )
     issue.refresh_from_db()
     assert issue.reminders_sent == 1
-    # The next reminder: two more working days, skipping New Year's Day and the weekend.
-    assert issue.due_at == london(2027, 1, 4, 10, 0)
+    # The next reminder: two more working days, skipping New Year's Day and the weekend. The
+    # deadline stays where it was: the issue is overdue since then.
+    assert issue.next_nudge_at == london(2027, 1, 4, 10, 0)
+    assert issue.due_at == london(2026, 12, 30, 10, 0)
     assert event.data["next_due"] == london(2027, 1, 4, 10, 0).isoformat()
 
     emails = nudge_emails(issue)
@@ -183,17 +187,24 @@ def test_it_repeats_a_window_apart_then_daily_through_the_digest(ra_contacted, s
     settings.NUDGE_MAX_REMINDERS = 2
     issue = ra_contacted
     sweep_at(london(2026, 12, 30, 10, 0))  # reminder 1; next: two working days later
+    assert sweep_at(london(2027, 1, 4, 9, 59)).nudged == 0
     assert sweep_at(london(2027, 1, 4, 10, 0)).nudged == 1  # reminder 2, the last a window apart
     issue.refresh_from_db()
-    assert issue.due_at == london(2027, 1, 5, 10, 0)  # then one working day
+    assert issue.next_nudge_at == london(2027, 1, 5, 10, 0)  # then one working day
     assert sweep_at(london(2027, 1, 5, 9, 59)).nudged == 0
 
     result = sweep_at(london(2027, 1, 5, 10, 0))  # reminder 3: past the maximum, into the digest
 
     assert (result.nudged, result.emails, result.digest_items) == (1, 0, 2)
     issue.refresh_from_db()
-    assert (issue.reminders_sent, issue.due_at) == (3, london(2027, 1, 6, 10, 0))
-    assert [e.data["reminder"] for e in nudge_events(issue)] == [1, 2, 3]
+    assert (issue.reminders_sent, issue.next_nudge_at) == (3, london(2027, 1, 6, 10, 0))
+    # Every reminder is about the one deadline, which none of them moved.
+    assert issue.due_at == london(2026, 12, 30, 10, 0)
+    events = nudge_events(issue)
+    assert [e.data["reminder"] for e in events] == [1, 2, 3]
+    assert {e.data["deadline"] for e in events} == {london(2026, 12, 30, 10, 0).isoformat()}
+    assert events[1].text.startswith("Reminder 2: no reply from the RA by Wednesday 30 December 2026, 10:00. ")
+    assert events[1].text.endswith("Next reminder Tuesday 5 January 2027, 10:00.")
     assert set(NudgeDigestItem.objects.values_list("user_id", flat=True)) == {staff.pk, owner.pk}
     assert OutboundEmail.objects.filter(purpose=MailPurpose.NUDGE).count() == 4
 
@@ -303,23 +314,27 @@ def test_it_skips_people_who_left_and_sends_one_email_to_someone_in_two_roles(ph
     assert "#action-cc_lpc" in text_of(emails[owner.email])  # the owner's version
 
 
-def test_it_claims_nothing_when_the_deadline_changed_after_it_was_read(pharmacy):
-    """The compare-and-set of the portable path (SQLite reads, then claims): a sweep that read a
-    deadline someone else has since moved wins nothing. (On PostgreSQL one statement locks, reads
-    and claims: tests/issues/test_exactly_once.py.)"""
-    now = timezone.now()
-    issue = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=now - timedelta(minutes=5))
-    rows = list(nudges.due_issues(now=now).values("id", "due_at"))
-    Issue.objects.filter(pk=issue.pk).update(due_at=now + timedelta(days=2))  # another sweep won
+def test_it_claims_nothing_when_the_cursor_changed_after_it_was_read(pharmacy):
+    """The compare-and-set of the claim: a sweep that read a next reminder someone else has since
+    moved wins nothing, and a claim moves the cursor only, never the deadline. (On PostgreSQL the
+    read also locks the rows, so sweeps at once skip each other's: tests/issues/test_exactly_once.py.)"""
+    now = timezone.now().replace(microsecond=123456)
+    deadline = now - timedelta(minutes=5)
+    issue = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=deadline)
+    rows: list[dict[str, Any]] = [dict(row) for row in nudges.due_issues(now=now).values("id", "next_nudge_at")]
+    Issue.objects.filter(pk=issue.pk).update(next_nudge_at=now + timedelta(days=2))  # another sweep won
     for row in rows:
         row["next_due"] = now + timedelta(days=1)
 
-    assert portable.claim(rows, now=now) == set()
+    assert batch.claim(rows, now=now) == set()
     issue.refresh_from_db()
-    assert (issue.due_at, issue.reminders_sent) == (now + timedelta(days=2), 0)
+    assert (issue.next_nudge_at, issue.reminders_sent, issue.due_at) == (now + timedelta(days=2), 0, deadline)
 
-    rows[0]["due_at"] = issue.due_at
-    assert portable.claim(rows, now=now) == {issue.pk}
+    rows[0]["next_nudge_at"] = issue.next_nudge_at
+    assert batch.claim(rows, now=now) == {issue.pk}
+    issue.refresh_from_db()
+    assert (issue.next_nudge_at, issue.reminders_sent, issue.due_at) == (now + timedelta(days=1), 1, deadline)
+    assert issue.updated_at == now
 
 
 def test_it_sweeps_in_bounded_batches(pharmacy, owner):
@@ -332,30 +347,31 @@ def test_it_sweeps_in_bounded_batches(pharmacy, owner):
     assert all(len(nudge_events(issue)) == 1 for issue in overdue)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite claims row by row (one UPDATE per issue)")
 def test_it_uses_a_constant_number_of_queries_per_batch(pharmacy, django_assert_num_queries):
-    """On PostgreSQL a batch is one statement (claim, recipients, events, outbox rows, digest
-    items) between its savepoint and its release, however many issues it takes."""
-    owners = [UserFactory() for _ in range(3)]
+    """A batch is its savepoint, the read, the claim, the events, the outbox rows, their links to
+    the issue and event, the digest items and its release, however many issues it takes; the
+    directory's people are fetched once per sweep (here the owner organisation's members and who
+    they are: two queries)."""
+    owners = [UserFactory.create() for _ in range(3)]
     pharmacy.owner.members.add(*owners)
+    nudges.notification_preference_set(user=owners[0], nudge_delivery=NotificationPreference.Delivery.DAILY_DIGEST)
     now = timezone.now()
     for _ in range(40):
         make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=now)
-    nudges.nudges_sweep(now=now - timedelta(days=1))  # nothing due yet; looks up the event ids' sequence
-    with django_assert_num_queries(3 * 5):  # four full batches of ten, then one that finds none
+    with django_assert_num_queries(2 + 8 * 4 + 3):  # four full batches of ten, then one that finds none
         result = nudges.nudges_sweep(now=now, limit=10)
-    assert (result.nudged, result.emails, result.batches) == (40, 40 * 4, 5)
+    assert (result.nudged, result.emails, result.digest_items, result.batches) == (40, 40 * 3, 40, 5)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN output and partial indexes are PostgreSQL's")
-def test_it_finds_due_issues_through_the_partial_index(db):
+def test_it_finds_due_reminders_through_the_partial_index(db):
     queryset = nudges.due_issues(now=timezone.now()).values("id")[:1000]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned whole anyway
         sql, params = queryset.query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "issue_due_at_waiting" in plan
+    assert "issue_next_nudge_waiting" in plan
 
 
 def test_it_puts_reminders_in_the_digest_for_people_who_chose_it(ra_contacted, staff, owner):
@@ -469,8 +485,6 @@ def every_case(pharmacy, staff, owner, lpc_officer, cpe_it, settings):
     digest, an owner organisation and an LPC reached only through their own address, an LPC
     with no address either (CPE IT told that nobody could be), names with quotes, a reference
     past six digits."""
-    from tests.issues.factories import LPCFactory, PharmacyFactory, PharmacyOwnerFactory
-
     settings.NUDGE_MAX_REMINDERS = 2
     nudges.notification_preference_set(user=owner, nudge_delivery=NotificationPreference.Delivery.DAILY_DIGEST)
     UserFactory(is_cpe_it=True, full_name="", email="second.it@cpe.example")
@@ -501,71 +515,19 @@ def every_case(pharmacy, staff, owner, lpc_officer, cpe_it, settings):
     return [make_issue(due_at=due[n], **case) for n, case in enumerate(cases)]
 
 
-def written_rows() -> dict[str, list[tuple[Any, ...]]]:
-    """What a sweep wrote, without the ids and Message-IDs that differ from run to run; each
-    email and digest item named by the issue of its event."""
-
-    def comparable(row: dict[str, Any], *, leave_out: tuple[str, ...] = ()) -> tuple[Any, ...]:
-        return tuple(
-            (key, json.dumps(value, sort_keys=True, default=str))
-            for key, value in sorted(row.items())
-            if key not in leave_out
-        )
-
-    issue_of_event = dict(IssueEvent.objects.filter(kind=EventKind.NUDGE).values_list("pk", "issue_id"))
-    events = cast(
-        list[dict[str, Any]],
-        list(
-            IssueEvent.objects.filter(kind=EventKind.NUDGE).values(
-                "issue_id", "kind", "actor_id", "from_state", "to_state", "text", "data", "created_at"
-            )
-        ),
-    )
-    # Each outbox row with the event of its link row (IssueOutboundEmail).
-    emails = cast(
-        list[dict[str, Any]],
-        list(
-            OutboundEmail.objects.values(
-                *(field.attname for field in OutboundEmail._meta.concrete_fields), event_id=F("issue_link__event_id")
-            )
-        ),
-    )
-    items = cast(list[dict[str, Any]], list(NudgeDigestItem.objects.values()))
-    return {
-        "issues": sorted(Issue.objects.values_list("pk", "due_at", "reminders_sent", "updated_at")),
-        "events": sorted(comparable(row) for row in events),
-        "emails": sorted(
-            (issue_of_event[row["event_id"]], *comparable(row, leave_out=("id", "event_id", "message_id")))
-            for row in emails
-        ),
-        "digest_items": sorted(
-            (issue_of_event[row["event_id"]], *comparable(row, leave_out=("id", "event_id"))) for row in items
-        ),
-    }
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the set-based statement is PostgreSQL's")
-def test_the_set_based_statement_writes_what_the_portable_path_writes(every_case):
-    """On PostgreSQL a batch is one SQL statement; elsewhere Python composes it. Both must write
-    the same events, outbox rows, digest items and deadlines, whatever the case."""
+@pytest.mark.parametrize("limit", [100, 4])
+def test_it_applies_every_audience_rule(every_case, limit):
+    """One batch, or several, over every case of the audience rules: who is told, how (email or
+    the daily digest), the last resort, and the wording of events and subjects."""
     now = timezone.now()
-    counts, rows = [], []
-    for batch in (statement.nudge_batch, portable.nudge_batch):
-        with transaction.atomic():
-            savepoint = transaction.savepoint()
-            written = batch(Sweep(now=now), 100)
-            counts.append((written.seen, written.claimed, len(written.email_ids), written.digest_items))
-            rows.append(written_rows())
-            message_ids = list(OutboundEmail.objects.values_list("message_id", flat=True))
-            transaction.savepoint_rollback(savepoint)
-        assert len(set(message_ids)) == len(message_ids) > 0
-        assert all(
-            re.fullmatch(rf"<[0-9a-f]+\.[0-9a-f]{{32}}@{re.escape(settings.INBOUND_DOMAIN)}>", m) for m in message_ids
-        )
-    # (issues read, claimed, emails, digest items)
-    assert counts[0] == counts[1] == (len(every_case), len(every_case), 14, 9)
-    assert rows[0] == rows[1]
-    texts = " ".join(json.loads(dict(row)["text"]) for row in rows[0]["events"])
+    deadlines = {issue.pk: issue.due_at for issue in every_case}
+
+    result = nudges.nudges_sweep(now=now, limit=limit)
+
+    assert (result.nudged, result.emails, result.digest_items, result.lost_claims) == (len(every_case), 14, 9, 0)
+    events = list(IssueEvent.objects.filter(kind=EventKind.NUDGE))
+    assert sorted(e.issue_id for e in events) == sorted(deadlines)
+    texts = " ".join(e.text for e in events)
     for expected in (
         "Olu Owner (owner, in the daily digest)",
         "Pharmacy owner (owner)",
@@ -576,5 +538,143 @@ def test_the_set_based_statement_writes_what_the_portable_path_writes(every_case
         'Zoë "Z" O\'Brien (reporter)',
     ):
         assert expected in texts
-    subjects = {dict(row[1:])["subject"] for row in rows[0]["emails"]}
-    assert '"[SC-1234567] No reply from the RA yet: please chase them"' in subjects
+    for event in events:
+        assert (event.from_state, event.to_state) == (event.issue.state, event.issue.state)
+        assert event.data["deadline"] == deadlines[event.issue_id].isoformat()
+        assert event.created_at == now
+    outbox = list(OutboundEmail.objects.all())
+    issue_of_event = {event.pk: event.issue_id for event in events}
+    assert "[SC-1234567] No reply from the RA yet: please chase them" in {m.subject for m in outbox}
+    # Each outbox row's link names its issue and that issue's NUDGE event.
+    links = {
+        email_id: (issue_id, event_id)
+        for email_id, issue_id, event_id in IssueOutboundEmail.objects.values_list("email_id", "issue_id", "event_id")
+    }
+    assert sorted(links) == sorted(m.pk for m in outbox)
+    assert all(event_id is not None and issue_of_event[event_id] == issue_id for issue_id, event_id in links.values())
+    assert {m.auto_submitted for m in outbox} == {True}
+    assert {m.status for m in outbox} == {OutboundEmail.Status.QUEUED}
+    message_ids = [m.message_id for m in outbox]
+    assert len(set(message_ids)) == len(message_ids)
+    assert all(
+        re.fullmatch(rf"<[0-9a-f]+\.[0-9a-f]{{32}}@{re.escape(settings.INBOUND_DOMAIN)}>", m) for m in message_ids
+    )
+    assert all(issue_of_event[item.event_id] == item.issue_id for item in NudgeDigestItem.objects.all())
+    for issue in Issue.objects.filter(pk__in=deadlines):
+        assert issue.due_at == deadlines[issue.pk]  # the deadline stays
+        assert issue.next_nudge_at is not None and issue.next_nudge_at > now  # the cursor moved on
+        assert issue.reminders_sent >= 1
+
+
+# One place for each rule: change it there and the sweep follows, on whichever database runs it.
+
+
+def test_it_follows_the_order_of_precedence_of_the_audience_rules(pharmacy, owner, monkeypatch):
+    """An owner who reported the issue is told once, in the role the audience puts first."""
+    issue = make_issue(pharmacy=pharmacy, reporter=owner, state=State.RA_CONTACTED, due_at=timezone.now())
+    monkeypatch.setitem(rules.AUDIENCES, Deadline.RA_REPLY, (rules.Role.REPORTER, rules.Role.OWNER))
+
+    sweep_at(timezone.now())
+
+    [email] = nudge_emails(issue).values()
+    assert (email.to, email.template, email.context) == ([owner.email], "nudge_ra_reply_reporter", {"role": "reporter"})
+    assert "#action-cc_lpc" not in text_of(email)
+
+
+def test_it_tells_whoever_the_audience_rules_name_for_a_wait(pharmacy, owner, lpc_officer, monkeypatch):
+    """A role added to a wait's audience (with its template and subject) is told, and one taken
+    out is not."""
+    lpc_wait = make_issue(pharmacy=pharmacy, state=State.LPC_CC, due_at=timezone.now())
+    ra_wait = make_issue(pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=timezone.now())
+    key = (Deadline.LPC_ACTION, rules.Role.OWNER)
+    monkeypatch.setitem(rules.AUDIENCES, Deadline.LPC_ACTION, (rules.Role.LPC_OFFICER, rules.Role.OWNER))
+    monkeypatch.setitem(rules.TEMPLATES, key, "nudge_ra_reply_owner")
+    monkeypatch.setitem(rules.SUBJECTS, key, "The LPC has not acted yet")
+    monkeypatch.setitem(rules.AUDIENCES, Deadline.RA_REPLY, (rules.Role.REPORTER,))
+
+    sweep_at(timezone.now())
+
+    assert set(nudge_emails(lpc_wait)) == {lpc_officer.email, owner.email}
+    assert nudge_emails(lpc_wait)[owner.email].subject == f"[{lpc_wait.reference}] The LPC has not acted yet"
+    assert set(nudge_emails(ra_wait)) == {ra_wait.reporter.email}
+    [event] = nudge_events(lpc_wait)
+    assert "Lee Officer (LPC), Olu Owner (owner)" in event.text
+
+
+# Deadlines that stay true: reminders move the cursor, never the deadline.
+
+
+@pytest.fixture
+def reminded_twice(ra_contacted):
+    """The RA never replied: reminders on Wednesday 30 December and Monday 4 January."""
+    assert sweep_at(london(2026, 12, 30, 10, 0)).nudged == 1
+    assert sweep_at(london(2027, 1, 4, 10, 0)).nudged == 1
+    ra_contacted.refresh_from_db()
+    assert ra_contacted.reminders_sent == 2
+    return ra_contacted
+
+
+def test_an_issue_reminded_twice_is_still_overdue_since_its_deadline(reminded_twice, staff):
+    issue = reminded_twice
+    assert issue.due_at == london(2026, 12, 30, 10, 0)
+    assert issue.next_nudge_at == london(2027, 1, 6, 10, 0)
+    with time_machine.travel(london(2027, 1, 4, 11, 0), tick=False):
+        assert issue.is_overdue
+        assert list(selectors.issue_list(user=staff, overdue=True)) == [issue]
+        assert list(selectors.issue_list(user=staff, overdue=False)) == []
+
+
+def test_the_only_overdue_filter_lists_an_issue_reminded_twice(reminded_twice, staff, client):
+    with time_machine.travel(london(2027, 1, 4, 11, 0), tick=False):
+        client.force_login(staff)
+        page = client.get(reverse("issues:list"), {"state": "open", "overdue": "on"}).content.decode()
+    assert reminded_twice.reference in page
+    assert "Overdue" in page
+
+
+def test_the_api_lists_an_issue_reminded_twice_as_overdue(reminded_twice, staff):
+    api = APIClient()
+    with time_machine.travel(london(2027, 1, 4, 11, 0), tick=False):
+        api.force_login(staff)
+        listed = api.get("/api/v1/issues/", {"overdue": "true"}).json()["results"]
+        detail = api.get(f"/api/v1/issues/{reminded_twice.reference}/").json()
+    assert [row["reference"] for row in listed] == [reminded_twice.reference]
+    assert detail["is_overdue"] is True
+    assert datetime.fromisoformat(detail["due_at"]) == london(2026, 12, 30, 10, 0)
+
+
+def test_starting_and_ending_a_wait_sets_and_clears_the_cursor_with_the_deadline(reminded_twice, staff):
+    issue = reminded_twice
+    with time_machine.travel(london(2027, 1, 4, 12, 0), tick=False):
+        services.issue_log_ra_reply(user=staff, issue=issue, text="The RA unlocked the card")
+    issue.refresh_from_db()
+    # A new wait: the pharmacy's update, five working days, its first reminder at its deadline.
+    assert issue.due_kind == Deadline.PHARMACY_UPDATE
+    assert issue.due_at == issue.next_nudge_at == london(2027, 1, 11, 12, 0)
+    assert issue.reminders_sent == 0
+    with time_machine.travel(london(2027, 1, 5, 9, 0), tick=False):
+        services.issue_resolve(user=staff, issue=issue, note="Fixed", fixed_by_step="ra")
+    issue.refresh_from_db()
+    assert (issue.due_at, issue.next_nudge_at, issue.due_kind) == (None, None, Deadline.NONE)
+    assert sweep_at(london(2027, 2, 1, 10, 0)).nudged == 0
+
+
+# Imports one way: the services enqueue the mail layer's tasks by name.
+
+
+def test_the_services_enqueue_tasks_registered_under_the_names_they_use(
+    ra_contacted, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, **options: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_at(london(2026, 12, 30, 10, 0))
+    [(name, (email_ids,))] = sent
+    assert sorted(email_ids) == sorted(nudge_emails(ra_contacted)[e].pk for e in nudge_emails(ra_contacted))
+    assert app.tasks[name].name == mail_tasks.enqueue_outbound_emails.name == outbox.ENQUEUE_TASK
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.enqueue_after_commit(email_ids[0])
+    assert sent == [(outbox.SEND_TASK, (email_ids[0],))]
+    assert app.tasks[outbox.SEND_TASK].name == mail_tasks.send_outbound_email.name
