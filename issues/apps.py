@@ -7,19 +7,7 @@ class IssuesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Plug the issues into the mail layer (smartcard_route.mail), which knows no issue: its
-        news about an issue's mail becomes timeline events, inbound mail is matched to its issues, and
-        reminders are rendered when sent."""
-        from issues.emails import on_outbound_email_failed, on_outbound_email_sent
-        from issues.inbound import on_inbound_email_received
-        from issues.models import MailPurpose
-        from issues.nudges.mail import nudge_email_context
-        from issues.tracking import on_delivery_recorded
-        from smartcard_route.mail import signals
-        from smartcard_route.mail.rendering import register_template_context
+        # Imported here, once the models are loaded: it imports them (Django's way for receivers).
+        from issues import mail_hooks
 
-        signals.outbound_email_sent.connect(on_outbound_email_sent, dispatch_uid="issues.emails.sent")
-        signals.outbound_email_failed.connect(on_outbound_email_failed, dispatch_uid="issues.emails.failed")
-        signals.delivery_recorded.connect(on_delivery_recorded, dispatch_uid="issues.tracking")
-        register_template_context(MailPurpose.NUDGE, nudge_email_context)
-        signals.inbound_email_received.connect(on_inbound_email_received, dispatch_uid="issues.inbound")
+        mail_hooks.connect()
