@@ -30,7 +30,7 @@ method, to its service function's signature, and to the form and serializer buil
 
 "RA asked" is defined once, here, on the table itself: the issue is in a state the route reaches
 through contact_ra (RA_ASKED_STATES: ra_contacted, lpc_cc, escalated). The state, not "is there RA
-correspondence" (issues.services.correspondence), because correspondence counts what an RA reply
+correspondence" (issues.correspondence.forwards), because correspondence counts what an RA reply
 or call would add, so it could not decide whether one may be logged; the state is on the issue
 already loaded and answers without a query.
 """

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from issues import forms as issue_forms
 from issues import guidance, presentation, route, selectors, services, windows
-from issues.emails import RaRequest, default_ra_question, issue_ra_request_preview
+from issues.correspondence.outbound import RaRequest, default_ra_question, issue_ra_request_preview
 from issues.exceptions import IssueServiceError
 from issues.models import Deadline, Issue
 from issues.route import SEND_VIA_OWN_MAIL

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from directory.emails import directory_manager_addresses
 from directory.models import RegistrationAuthority
-from issues import emails
+from issues.correspondence import outbound
 from issues.models import EventKind, IssueEvent, IssueOutboundEmail, MailPurpose
 from smartcard_route.mail.models import OutboundEmail
 
@@ -97,7 +97,7 @@ def _flag_bouncing_ra(*, recipient: str, email: OutboundEmail, link: IssueOutbou
         to = directory_manager_addresses()
         if not to:
             continue
-        text, html = emails.render_bodies(
+        text, html = outbound.render_bodies(
             "directory_ra_bounced",
             {
                 "ra": ra,
@@ -109,7 +109,7 @@ def _flag_bouncing_ra(*, recipient: str, email: OutboundEmail, link: IssueOutbou
                 "site_url": settings.SITE_URL,
             },
         )
-        emails.queue_outbound_email(
+        outbound.queue_outbound_email(
             purpose=MailPurpose.NOTIFICATION,
             to=to,
             subject=f"Mail to {ra.name} bounced: please check its email address",

@@ -35,7 +35,8 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from directory.models import User
-from issues import emails, route, services
+from issues import route, services
+from issues.correspondence import outbound
 from issues.exceptions import IssueActionForbidden, IssueServiceError, TransitionNotAllowedNow
 from issues.models import (
     EventKind,
@@ -338,22 +339,22 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
     reporter = issue.reporter
     if not reporter.is_active or not reporter.email:
         return
-    text, html = emails.render_bodies(
+    text, html = outbound.render_bodies(
         "issue_inbound_email",
         {
             "issue": issue,
             "email": email,
             "sender": sender_label(role),
-            "issue_url": emails.issue_url(issue),
+            "issue_url": outbound.issue_url(issue),
             "site_url": settings.SITE_URL,
         },
     )
-    emails.queue_outbound_email(
+    outbound.queue_outbound_email(
         purpose=MailPurpose.NOTIFICATION,
         issue=issue,
         event=event,
         to=[reporter.email],
-        subject=emails.subject_for(issue, f"New email from {sender_label(role)}: {email.subject}"[:250]),
+        subject=outbound.subject_for(issue, f"New email from {sender_label(role)}: {email.subject}"[:250]),
         body_text=text,
         body_html=html,
     )
