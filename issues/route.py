@@ -23,7 +23,7 @@ A row (`Transition` or `Work`) says:
 
 Who reads it: the services (permission, state, conditions and fields, in that order, then the
 row's own work), the selectors (the actions a user may take now), issues.forms (a form per row),
-issues.serializers (a serializer per row), the API's transitions endpoint and its schema, and the
+issues.api.serializers (a serializer per row), the API's transitions endpoint and its schema, and the
 issue page (titles, buttons, messages). Adding a transition touches its model method, its service
 function and its row here, nothing else: tests/issues/test_route.py holds each row to its FSM
 method, to its service function's signature, and to the form and serializer built from it.
