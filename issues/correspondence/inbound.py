@@ -37,6 +37,7 @@ from django.http import Http404
 from directory.models import User
 from issues import route, services
 from issues.correspondence import outbound
+from issues.events import record_event
 from issues.exceptions import IssueActionForbidden, IssueServiceError, TransitionNotAllowedNow
 from issues.models import (
     EventKind,
@@ -250,8 +251,8 @@ def inbound_email_record(
                 raise TransitionNotAllowedNow("This email is already attached to an issue.")
             role = sender_role(locked, email.from_email)
             sender_user = _user_for(email.from_email) if role != Sender.RA else None
-            event = IssueEvent.objects.create(
-                issue=locked,
+            event = record_event(
+                locked,
                 kind=EventKind.EMAIL_IN,
                 actor=sender_user if role != Sender.UNKNOWN else None,
                 text=_event_text(email, role, attached_by),

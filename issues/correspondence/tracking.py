@@ -21,7 +21,8 @@ from django.utils import timezone
 from directory.emails import directory_manager_addresses
 from directory.models import RegistrationAuthority
 from issues.correspondence import outbound
-from issues.models import EventKind, IssueEvent, IssueOutboundEmail, MailPurpose
+from issues.events import record_event
+from issues.models import EventKind, IssueOutboundEmail, MailPurpose
 from smartcard_route.mail.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def on_delivery_recorded(
        manager."""
     link = IssueOutboundEmail.objects.filter(email=email).select_related("issue__pharmacy").first()
     if moved and link is not None:
-        IssueEvent.objects.create(
-            issue_id=link.issue_id,
+        record_event(
+            link.issue_id,
             kind=EventKind.DELIVERY,
+            actor=None,
             text=_event_text(email, status, recipient, description, mta_response),
             data={
                 "email_id": email.pk,
@@ -61,7 +63,7 @@ def on_delivery_recorded(
                 "mta_response": mta_response[:500],
                 "esp": esp_name,
             },
-            created_at=at,
+            now=at,
         )
     if status == Status.BOUNCED and recipient:
         _flag_bouncing_ra(recipient=recipient, email=email, link=link, detail=mta_response or description)

@@ -34,9 +34,10 @@ from issues import route
 from issues.correspondence import outbound
 from issues.correspondence.forwards import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
+from issues.events import record_event
 from issues.exceptions import IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.models import EventKind, Issue, IssueEvent, MailPurpose
-from issues.services.events import CLOCK_FIELDS, clock_for_state, record_event
+from issues.services.events import CLOCK_FIELDS, clock_for_state
 from issues.services.steps import checked
 
 
