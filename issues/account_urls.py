@@ -1,10 +1,10 @@
 from django.urls import path
 
-from issues import account_views
+from issues.views import notifications
 
 app_name = "notifications"
 
 urlpatterns = [
-    path("notifications/", account_views.notification_preferences, name="notification_preferences"),
-    path("notifications/save/", account_views.notification_preferences_save, name="notification_preferences_save"),
+    path("notifications/", notifications.notification_preferences, name="notification_preferences"),
+    path("notifications/save/", notifications.notification_preferences_save, name="notification_preferences_save"),
 ]

@@ -8,6 +8,6 @@ class IssuesConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, once the models are loaded: it imports them (Django's way for receivers).
-        from issues import mail_hooks
+        from issues.correspondence import hooks
 
-        mail_hooks.connect()
+        hooks.connect()

@@ -23,14 +23,14 @@ A row (`Transition` or `Work`) says:
 
 Who reads it: the services (permission, state, conditions and fields, in that order, then the
 row's own work), the selectors (the actions a user may take now), issues.forms (a form per row),
-issues.serializers (a serializer per row), the API's transitions endpoint and its schema, and the
+issues.api.serializers (a serializer per row), the API's transitions endpoint and its schema, and the
 issue page (titles, buttons, messages). Adding a transition touches its model method, its service
 function and its row here, nothing else: tests/issues/test_route.py holds each row to its FSM
 method, to its service function's signature, and to the form and serializer built from it.
 
 "RA asked" is defined once, here, on the table itself: the issue is in a state the route reaches
 through contact_ra (RA_ASKED_STATES: ra_contacted, lpc_cc, escalated). The state, not "is there RA
-correspondence" (issues.services.correspondence), because correspondence counts what an RA reply
+correspondence" (issues.correspondence.forwards), because correspondence counts what an RA reply
 or call would add, so it could not decide whether one may be logged; the state is on the issue
 already loaded and answers without a query.
 """

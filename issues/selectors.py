@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from directory.models import Pharmacy, User
 from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, staff_of
-from issues.emails import RaRequest, issue_ra_request_preview
+from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
     InboundEmailMatch,

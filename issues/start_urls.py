@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from issues import views
+from issues.views import home
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [path("", home.home, name="home")]

@@ -18,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
     path("webhooks/anymail/", include("smartcard_route.mail.urls")),
-    path("api/v1/", include("issues.api_urls")),
+    path("api/v1/", include("issues.api.urls")),
     path("api/", include("issues.api.reference_urls")),
 ]
 

@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {"smartcard_route": 0, "directory": 1, "issues": 2}
 # (the app's apps module, the module of its own signal receivers that AppConfig.ready() imports).
 READY_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("issues.apps", "issues.mail_hooks"),
+        ("issues.apps", "issues.correspondence.hooks"),
     }
 )
 

@@ -24,7 +24,7 @@ from django.urls import include, path
 
 from directory.models import User
 from directory.navigation import nav_items
-from issues import views as issue_views
+from issues.views import home as home_views
 from smartcard_route import urls as site_urls
 from smartcard_route import views
 from tests.test_settings_env import run_python
@@ -44,7 +44,7 @@ def _broken(request: HttpRequest) -> HttpResponse:
 def _with_message(request: HttpRequest) -> HttpResponse:
     messages.success(request, "Your report was sent")
     messages.info(request, "The RA has 2 working days to reply")
-    return issue_views.home(request)
+    return home_views.home(request)
 
 
 _ERROR_HANDLERS = {
@@ -81,7 +81,7 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
         path("corrections/", _placeholder, name="correction_reports"),
     ]
     urlpatterns = [
-        path("", issue_views.home, name="home"),
+        path("", home_views.home, name="home"),
         path("", include("directory.accounts.urls")),
         path("healthz", views.healthz, name="healthz"),
         path("directory/", include((directory_pages, "directory"))),

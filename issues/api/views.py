@@ -39,16 +39,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from issues import route, services
-from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import Issue, IssueEvent
-from issues.selectors import (
-    issue_events,
-    issue_get_visible,
-    issue_list,
-    issue_ra_request_preview,
-    issues_visible_to,
-)
-from issues.serializers import (
+from issues.api.serializers import (
     FIELD_ERRORS_SCHEMA,
     TRANSITION_SERIALIZERS,
     ErrorSerializer,
@@ -63,6 +54,15 @@ from issues.serializers import (
     RaRequestQuerySerializer,
     RaRequestSerializer,
     TransitionSerializer,
+)
+from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
+from issues.models import Issue, IssueEvent
+from issues.selectors import (
+    issue_events,
+    issue_get_visible,
+    issue_list,
+    issue_ra_request_preview,
+    issues_visible_to,
 )
 
 

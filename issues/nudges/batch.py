@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from issues.emails import AUTOMATIC_PURPOSES, tracking_address_for
+from issues.correspondence.outbound import AUTOMATIC_PURPOSES, tracking_address_for
 from issues.models import (
     EventKind,
     IssueEvent,

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import User
-from issues.emails import queue_outbound_email, render_bodies
+from issues.correspondence.outbound import queue_outbound_email, render_bodies
 from issues.models import OPEN_STATES, Deadline, MailPurpose, NotificationPreference, NudgeDigestItem
 from issues.nudges.rules import ACTION_ANCHORS, SUBJECTS, Links, Role, london
 from smartcard_route.mail.models import OutboundEmail

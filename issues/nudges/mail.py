@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from issues.emails import tracking_address
+from issues.correspondence.outbound import tracking_address
 from issues.models import Deadline, EventKind, Issue, IssueEvent, IssueOutboundEmail
 from issues.nudges.rules import (
     ACTION_ANCHORS,

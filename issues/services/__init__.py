@@ -31,7 +31,7 @@ RA thread and the LPC forward) and `events` (timeline events and the clock). Imp
 from collections.abc import Callable
 from typing import Any
 
-from issues.emails import RaRequest, issue_ra_request_preview
+from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.route import ROUTE
 from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS

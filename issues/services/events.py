@@ -1,42 +1,17 @@
-"""Timeline events and the working-time clock the services set and clear."""
+"""The working-time clock the services set and clear, and its CLOCK events (written, like every
+timeline event, by issues.events.record_event)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from django.utils import timezone
 
 from directory.models import User
 from issues.clock import add_working_days
+from issues.events import record_event
 from issues.models import Deadline, EventKind, Issue, IssueEvent
 from issues.route import STATE_WINDOWS  # the window each state starts on entry, beside the route table
 from issues.windows import window_days, working_days_in_words
 from smartcard_route.dates import moment_in_words
-
-
-def record_event(
-    issue: Issue,
-    *,
-    kind: str,
-    actor: User | None,
-    text: str = "",
-    from_state: str = "",
-    to_state: str = "",
-    data: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> IssueEvent:
-    return IssueEvent.objects.create(
-        issue=issue,
-        kind=kind,
-        actor=actor,
-        text=text,
-        from_state=from_state,
-        to_state=to_state,
-        data=data or {},
-        created_at=now or timezone.now(),
-    )
-
 
 WINDOW_LABELS: dict[str, str] = {
     Deadline.RA_REPLY: "RA reply",

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from directory.models import Pharmacy, User
 from directory.roles import pharmacy_roles
+from issues.events import record_event
 from issues.exceptions import IssueActionForbidden
 from issues.fields import (
     MAX_NAME,
@@ -19,7 +20,6 @@ from issues.fields import (
     clean_text,
 )
 from issues.models import EventKind, Issue, Kind
-from issues.services.events import record_event
 
 
 def issue_report(

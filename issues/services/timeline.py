@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from directory.models import User
 from issues import route
+from issues.events import record_event
 from issues.models import Deadline, EventKind, Issue, IssueEvent
-from issues.services.events import CLOCK_FIELDS, clear_clock, record_event, start_clock
+from issues.services.events import CLOCK_FIELDS, clear_clock, start_clock
 from issues.services.steps import checked
 
 

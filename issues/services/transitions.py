@@ -30,12 +30,14 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 from directory.models import RegistrationAuthority, User
-from issues import emails, route
-from issues.emails import RaRequest, issue_ra_request_preview
+from issues import route
+from issues.correspondence import outbound
+from issues.correspondence.forwards import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
+from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
+from issues.events import record_event
 from issues.exceptions import IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.models import EventKind, Issue, IssueEvent, MailPurpose
-from issues.services.correspondence import has_ra_correspondence, queue_forward, queue_lpc_forward, require_lpc
-from issues.services.events import CLOCK_FIELDS, clock_for_state, record_event
+from issues.services.events import CLOCK_FIELDS, clock_for_state
 from issues.services.steps import checked
 
 
@@ -147,8 +149,8 @@ def issue_contact_ra(
         )
         preview = issue_ra_request_preview(issue=issue, question=values["question"])
         if values["send_via"] == route.SEND_VIA_APP:
-            earlier = emails.thread_message_ids(issue)
-            request = emails.queue_outbound_email(
+            earlier = outbound.thread_message_ids(issue)
+            request = outbound.queue_outbound_email(
                 purpose=MailPurpose.RA_REQUEST,
                 issue=issue,
                 event=event,
@@ -170,7 +172,7 @@ def issue_contact_ra(
                 data={"to": ra.email, "cc": preview.cc, "subject": preview.subject},
                 now=step.now,
             )
-            thread = emails.thread_message_ids(issue)
+            thread = outbound.thread_message_ids(issue)
         if cc:
             queue_lpc_forward(issue, event=event, user=user, note="", recipients=lpc_recipients, thread=thread)
     return issue
@@ -225,7 +227,7 @@ def issue_cc_lpc(*, user: User, issue: Issue, note: str = "") -> Issue:
             user=user,
             note=step.values["note"],
             recipients=recipients,
-            thread=emails.thread_message_ids(issue),
+            thread=outbound.thread_message_ids(issue),
         )
     return issue
 
@@ -251,7 +253,7 @@ def issue_escalate_to_cpe(*, user: User, issue: Issue, note: str) -> Issue:
             to=[settings.CPE_IT_EMAIL],
             cc=[user.email] + ([lpc.email] if lpc is not None and lpc.email else []),
             subject=f"LPC escalation: {issue.pharmacy.name} ({issue.pharmacy.ods_code}), {issue.get_kind_display()}",  # type: ignore[attr-defined]
-            thread=emails.thread_message_ids(issue),
+            thread=outbound.thread_message_ids(issue),
         )
     return issue
 

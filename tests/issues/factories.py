@@ -146,7 +146,7 @@ class IssueEventFactory(factory.django.DjangoModelFactory[IssueEvent]):
 
 
 def outbound_email_about(issue: Issue, *, event: IssueEvent | None = None, **fields: Any) -> OutboundEmail:
-    """An outbox row written about `issue` (with its link row), as issues.emails writes them."""
+    """An outbox row written about `issue` (with its link row), as issues.correspondence.outbound writes them."""
     email = OutboundEmail.objects.create(**fields)
     IssueOutboundEmail.objects.create(email=email, issue=issue, event=event)
     return email

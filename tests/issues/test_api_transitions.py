@@ -375,7 +375,7 @@ def test_it_answers_400_to_an_overlong_question(as_staff, issue):
 
 def test_it_takes_exactly_the_fields_each_transition_service_takes():
     """Each transition's API serializer is built from its row of the route table (issues.route)."""
-    from issues.serializers import TRANSITION_SERIALIZERS
+    from issues.api.serializers import TRANSITION_SERIALIZERS
 
     assert set(TRANSITION_SERIALIZERS) == set(route.TRANSITIONS)
     for name, serializer_class in TRANSITION_SERIALIZERS.items():

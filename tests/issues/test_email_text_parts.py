@@ -23,7 +23,7 @@ from directory.accounts.tasks import password_reset_send
 from directory.emails import correction_report_queue
 from directory.models import CorrectionReport
 from issues import nudges, services
-from issues.inbound import inbound_email_record
+from issues.correspondence.inbound import inbound_email_record
 from issues.models import InboundEmailMatch, Issue, MailPurpose, NotificationPreference
 from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from smartcard_route.mail.services import outbound_email_bodies

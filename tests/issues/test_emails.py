@@ -1,4 +1,4 @@
-"""Mail about issues (issues.emails over the outbox): each row written with its event and its link
+"""Mail about issues (issues.correspondence.outbound over the outbox): each row written with its event and its link
 to the issue, threaded on the issue's earlier mail, with the reference in a one-line subject."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 
 from issues import services
-from issues.emails import tracking_address
+from issues.correspondence.outbound import tracking_address
 from issues.models import EventKind, InboundEmailMatch, IssueEvent, MailPurpose, State
 from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from smartcard_route.mail.services import SendOutcome, outbound_email_send

@@ -11,10 +11,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from issues import route, services
+from issues.api.serializers import TRANSITION_SERIALIZERS, action_serializer
 from issues.forms import ACTION_FORMS, action_form
 from issues.models import RA_ONLY_KINDS, Issue, Kind, State
 from issues.permissions import Roles, is_owner, is_reporter, is_staff
-from issues.serializers import TRANSITION_SERIALIZERS, action_serializer
 from issues.services.steps import checked
 from tests.issues.factories import IssueFactory
 

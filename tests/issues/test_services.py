@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 
 from issues import services
-from issues.emails import issue_ra_request_preview
+from issues.correspondence.outbound import issue_ra_request_preview
 from issues.exceptions import IssueActionForbidden, TransitionNotAllowedNow
 from issues.models import Deadline, EventKind, Issue, IssueEvent, MailPurpose, State
 from smartcard_route.mail.models import OutboundEmail

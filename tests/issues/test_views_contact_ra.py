@@ -7,7 +7,7 @@ from urllib.parse import unquote
 import pytest
 from django.urls import reverse
 
-from issues.emails import tracking_address
+from issues.correspondence.outbound import tracking_address
 from issues.models import EventKind, Issue, MailPurpose, State
 from smartcard_route.mail.models import OutboundEmail
 from tests.issues.factories import IssueFactory

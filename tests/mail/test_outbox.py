@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from issues import services
-from issues.emails import queue_outbound_email, tracking_address
+from issues.correspondence.outbound import queue_outbound_email, tracking_address
 from issues.models import EventKind, IssueEvent, MailPurpose
 from smartcard_route.mail.models import OutboundEmail
 from smartcard_route.mail.services import (

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from directory.models import User
-from issues import inbound
+from issues.correspondence import inbound
 from issues.exceptions import IssueServiceError
 from issues.forms import NhsukForm
 from smartcard_route.mail.models import InboundEmail

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from directory.models import User
 from issues import nudges, selectors
 from issues.forms import NotificationPreferenceForm
 from issues.models import NotificationPreference
+from issues.views.shared import _user
 
 Delivery = NotificationPreference.Delivery
 
@@ -20,12 +20,6 @@ SAVED: dict[str, str] = {
     Delivery.IMMEDIATE: "Saved: you will get each reminder by email straight away.",
     Delivery.DAILY_DIGEST: "Saved: you will get one email each weekday morning listing your reminders.",
 }
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _render(request: HttpRequest, form: NotificationPreferenceForm, *, status: int = 200) -> HttpResponse:

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from directory.emails import directory_manager_addresses
 from directory.models import RegistrationAuthority
-from issues import emails
-from issues.models import EventKind, IssueEvent, IssueOutboundEmail, MailPurpose
+from issues.correspondence import outbound
+from issues.events import record_event
+from issues.models import EventKind, IssueOutboundEmail, MailPurpose
 from smartcard_route.mail.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def on_delivery_recorded(
        manager."""
     link = IssueOutboundEmail.objects.filter(email=email).select_related("issue__pharmacy").first()
     if moved and link is not None:
-        IssueEvent.objects.create(
-            issue_id=link.issue_id,
+        record_event(
+            link.issue_id,
             kind=EventKind.DELIVERY,
+            actor=None,
             text=_event_text(email, status, recipient, description, mta_response),
             data={
                 "email_id": email.pk,
@@ -61,7 +63,7 @@ def on_delivery_recorded(
                 "mta_response": mta_response[:500],
                 "esp": esp_name,
             },
-            created_at=at,
+            now=at,
         )
     if status == Status.BOUNCED and recipient:
         _flag_bouncing_ra(recipient=recipient, email=email, link=link, detail=mta_response or description)
@@ -97,7 +99,7 @@ def _flag_bouncing_ra(*, recipient: str, email: OutboundEmail, link: IssueOutbou
         to = directory_manager_addresses()
         if not to:
             continue
-        text, html = emails.render_bodies(
+        text, html = outbound.render_bodies(
             "directory_ra_bounced",
             {
                 "ra": ra,
@@ -109,7 +111,7 @@ def _flag_bouncing_ra(*, recipient: str, email: OutboundEmail, link: IssueOutbou
                 "site_url": settings.SITE_URL,
             },
         )
-        emails.queue_outbound_email(
+        outbound.queue_outbound_email(
             purpose=MailPurpose.NOTIFICATION,
             to=to,
             subject=f"Mail to {ra.name} bounced: please check its email address",

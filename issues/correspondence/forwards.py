@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 
 from directory.models import User
-from issues import emails
+from issues.correspondence import outbound
 from issues.exceptions import TransitionNotAllowedNow
 from issues.models import EventKind, Issue, IssueEvent, MailPurpose
 from smartcard_route.mail.models import InboundEmail, OutboundEmail
@@ -45,7 +45,7 @@ def correspondence_context(issue: Issue) -> list[dict[str, Any]]:
                 "text": row.body_text,
             }
         )
-    events = emails.correspondence_for(issue)
+    events = outbound.correspondence_for(issue)
     inbound_ids = [event.data.get("inbound_email_id") for event in events if event.kind == EventKind.EMAIL_IN]
     inbound_bodies = dict(
         InboundEmail.objects.filter(pk__in=[pk for pk in inbound_ids if pk]).values_list("pk", "body_text")
@@ -100,7 +100,7 @@ def queue_forward(
     """Queue an email that forwards the RA correspondence on the issue (the body from `template`,
     given the issue, its pharmacy and LPC, the correspondence, the tracking address and links, plus
     `context`), as the next message of the issue's email `thread`."""
-    text, html = emails.render_bodies(
+    text, html = outbound.render_bodies(
         template,
         {
             "issue": issue,
@@ -108,18 +108,18 @@ def queue_forward(
             "lpc": issue.pharmacy.lpc,
             **context,
             "correspondence": correspondence_context(issue),
-            "tracking_address": emails.tracking_address(issue),
+            "tracking_address": outbound.tracking_address(issue),
             "site_url": settings.SITE_URL,
-            "issue_url": emails.issue_url(issue),
+            "issue_url": outbound.issue_url(issue),
         },
     )
-    return emails.queue_outbound_email(
+    return outbound.queue_outbound_email(
         purpose=purpose,
         issue=issue,
         event=event,
         to=to,
         cc=cc,
-        subject=emails.subject_for(issue, subject),
+        subject=outbound.subject_for(issue, subject),
         body_text=text,
         body_html=html,
         in_reply_to=thread[-1] if thread else "",

@@ -35,7 +35,9 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from directory.models import User
-from issues import emails, route, services
+from issues import route, services
+from issues.correspondence import outbound
+from issues.events import record_event
 from issues.exceptions import IssueActionForbidden, IssueServiceError, TransitionNotAllowedNow
 from issues.models import (
     EventKind,
@@ -249,8 +251,8 @@ def inbound_email_record(
                 raise TransitionNotAllowedNow("This email is already attached to an issue.")
             role = sender_role(locked, email.from_email)
             sender_user = _user_for(email.from_email) if role != Sender.RA else None
-            event = IssueEvent.objects.create(
-                issue=locked,
+            event = record_event(
+                locked,
                 kind=EventKind.EMAIL_IN,
                 actor=sender_user if role != Sender.UNKNOWN else None,
                 text=_event_text(email, role, attached_by),
@@ -338,22 +340,22 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
     reporter = issue.reporter
     if not reporter.is_active or not reporter.email:
         return
-    text, html = emails.render_bodies(
+    text, html = outbound.render_bodies(
         "issue_inbound_email",
         {
             "issue": issue,
             "email": email,
             "sender": sender_label(role),
-            "issue_url": emails.issue_url(issue),
+            "issue_url": outbound.issue_url(issue),
             "site_url": settings.SITE_URL,
         },
     )
-    emails.queue_outbound_email(
+    outbound.queue_outbound_email(
         purpose=MailPurpose.NOTIFICATION,
         issue=issue,
         event=event,
         to=[reporter.email],
-        subject=emails.subject_for(issue, f"New email from {sender_label(role)}: {email.subject}"[:250]),
+        subject=outbound.subject_for(issue, f"New email from {sender_label(role)}: {email.subject}"[:250]),
         body_text=text,
         body_html=html,
     )

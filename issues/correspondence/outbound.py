@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
+from issues.events import record_event
 from issues.models import EventKind, Issue, IssueEvent, IssueOutboundEmail, MailPurpose
 from issues.presentation import format_smartcard_number
 from smartcard_route.mail import services as mail
@@ -161,9 +162,10 @@ def on_outbound_email_sent(
     issue_id = IssueOutboundEmail.objects.filter(email=email).values_list("issue_id", flat=True).first()
     if issue_id is None:
         return
-    IssueEvent.objects.create(
-        issue_id=issue_id,
+    record_event(
+        issue_id,
         kind=EventKind.EMAIL_OUT,
+        actor=None,
         text=f"{_purpose_label(email)} sent to {', '.join([*email.to, *email.cc])}.",
         data={
             "email_id": email.pk,
@@ -175,7 +177,7 @@ def on_outbound_email_sent(
             "cc": email.cc,
             "subject": email.subject,
         },
-        created_at=at,
+        now=at,
     )
 
 
@@ -184,14 +186,15 @@ def on_outbound_email_failed(sender: Any, *, email: OutboundEmail, error: str, a
     issue_id = IssueOutboundEmail.objects.filter(email=email).values_list("issue_id", flat=True).first()
     if issue_id is None:
         return
-    IssueEvent.objects.create(
-        issue_id=issue_id,
+    record_event(
+        issue_id,
         kind=EventKind.DELIVERY,
+        actor=None,
         text=(
             f"{_purpose_label(email)} to {', '.join(email.to)} could not be sent after {email.attempts} tries: {error}"
         ),
         data={"email_id": email.pk, "status": OutboundEmail.Status.FAILED, "error": error},
-        created_at=at,
+        now=at,
     )
 
 
