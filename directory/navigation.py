@@ -21,6 +21,8 @@ def _links_for(roles: Roles) -> list[tuple[str, str]]:
     links: list[tuple[str, str]] = []
     if roles.pharmacy_staff or roles.pharmacy_owner:
         links += [("issues:list", "Your issues"), ("issues:report", "Report a problem")]
+    elif roles.lpc_officer or roles.cpe_it:
+        links.append(("issues:list", "Issues"))
     if roles.lpc_officer:
         links.append(("issues:lpc_dashboard", "LPC dashboard"))
     if roles.cpe_it:

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from directory.models import Pharmacy
 from directory.validators import normalise_phone, normalise_smartcard_number
 from issues import route
-from issues.models import Kind, NotificationPreference, State
+from issues.models import Kind, NotificationPreference
 from issues.permissions import Roles
 
 SUMMARY_MAX = 200
@@ -283,26 +283,6 @@ def action_form(action: route.Action) -> type[ActionForm]:
 
 
 ACTION_FORMS: dict[str, type[ActionForm]] = {row.name: action_form(row) for row in route.ROUTE}
-
-
-# The list of issues ----------------------------------------------------------------------------
-
-
-class IssueFilterForm(NhsukForm):
-    STATE_CHOICES = [("open", "Open issues"), ("all", "All issues"), *State.choices]
-
-    state = forms.ChoiceField(choices=STATE_CHOICES, required=False, initial="open")
-    overdue = forms.BooleanField(required=False)
-
-    def filters(self) -> dict[str, Any]:
-        """Arguments for issues.selectors.issue_list; open issues when nothing is chosen."""
-        if not self.is_bound or not self.is_valid():
-            return {"state": "open"}
-        state = self.cleaned_data["state"] or "open"
-        filters: dict[str, Any] = {"state": None if state == "all" else state}
-        if self.cleaned_data["overdue"]:
-            filters["overdue"] = True
-        return filters
 
 
 # The account's reminder emails ------------------------------------------------------------------

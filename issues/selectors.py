@@ -23,7 +23,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from directory.models import Pharmacy, User
+from directory.models import LPC, Pharmacy, RegistrationAuthority, User
 from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, staff_of
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.models import (
@@ -51,8 +51,12 @@ __all__ = [
     "issue_ra_request_preview",
     "issue_roles",
     "issues_visible_to",
+    "lpcs_in_scope",
     "notification_preference_of",
     "pharmacies_for_reporting",
+    "pharmacies_in_scope",
+    "ras_in_scope",
+    "state_q",
 ]
 
 
@@ -86,48 +90,41 @@ def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:
         raise Http404("No such issue.") from None
 
 
-def issue_list(
-    *,
-    user: User | Any,
-    state: str | list[str] | None = None,
-    kind: str | None = None,
-    pharmacy: Pharmacy | int | str | None = None,
-    overdue: bool | None = None,
-    open_only: bool = False,
-    search: str = "",
-) -> QuerySet[Issue]:
-    """Visible issues, newest first, filtered; with pharmacy and reporter joined so a page of them
-    costs a constant number of queries. `state` may be "open" for every open state; `pharmacy` an
-    instance, id or ODS code; `overdue` True for issues whose deadline has passed (`due_at`, which
-    reminders never move: the nudge sweep's cursor is `next_nudge_at`), False for the rest."""
+def state_q(state: str) -> Q:
+    """Issues in this state; "open" for every open state (OPEN_STATES)."""
+    return Q(state__in=OPEN_STATES) if state == "open" else Q(state=state)
+
+
+def issue_list(*, user: User | Any, state: str | None = None) -> QuerySet[Issue]:
+    """Visible issues, newest first, with pharmacy and reporter joined so a page of them costs a
+    constant number of queries; in `state` (see `state_q`) if given. The lists' filters are
+    issues.filters.IssueFilter, which starts from this."""
     issues = issues_visible_to(user).select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
     if state:
-        states = [state] if isinstance(state, str) else list(state)
-        if "open" in states:
-            states = [s for s in states if s != "open"] + list(OPEN_STATES)
-        issues = issues.filter(state__in=states)
-    if open_only:
-        issues = issues.filter(state__in=OPEN_STATES)
-    if kind:
-        issues = issues.filter(kind=kind)
-    if pharmacy is not None and pharmacy != "":
-        if isinstance(pharmacy, Pharmacy):
-            issues = issues.filter(pharmacy=pharmacy)
-        elif isinstance(pharmacy, int) or str(pharmacy).isdigit():
-            issues = issues.filter(pharmacy_id=int(pharmacy))
-        else:
-            issues = issues.filter(pharmacy__ods_code=str(pharmacy).strip().upper())
-    if overdue is True:
-        issues = issues.filter(Issue.overdue_q(timezone.now()))
-    elif overdue is False:
-        issues = issues.exclude(Issue.overdue_q(timezone.now()))
-    if search:
-        term = search.strip()
-        pk = parse_reference(term)
-        issues = issues.filter(
-            Q(pk=pk) if pk is not None else Q(summary__icontains=term) | Q(pharmacy__ods_code__iexact=term)
-        )
+        issues = issues.filter(state_q(state))
     return issues.order_by("-created_at", "-pk")
+
+
+def pharmacies_in_scope(*, user: User | Any) -> QuerySet[Pharmacy]:
+    """The pharmacies whose issues the user may see some of: those they work at or own, those of
+    their LPCs, every one for CPE IT."""
+    if not holds_roles(user):
+        return Pharmacy.objects.none()
+    if user.is_cpe_it:
+        return Pharmacy.objects.all()
+    return Pharmacy.objects.filter(pharmacy_side(user) | Q(lpc_id__in=officer_of(user)))
+
+
+def ras_in_scope(*, user: User | Any) -> QuerySet[RegistrationAuthority]:
+    """The RAs of the pharmacies in the user's scope (the list's RA filter), by name."""
+    pharmacies = pharmacies_in_scope(user=user)
+    return RegistrationAuthority.objects.filter(pk__in=pharmacies.values("ra_id")).order_by("name")
+
+
+def lpcs_in_scope(*, user: User | Any) -> QuerySet[LPC]:
+    """The LPCs of the pharmacies in the user's scope (the list's LPC filter), by name."""
+    pharmacies = pharmacies_in_scope(user=user)
+    return LPC.objects.filter(pk__in=pharmacies.values("lpc_id")).order_by("name")
 
 
 def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:

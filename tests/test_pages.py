@@ -124,8 +124,8 @@ def _texts(items: list[dict[str, object]]) -> list[object]:
     [
         ("staff", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
         ("owner", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
-        ("lpc_officer", ["LPC dashboard", "Reminder emails", "Directory"]),
-        ("cpe_it", ["CPE IT", "Unmatched mail", "Reminder emails", "Directory"]),
+        ("lpc_officer", ["Issues", "LPC dashboard", "Reminder emails", "Directory"]),
+        ("cpe_it", ["Issues", "CPE IT", "Unmatched mail", "Reminder emails", "Directory"]),
         ("directory_manager", ["Correction reports", "Directory"]),
         ("nobody", ["Directory"]),
     ],
@@ -202,6 +202,7 @@ def test_it_draws_the_navigation_in_the_header(client, lpc_officer, settings):
     nav = re.search(r'<nav class="nhsuk-header__navigation".*?</nav>', page, re.S)
     assert nav is not None
     assert re.search(r'href="/issues/lpc/"[^>]*>\s*LPC dashboard', nav.group(0))
+    assert re.search(r'href="/issues/"[^>]*>\s*Issues', nav.group(0))
     assert re.search(r'href="/directory/"[^>]*>\s*Directory', nav.group(0))
     assert "Your issues" not in nav.group(0)
 

@@ -29,8 +29,6 @@ from issues.selectors import issue_allowed_transitions, pharmacies_for_reporting
 
 MAX_PHONE = 30  # Issue.contact_phone
 
-STATE_FILTER_CHOICES = [("open", "Any open state"), *State.choices]
-
 
 def _django_messages(error: DjangoValidationError) -> list[str]:
     return list(error.messages)
@@ -174,25 +172,6 @@ def _text(*, required: bool, max_length: int = MAX_TEXT, help_text: str = "") ->
     return serializers.CharField(
         max_length=max_length, required=False, allow_blank=True, default="", help_text=help_text
     )
-
-
-class IssueFilterSerializer(serializers.Serializer[Any]):
-    """The list's query parameters."""
-
-    state = serializers.ChoiceField(
-        choices=STATE_FILTER_CHOICES, required=False, help_text='A state, or "open" for every open state.'
-    )
-    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
-    pharmacy = serializers.CharField(required=False, max_length=10, help_text="The pharmacy's ODS code.")
-    overdue = serializers.BooleanField(
-        required=False, help_text="true: only issues whose deadline has passed; false: only the others."
-    )
-
-    def validate_pharmacy(self, value: str) -> str:
-        try:
-            return normalise_ods_code(value)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(_django_messages(error)) from error
 
 
 class IssueCreateSerializer(serializers.Serializer[Any]):

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from directory.models import User
-from issues import forms as issue_forms
 from issues import presentation, selectors
+from issues.filters import IssueFilter
 from issues.models import Issue, State
 from issues.views.shared import _user
 from smartcard_route.pagination import paginate
@@ -38,18 +38,22 @@ def _rows(issues: Any) -> list[dict[str, Any]]:
 
 @require_http_methods(["GET"])
 def issue_list(request: HttpRequest) -> HttpResponse:
+    """The issues the user may see, filtered by the URL's parameters (issues.filters.IssueFilter);
+    open issues unless a state is chosen. A nonsense filter answers 400 with the error summary."""
     user = _user(request)
-    form = issue_forms.IssueFilterForm(request.GET or None)
-    issues = selectors.issue_list(user=user, **form.filters())
-    page, pagination = paginate(request, issues, PAGE_SIZE)
+    data = request.GET.copy()
+    data.setdefault("state", "open")
+    filters = IssueFilter(data, request=request)
+    valid = filters.is_valid()
+    page, pagination = paginate(request, filters.qs if valid else Issue.objects.none(), PAGE_SIZE)
     context = {
-        "form": form,
+        "form": filters.form,
         "page": page,
         "rows": _rows(page.object_list),
         "pagination": pagination,
         "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
     }
-    return render(request, "issues/list.jinja", context)
+    return render(request, "issues/list.jinja", context, status=200 if valid else 400)
 
 
 @require_http_methods(["GET"])

@@ -466,3 +466,33 @@ def test_it_says_ready_to_contact_the_ra_for_a_kind_only_the_ra_can_fix(as_staff
     assert body["state"] == State.IN_PHARMACY
     assert body["status_label"] == "Ready to contact the RA"
     assert body["deadline_text"] == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("reported_after=31/02/2026", "reported_after"),
+        ("pharmacy=999999", "pharmacy"),
+        ("emergency=perhaps", "emergency"),
+        ("reported_after=2026-03-02&reported_before=2026-03-01", "reported_before"),
+    ],
+)
+def test_it_answers_400_with_field_errors_to_the_new_filters(as_staff, issue, query, field):
+    response = as_staff.get(f"{LIST_URL}?{query}")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+def test_it_searches_and_filters_by_emergency(as_staff, pharmacy, staff, issue):
+    urgent = IssueFactory.create(pharmacy=pharmacy, reporter=staff, is_emergency=True, summary="Cannot log in")
+    rows = as_staff.get(f"{LIST_URL}?emergency=true&q=log+in").json()["results"]
+    assert [row["reference"] for row in rows] == [urgent.reference]
+
+
+def test_it_lists_filtered_in_a_constant_number_of_queries(api, cpe_it, django_assert_max_num_queries):
+    for _ in range(6):
+        IssueFactory.create_batch(20, pharmacy=PharmacyFactory.create())
+    api.force_authenticate(cpe_it)
+    with django_assert_max_num_queries(5):
+        response = api.get(f"{LIST_URL}?page_size=200&state=open&q=a&ra={Issue.objects.first().pharmacy.ra_id}")
+    assert response.status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from issues import nudges, selectors, services
+from issues import nudges, services
+from issues.filters import IssueFilter
 from issues.models import (
     Deadline,
     EventKind,
@@ -620,8 +622,9 @@ def test_an_issue_reminded_twice_is_still_overdue_since_its_deadline(reminded_tw
     assert issue.next_nudge_at == london(2027, 1, 6, 10, 0)
     with time_machine.travel(london(2027, 1, 4, 11, 0), tick=False):
         assert issue.is_overdue
-        assert list(selectors.issue_list(user=staff, overdue=True)) == [issue]
-        assert list(selectors.issue_list(user=staff, overdue=False)) == []
+        request = SimpleNamespace(user=staff)
+        assert list(IssueFilter({"overdue": "true"}, request=request).qs) == [issue]
+        assert list(IssueFilter({"overdue": "false"}, request=request).qs) == []
 
 
 def test_the_only_overdue_filter_lists_an_issue_reminded_twice(reminded_twice, staff, client):

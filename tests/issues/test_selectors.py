@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.http import Http404
-from django.utils import timezone
 
 from issues import services
 from issues.models import Issue, State
@@ -86,31 +83,6 @@ def test_it_answers_404_outside_scope(issue, staff, outsider):
         issue_get_visible(user=staff, reference="not-a-reference")
     with pytest.raises(Http404):
         issue_get_visible(user=staff, reference="SC-999999")
-
-
-def test_it_filters_the_list(pharmacy, staff):
-    overdue = IssueFactory.create(
-        pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=timezone.now() - timedelta(hours=1)
-    )
-    waiting = IssueFactory.create(
-        pharmacy=pharmacy, state=State.RA_CONTACTED, due_at=timezone.now() + timedelta(days=1)
-    )
-    done = IssueFactory.create(pharmacy=pharmacy, state=State.RESOLVED, kind="lost_stolen_damaged")
-    other = IssueFactory.create(state=State.RA_CONTACTED)
-    pharmacy.owner.members.add(staff)
-    other.pharmacy.staff.add(staff)
-
-    def pks(**filters):
-        return set(issue_list(user=staff, **filters).values_list("pk", flat=True))
-
-    assert pks(overdue=True) == {overdue.pk}
-    assert pks(overdue=False) == {waiting.pk, done.pk, other.pk}
-    assert pks(state="resolved") == {done.pk}
-    assert pks(state="open") == {overdue.pk, waiting.pk, other.pk}
-    assert pks(kind="lost_stolen_damaged") == {done.pk}
-    assert pks(pharmacy=pharmacy.ods_code.lower()) == {overdue.pk, waiting.pk, done.pk}
-    assert pks(pharmacy=other.pharmacy.pk) == {other.pk}
-    assert pks(search=done.reference) == {done.pk}
 
 
 def test_it_lists_with_a_constant_number_of_queries(pharmacy, owner, django_assert_max_num_queries):

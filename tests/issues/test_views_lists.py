@@ -69,9 +69,12 @@ def test_it_filters_by_state_and_by_overdue(client, pharmacy, staff):
     assert "Overdue" in page
     page = client.get(LIST, {"state": "all"}).content.decode()
     assert references(page, every) == {issue.reference for issue in every}
-    # A state that does not exist falls back to the open issues instead of failing.
-    page = client.get(LIST, {"state": "<script>"}).content.decode()
-    assert references(page, every) == {late.reference, waiting.reference, fresh.reference}
+    # A state that does not exist is an error in the error summary, not silently the open issues.
+    response = client.get(LIST, {"state": "<script>"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert references(page, every) == set()
+    assert "There is a problem" in page and 'href="#state"' in page
     assert "<script>" not in page
 
 
@@ -214,3 +217,56 @@ def test_the_dashboards_count_overdue_issues_and_link_to_them(client, cpe_it, ph
 
     row = page[page.index('?overdue=on"') :]
     assert re.search(r'nhsuk-table__cell--numeric">\s*2\s*<', row[: row.index("</tr>")])
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"state": "banana"}, "state"),
+        ({"kind": "x"}, "kind"),
+        ({"reported_after": "31/02/2026"}, "reported_after"),
+        ({"pharmacy": "999999"}, "pharmacy"),
+        ({"reported_after": "2026-03-02", "reported_before": "2026-03-01"}, "reported_before"),
+    ],
+)
+def test_a_nonsense_filter_answers_400_with_the_error_summary(client, pharmacy, staff, query, field):
+    IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    client.force_login(staff)
+    response = client.get(LIST, query)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "nhsuk-error-summary" in page and f'href="#{field}"' in page
+    assert "No issues match." in page
+
+
+def test_the_filters_stay_in_the_page_links(client, pharmacy, staff):
+    IssueFactory.create_batch(30, pharmacy=pharmacy, reporter=staff, kind="locked", summary="a b")
+    client.force_login(staff)
+    page = client.get(LIST, {"kind": "locked", "q": "a b"}).content.decode()
+    assert "of 30" in page
+    assert re.search(r'href="\?[^"]*kind=locked[^"]*page=2"', page)
+
+
+def test_lpc_officers_and_cpe_it_can_filter_by_lpc(client, lpc_officer, cpe_it, pharmacy, staff):
+    mine = IssueFactory.create(pharmacy=pharmacy, reporter=staff, lpc_involved_at=timezone.now())
+    other = IssueFactory.create(lpc_involved_at=timezone.now())
+    client.force_login(lpc_officer)
+    page = client.get(LIST, {"lpc": pharmacy.lpc_id}).content.decode()
+    assert references(page, [mine, other]) == {mine.reference}
+    assert client.get(LIST, {"lpc": other.pharmacy.lpc_id}).status_code == 400
+    client.force_login(cpe_it)
+    page = client.get(LIST, {"lpc": other.pharmacy.lpc_id}).content.decode()
+    assert references(page, [mine, other]) == {other.reference}
+
+
+def test_the_filtered_list_has_a_constant_number_of_queries(client, cpe_it, django_assert_max_num_queries):
+    for _ in range(6):
+        IssueFactory.create_batch(10, pharmacy=PharmacyFactory.create(), is_emergency=True)
+    client.force_login(cpe_it)
+    query = {"state": "all", "emergency": "on", "q": "a", "reported_after": "2000-01-01"}
+    with django_assert_max_num_queries(9):
+        few = client.get(LIST, query)
+    assert few.status_code == 200
+    ra = IssueFactory.create(is_emergency=True).pharmacy.ra_id
+    with django_assert_max_num_queries(10):
+        assert client.get(LIST, {**query, "ra": ra}).status_code == 200
