@@ -150,12 +150,11 @@ class IssueFilter(django_filters.FilterSet):
         fields: list[str] = []
         form = IssueFilterForm
 
-    def __init__(
-        self, data: Any = None, queryset: QuerySet[Issue] | None = None, *, request: Any = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, data: Any = None, *, request: Any, prefix: str | None = None) -> None:
+        """Filters over THE scope, `selectors.issue_list(user=request.user)`: no queryset is taken,
+        so no caller can hand it a wider one."""
         user = getattr(request, "user", None)
-        scoped = selectors.issue_list(user=user)
-        super().__init__(data, scoped if queryset is None else queryset & scoped, request=request, **kwargs)
+        super().__init__(data, selectors.issue_list(user=user), request=request, prefix=prefix)
 
     def filter_state(self, queryset: QuerySet[Issue], name: str, value: str) -> QuerySet[Issue]:
         return queryset if value == "all" else queryset.filter(selectors.state_q(value))

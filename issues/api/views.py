@@ -87,6 +87,14 @@ def api_exception_for(error: Exception) -> Exception:
 API_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
 
 
+class IssueFilterBackend(DjangoFilterBackend):
+    """issues.filters.IssueFilter over its own scope (the request's user): the view's queryset is
+    not handed to it, so the scope's conditions are not applied twice."""
+
+    def get_filterset_kwargs(self, request: Any, queryset: Any, view: Any) -> dict[str, Any]:
+        return {"data": request.query_params, "request": request}
+
+
 class IssuePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -186,7 +194,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
     authentication_classes = API_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     pagination_class = IssuePagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [IssueFilterBackend]
     filterset_class = IssueFilter
     lookup_field = "reference"
     lookup_value_regex = "[^/]+"

@@ -493,6 +493,15 @@ def test_it_lists_filtered_in_a_constant_number_of_queries(api, cpe_it, django_a
     for _ in range(6):
         IssueFactory.create_batch(20, pharmacy=PharmacyFactory.create())
     api.force_authenticate(cpe_it)
-    with django_assert_max_num_queries(5):
-        response = api.get(f"{LIST_URL}?page_size=200&state=open&q=a&ra={Issue.objects.first().pharmacy.ra_id}")
+    ra = PharmacyFactory.create().ra_id
+    with django_assert_max_num_queries(3):  # the RA choice, the count and the page
+        response = api.get(f"{LIST_URL}?page_size=200&state=open&q=a&ra={ra}")
     assert response.status_code == 200
+
+
+def test_no_filter_shows_a_pharmacy_another_pharmacys_issue(as_staff, outsider, issue):
+    theirs = IssueFactory.create(pharmacy=outsider.pharmacies.get(), reporter=outsider, is_emergency=True)
+    for query in (f"q={theirs.reference}", "q=FZ999", "state=all&emergency=true", "pharmacy=FZ999&state=all"):
+        response = as_staff.get(f"{LIST_URL}?{query}")
+        assert response.status_code == 200
+        assert theirs.reference not in {row["reference"] for row in response.json()["results"]}
