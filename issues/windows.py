@@ -15,6 +15,14 @@ from django.conf import settings
 from issues.clock import working_day_length
 from issues.models import Deadline
 
+# Who or what a window waits for, as the clock's events say it ("No longer waiting for the LPC.").
+WAITING_FOR: dict[str, str] = {
+    Deadline.RA_REPLY: "the RA's reply",
+    Deadline.LPC_ACTION: "the LPC",
+    Deadline.CPE_TRIAGE: "CPE IT's triage",
+    Deadline.PHARMACY_UPDATE: "the pharmacy's update",
+}
+
 
 def window_days(due_kind: str, *, is_emergency: bool) -> float:
     """The length of the wait for `due_kind`, in working days; the RA's is shorter in an emergency."""

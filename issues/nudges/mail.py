@@ -18,7 +18,7 @@ from issues.nudges.rules import (
     london,
     max_reminders,
 )
-from issues.windows import window_days, working_days_in_words
+from issues.windows import window_in_words
 from smartcard_route.mail.models import OutboundEmail
 
 
@@ -51,7 +51,7 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "contact_phone": issue.contact_phone,
         "state_label": issue.get_state_display(),  # type: ignore[attr-defined]
         "deadline": london(datetime.fromisoformat(facts["deadline"])),
-        "window": working_days_in_words(window_days(due_kind, is_emergency=issue.is_emergency)),
+        "window": window_in_words(due_kind, is_emergency=issue.is_emergency),
         "audience": AUDIENCE_WORDS[due_kind],
         "reminder": facts["reminder"],
         "max_reminders": max_reminders(),

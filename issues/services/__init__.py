@@ -34,7 +34,7 @@ from typing import Any
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.route import ROUTE
-from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS, WAITING_FOR, WINDOW_LABELS
+from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS
 from issues.services.reporting import issue_report
 from issues.services.timeline import (
     issue_add_note,
@@ -67,8 +67,6 @@ __all__ = [
     "MAX_SUMMARY",
     "MAX_TEXT",
     "STATE_WINDOWS",
-    "WAITING_FOR",
-    "WINDOW_LABELS",
     "RaRequest",
     "issue_add_note",
     "issue_cc_lpc",

@@ -10,23 +10,8 @@ from issues.clock import add_working_days
 from issues.events import record_event
 from issues.models import Deadline, EventKind, Issue, IssueEvent
 from issues.route import STATE_WINDOWS  # the window each state starts on entry, beside the route table
-from issues.windows import window_days, working_days_in_words
+from issues.windows import WAITING_FOR, window_days, working_days_in_words
 from smartcard_route.dates import moment_in_words
-
-WINDOW_LABELS: dict[str, str] = {
-    Deadline.RA_REPLY: "RA reply",
-    Deadline.LPC_ACTION: "LPC action",
-    Deadline.CPE_TRIAGE: "CPE IT triage",
-    Deadline.PHARMACY_UPDATE: "Pharmacy update",
-}
-
-
-WAITING_FOR: dict[str, str] = {
-    Deadline.RA_REPLY: "the RA's reply",
-    Deadline.LPC_ACTION: "the LPC",
-    Deadline.CPE_TRIAGE: "CPE IT's triage",
-    Deadline.PHARMACY_UPDATE: "the pharmacy's update",
-}
 
 
 def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -> IssueEvent:
@@ -42,7 +27,7 @@ def start_clock(issue: Issue, *, kind: str, actor: User | None, now: datetime) -
         issue,
         kind=EventKind.CLOCK,
         actor=actor,
-        text=f"{WINDOW_LABELS[kind]} due by {when} ({working_days_in_words(days)}).",
+        text=f"{Deadline(kind).label} due by {when} ({working_days_in_words(days)}).",
         data={"due_at": issue.due_at.isoformat(), "due_kind": kind, "window_days": days},
         now=now,
     )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods
 
 from issues import forms as issue_forms
@@ -19,6 +16,7 @@ from issues.models import Deadline, Issue
 from issues.route import SEND_VIA_OWN_MAIL
 from issues.views.detail import _render_detail
 from issues.views.shared import _issue_or_404, _status_for, _user
+from smartcard_route.jinja2 import url_or_none
 
 
 @require_http_methods(["GET", "POST"])
@@ -90,14 +88,7 @@ def _report_missing_url(issue: Issue) -> str | None:
     ra_id = issue.pharmacy.ra_id
     lpc_id = issue.pharmacy.lpc_id
     if ra_id is not None:
-        return _url_or_none("directory:ra_report", ra_id)
+        return url_or_none("directory:ra_report", ra_id)
     if lpc_id is not None:
-        return _url_or_none("directory:lpc_report", lpc_id)
+        return url_or_none("directory:lpc_report", lpc_id)
     return None
-
-
-def _url_or_none(viewname: str, *args: Any) -> str | None:
-    try:
-        return reverse(viewname, args=args)
-    except NoReverseMatch:
-        return None
