@@ -24,9 +24,9 @@ def _links_for(roles: Roles) -> list[tuple[str, str]]:
     elif roles.lpc_officer or roles.cpe_it:
         links.append(("issues:list", "Issues"))
     if roles.lpc_officer:
-        links.append(("issues:lpc_dashboard", "LPC dashboard"))
+        links.append(("dashboards:lpc", "LPC dashboard"))
     if roles.cpe_it:
-        links += [("issues:cpe_dashboard", "CPE IT"), ("issues:unmatched_mail", "Unmatched mail")]
+        links += [("dashboards:cpe_it", "CPE IT"), ("issues:unmatched_mail", "Unmatched mail")]
     if roles.directory_manager:
         links.append(("directory:correction_reports", "Correction reports"))
     if roles.pharmacy_staff or roles.pharmacy_owner or roles.lpc_officer or roles.cpe_it:

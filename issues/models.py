@@ -70,6 +70,7 @@ class Deadline(models.TextChoices):
     LPC_ACTION = "lpc_action", "LPC action"
     CPE_TRIAGE = "cpe_triage", "CPE IT triage"
     PHARMACY_UPDATE = "pharmacy_update", "Pharmacy update"
+    LPC_FOLLOW_UP = "lpc_follow_up", "LPC follow-up"
 
 
 class Step(models.TextChoices):
@@ -80,6 +81,14 @@ class Step(models.TextChoices):
     RA = "ra", "The Registration Authority"
     LPC = "lpc", "The LPC, with the RA or NHS England regional team"
     CPE_IT = "cpe_it", "CPE IT team"
+
+
+class TriageOutcome(models.TextChoices):
+    """What CPE IT decided when it triaged an escalation (DESIGN.md, "Work inside a step")."""
+
+    HANDLED = "handled", "Being handled by CPE IT"
+    SYSTEMIC_CASE = "systemic_case", "Linked to a systemic case"
+    RETURNED_TO_LPC = "returned_to_lpc", "Returned to the LPC with advice"
 
 
 def new_tracking_token() -> str:
@@ -121,6 +130,18 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     lpc_involved_at = models.DateTimeField(
         null=True, blank=True, help_text="When the LPC was first involved; from then on its officers see the issue."
     )
+    # CPE IT's triage of an escalation (the latest one; each triage is a TRIAGE event too).
+    cpe_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cpe_owned_issues",
+        db_index=False,
+        help_text="Who in CPE IT owns the escalation, once triaged.",
+    )
+    triage_outcome = models.CharField(max_length=20, choices=TriageOutcome.choices, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
 
     # Unique through Meta.constraints: a field's own unique=True would also get a varchar_pattern_ops
     # twin index on PostgreSQL, for LIKE queries nobody makes, costing every write.
@@ -145,6 +166,8 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
+            # CPE IT's dashboard: triaged issues by owner.
+            models.Index(fields=["cpe_owner"], condition=Q(cpe_owner__isnull=False), name="issue_cpe_owner"),
         ]
         constraints = [models.UniqueConstraint(fields=["tracking_token"], name="issue_tracking_token_unique")]
 
@@ -233,6 +256,10 @@ class EventKind(models.TextChoices):
     NUDGE = "nudge", "Reminder"
     CLOCK = "clock", "Deadline changed"
     DELIVERY = "delivery", "Delivery update"
+    LPC_WORK = "lpc_work", "LPC work"
+    TRIAGE = "triage", "Triaged by CPE IT"
+    EMAIL_DETACHED = "email_detached", "Email taken off"
+    CASE = "case", "Systemic case"
 
 
 class IssueEvent(models.Model):
@@ -281,6 +308,9 @@ class MailPurpose(models.TextChoices):
     NUDGE = "nudge", "Reminder"
     DIGEST = "digest", "Daily digest"
     NOTIFICATION = "notification", "Notification"
+    LPC_WORK = "lpc_work", "Email from the LPC"
+    TRIAGE = "triage", "Triage advice to the LPC"
+    CASE_NOTICE = "case_notice", "Systemic case notice"
 
 
 class IssueOutboundEmail(models.Model):
@@ -333,10 +363,20 @@ class InboundEmailMatch(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="attached_emails"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # An attachment by CPE IT undone: the email went back to the unmatched queue (an EMAIL_DETACHED
+    # event says so); the row stays, as the audit trail of where the email was.
+    detached_at = models.DateTimeField(null=True, blank=True)
+    detached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="detached_emails"
+    )
 
     class Meta:
         ordering = ("created_at", "id")
-        constraints = [models.UniqueConstraint(fields=["email", "issue"], name="inbound_match_once_per_issue")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email", "issue"], condition=Q(detached_at__isnull=True), name="inbound_match_once_per_issue"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Email {self.email_id} on {format_reference(self.issue_id)}"
@@ -404,3 +444,99 @@ class NudgeDigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder about {format_reference(self.issue_id)} for {self.user_id}"
+
+
+# Systemic cases (DESIGN.md, "LPC officers and CPE IT", step 7 of the route) ---------------------
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    HIGHLIGHTED = "highlighted", "Highlighted to NHS England"
+    GUIDANCE_RECEIVED = "guidance_received", "Guidance received"
+    CLOSED = "closed", "Closed"
+
+
+class SystemicCase(models.Model):
+    """A group of issues CPE IT believes share one cause, to highlight to NHS England's
+    Transformation Directorate (NHSE TD). The RAs and kinds concerned are those of its issues.
+    Only issues.services changes it; every change is a CaseEvent."""
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_created")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The highlight to NHSE TD: when, to whom, what was sent.
+    highlighted_at = models.DateTimeField(null=True, blank=True)
+    highlighted_to = models.CharField(max_length=254, blank=True)
+    highlight_text = models.TextField(blank=True)
+    # The guidance that came back.
+    guidance_received_at = models.DateTimeField(null=True, blank=True)
+    guidance_text = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_note = models.TextField(blank=True)
+
+    issues = models.ManyToManyField(Issue, through="CaseIssue", related_name="cases", related_query_name="case")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["status", "created_at"], name="case_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return format_case_reference(self.pk)
+
+
+def format_case_reference(pk: int | None) -> str:
+    return f"CASE-{pk:05d}" if pk else "CASE-new"
+
+
+class CaseIssue(models.Model):
+    """An issue in a systemic case: an issue is in one case at most (the suggestions leave out
+    issues already in one). Removing it from the case deletes this row; a CaseEvent keeps the trace."""
+
+    case = models.ForeignKey(SystemicCase, on_delete=models.PROTECT, related_name="links")
+    issue = models.OneToOneField(Issue, on_delete=models.PROTECT, related_name="case_link")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("added_at", "id")
+        indexes = [models.Index(fields=["case", "added_at"], name="case_issue_case_time")]
+
+    def __str__(self) -> str:
+        return f"{format_reference(self.issue_id)} in {format_case_reference(self.case_id)}"
+
+
+class CaseEventKind(models.TextChoices):
+    CREATED = "created", "Case opened"
+    ISSUE_ADDED = "issue_added", "Issue added"
+    ISSUE_REMOVED = "issue_removed", "Issue removed"
+    EDITED = "edited", "Details changed"
+    HIGHLIGHTED = "highlighted", "Highlighted to NHS England"
+    GUIDANCE = "guidance", "Guidance received"
+    NOTE = "note", "Note"
+    CLOSED = "closed", "Case closed"
+
+
+class CaseEvent(models.Model):
+    """One change to a systemic case, for its history; never edited or deleted."""
+
+    case = models.ForeignKey(SystemicCase, on_delete=models.PROTECT, related_name="events", db_index=False)
+    kind = models.CharField(max_length=20, choices=CaseEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = [models.Index(fields=["case", "created_at"], name="case_event_case_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {format_case_reference(self.case_id)}"

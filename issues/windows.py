@@ -21,6 +21,7 @@ WAITING_FOR: dict[str, str] = {
     Deadline.LPC_ACTION: "the LPC",
     Deadline.CPE_TRIAGE: "CPE IT's triage",
     Deadline.PHARMACY_UPDATE: "the pharmacy's update",
+    Deadline.LPC_FOLLOW_UP: "the LPC's follow-up",
 }
 
 
@@ -32,6 +33,7 @@ def window_days(due_kind: str, *, is_emergency: bool) -> float:
         Deadline.LPC_ACTION: settings.WINDOW_LPC_ACTION_DAYS,
         Deadline.CPE_TRIAGE: settings.WINDOW_CPE_TRIAGE_DAYS,
         Deadline.PHARMACY_UPDATE: settings.WINDOW_PHARMACY_UPDATE_DAYS,
+        Deadline.LPC_FOLLOW_UP: settings.WINDOW_LPC_FOLLOW_UP_DAYS,
     }
     return float(windows[due_kind])
 

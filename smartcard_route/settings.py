@@ -312,7 +312,13 @@ WINDOW_RA_REPLY_EMERGENCY_DAYS = env_float("WINDOW_RA_REPLY_EMERGENCY_DAYS", 0.5
 WINDOW_LPC_ACTION_DAYS = env_float("WINDOW_LPC_ACTION_DAYS", 2)
 WINDOW_CPE_TRIAGE_DAYS = env_float("WINDOW_CPE_TRIAGE_DAYS", 2)
 WINDOW_PHARMACY_UPDATE_DAYS = env_float("WINDOW_PHARMACY_UPDATE_DAYS", 5)
+WINDOW_LPC_FOLLOW_UP_DAYS = env_float("WINDOW_LPC_FOLLOW_UP_DAYS", 5)
 REOPEN_WITHIN_DAYS = env_int("REOPEN_WITHIN_DAYS", 30)
+
+# Systemic cases (DESIGN.md, "LPC officers and CPE IT"): the site suggests a group when issues with
+# the same RA and kind of problem come from at least this many pharmacies within this many days.
+CASE_SUGGESTION_MIN_PHARMACIES = env_int("CASE_SUGGESTION_MIN_PHARMACIES", 3)
+CASE_SUGGESTION_WITHIN_DAYS = env_int("CASE_SUGGESTION_WITHIN_DAYS", 30)
 
 # The outbox (smartcard_route.mail): tries per message, exponential backoff between them, and when the
 # requeue sweep takes back rows left queued (task lost) or sending (worker died).

@@ -15,6 +15,7 @@ urlpatterns = [
     path("account/", include("issues.account_urls")),
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
+    path("dashboard/", include("issues.dashboard_urls")),
     path("admin/", admin.site.urls),
     # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
     path("webhooks/anymail/", include("smartcard_route.mail.urls")),

@@ -72,8 +72,6 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     issue_pages = [
         path("", _placeholder, name="list"),
         path("report/", _placeholder, name="report"),
-        path("lpc/", _placeholder, name="lpc_dashboard"),
-        path("cpe/", _placeholder, name="cpe_dashboard"),
         path("cpe/unmatched-mail/", _placeholder, name="unmatched_mail"),
     ]
     directory_pages = [
@@ -88,6 +86,11 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     ]
     if with_issue_pages:
         urlpatterns.append(path("issues/", include((issue_pages, "issues"))))
+        dashboard_pages = [
+            path("lpc/", _placeholder, name="lpc"),
+            path("cpe-it/", _placeholder, name="cpe_it"),
+        ]
+        urlpatterns.append(path("dashboard/", include((dashboard_pages, "dashboards"))))
         account_pages = [path("notifications/", _placeholder, name="notification_preferences")]
         urlpatterns.append(path("account/", include((account_pages, "notifications"))))
     return _urlconf("site_with_issue_pages" if with_issue_pages else "site_without_issue_pages", urlpatterns)
@@ -201,7 +204,7 @@ def test_it_draws_the_navigation_in_the_header(client, lpc_officer, settings):
 
     nav = re.search(r'<nav class="nhsuk-header__navigation".*?</nav>', page, re.S)
     assert nav is not None
-    assert re.search(r'href="/issues/lpc/"[^>]*>\s*LPC dashboard', nav.group(0))
+    assert re.search(r'href="/dashboard/lpc/"[^>]*>\s*LPC dashboard', nav.group(0))
     assert re.search(r'href="/issues/"[^>]*>\s*Issues', nav.group(0))
     assert re.search(r'href="/directory/"[^>]*>\s*Directory', nav.group(0))
     assert "Your issues" not in nav.group(0)

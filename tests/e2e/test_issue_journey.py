@@ -188,12 +188,12 @@ def test_it_sends_the_request_from_the_users_own_mailbox_and_shows_the_lists(pag
 
     page.context.clear_cookies()
     log_in(page, officer.email)
-    page.goto("/issues/lpc/")
+    page.goto("/dashboard/lpc/")
     expect(page.locator("table").first).to_contain_text(escalated.reference)
     assert_accessible(axe, page)
 
     page.context.clear_cookies()
     log_in(page, cpe.email)
-    page.goto("/issues/cpe-it/")
+    page.goto("/dashboard/cpe-it/")
     expect(page.locator("table").first).to_contain_text(escalated.reference)
     assert_accessible(axe, page)

@@ -74,7 +74,7 @@ def test_it_still_shows_an_issue_reminded_twice_as_overdue(page, axe):
     results = axe.run(page)
     assert results.violations_count == 0, results.generate_report()
 
-    page.goto(reverse("issues:cpe_dashboard"))
+    page.goto(reverse("dashboards:cpe_it"))
     overdue = page.locator("table.app-state-counts tr", has_text="Overdue")
     expect(overdue.locator("td").nth(1)).to_have_text("1")
 

@@ -59,6 +59,6 @@ def test_it_fills_every_demo_accounts_pages(client):
     for issue in Issue.objects.filter(pharmacy__staff=staff):
         assert client.get(reverse("issues:detail", args=[issue.reference])).status_code == 200
     client.force_login(User.objects.get(email=emails["lpc_officer"]))
-    assert "New ODS code not on the team" in client.get(reverse("issues:lpc_dashboard")).content.decode()
+    assert "New ODS code not on the team" in client.get(reverse("dashboards:lpc")).content.decode()
     client.force_login(User.objects.get(email=emails["cpe_it"]))
-    assert "Pharmacist role missing after the move" in client.get(reverse("issues:cpe_dashboard")).content.decode()
+    assert "Pharmacist role missing after the move" in client.get(reverse("dashboards:cpe_it")).content.decode()

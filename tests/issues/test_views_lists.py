@@ -17,8 +17,8 @@ from tests.issues.factories import IssueFactory, PharmacyFactory
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("issues:list")
-LPC = reverse("issues:lpc_dashboard")
-CPE = reverse("issues:cpe_dashboard")
+LPC = reverse("dashboards:lpc")
+CPE = reverse("dashboards:cpe_it")
 
 
 def references(page: str, issues: list[Issue]) -> set[str]:

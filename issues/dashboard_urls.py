@@ -1,0 +1,12 @@
+"""The dashboards, mounted at /dashboard/ by smartcard_route.urls (namespace "dashboards")."""
+
+from django.urls import path
+
+from issues.views import dashboards
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("lpc/", dashboards.lpc_dashboard, name="lpc"),
+    path("cpe-it/", dashboards.cpe_dashboard, name="cpe_it"),
+]
