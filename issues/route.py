@@ -43,6 +43,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, can_proceed
 
@@ -56,7 +58,7 @@ from issues.fields import (
     clean_smartcard,
     clean_text,
 )
-from issues.models import OPEN_STATES, Deadline, Issue, State, Step, kind_needs_ra
+from issues.models import OPEN_STATES, Deadline, Issue, State, Step, TriageOutcome, kind_needs_ra
 from issues.permissions import (
     Roles,
     Who,
@@ -668,6 +670,107 @@ NOTE = Work(
     service="issue_add_note",
 )
 
+# The LPC's work with the RA or the NHS England regional team (DESIGN.md, "Work inside a step").
+LPC_WITH_RA = "ra"
+LPC_WITH_NHSE = "nhse_region"
+LPC_BY_NOTE = "note"
+LPC_BY_CALL = "call"
+LPC_BY_EMAIL = "email"
+MAX_EMAIL = 254
+
+LPC_WITH_WHOM = (
+    Option(LPC_WITH_RA, "The RA", LPC_WITH_RA),
+    Option(LPC_WITH_NHSE, "The NHS England regional team", LPC_WITH_NHSE),
+)
+LPC_HOW = (
+    Option(LPC_BY_NOTE, "A note of work done", LPC_BY_NOTE),
+    Option(LPC_BY_CALL, "A phone call", LPC_BY_CALL),
+    Option(LPC_BY_EMAIL, "An email sent from Smartcard Route", LPC_BY_EMAIL),
+)
+
+
+def _clean_lpc_contact(errors: FieldErrors, value: Any, given: Mapping[str, Any]) -> str:
+    """The address of the contact an LPC officer emails: only for an email, checked as an address;
+    needed for the NHS England regional team (for the RA, blank means the RA's address in the
+    directory, which the service looks up)."""
+    if value is not None and not isinstance(value, str):
+        errors.add("to", "Enter the email address as text.")
+        return ""
+    address = (value or "").strip()
+    if given.get("how") != LPC_BY_EMAIL:
+        return ""  # a note or a call is sent to nobody: an address typed before choosing is not kept
+    if not address:
+        if given.get("with_whom") == LPC_WITH_NHSE:
+            errors.add("to", "Enter the email address of your contact at the NHS England regional team.")
+        return ""
+    if len(address) > MAX_EMAIL:
+        errors.add("to", f"The email address must be {MAX_EMAIL} characters or fewer.")
+        return ""
+    try:
+        validate_email(address)
+    except ValidationError:
+        errors.add("to", "Enter an email address in the correct format, like name@example.nhs.uk.")
+        return ""
+    return address
+
+
+LPC_STEP = Condition(
+    name="the LPC is awaited: the issue is lpc_cc, or CPE IT returned it to the LPC with advice",
+    holds=lambda issue: issue.state == State.LPC_CC or issue.triage_outcome == TriageOutcome.RETURNED_TO_LPC,
+    refusal=lambda issue: (
+        "The CPE IT team has this issue now: LPC work can be logged again if they return it to the LPC."
+    ),
+)
+
+LPC_WORK = Work(
+    name="lpc_work",
+    label=Label(
+        title="Log the LPC's work with the RA or NHS England",
+        button="Log the work",
+        success="Your work is on the timeline. We will remind you to follow it up.",
+        success_when=(("how", LPC_BY_EMAIL, "Your email is on its way. The reply will appear on this page."),),
+        doing="Logging the LPC's work",
+        verb="log the LPC's work",
+    ),
+    who=is_lpc_officer,
+    states=(State.LPC_CC, State.ESCALATED),
+    conditions=(LPC_STEP,),
+    fields=(
+        _choice("with_whom", "Who did you work with?", LPC_WITH_WHOM, says="who you worked with", required=True),
+        _choice("how", "How?", LPC_HOW, says="how you worked with them", required=True),
+        Field(
+            name="to",
+            label="Their email address (for an email)",
+            kind=LINE,
+            clean=_clean_lpc_contact,
+            max_length=MAX_EMAIL,
+            hint=(
+                "Only for an email: the contact you are writing to. For the RA, leave it blank to use the "
+                "RA's address in the directory. Their reply comes back to this issue."
+            ),
+        ),
+        _text(
+            "text",
+            "What was done or said (for an email, its message)",
+            says="what was done or said",
+            required=True,
+        ),
+    ),
+    service="issue_log_lpc_work",
+)
+
+
+def lpc_work_in_words(*, with_whom: str, how: str, to: str = "") -> str:
+    """The LPC's work as the timeline says it: 'A phone call with the RA', 'An email to
+    x@example.nhs.uk (the NHS England regional team)'."""
+    whom = {LPC_WITH_RA: "the RA", LPC_WITH_NHSE: "the NHS England regional team"}.get(with_whom, with_whom)
+    if how == LPC_BY_EMAIL:
+        return f"An email to {to} ({whom}), sent from Smartcard Route"
+    if how == LPC_BY_CALL:
+        return f"A phone call with {whom}"
+    return f"Work with {whom}"
+
+
 # Every row, in the order the issue page offers them: the next step of the route, the work inside
 # a step, closing (or reopening) the issue, and a note at any time.
 ROUTE: tuple[Action, ...] = (
@@ -675,6 +778,7 @@ ROUTE: tuple[Action, ...] = (
     CONTACT_RA,
     CC_LPC,
     ESCALATE_TO_CPE,
+    LPC_WORK,
     RA_REPLY,
     PHONE_CALL,
     RESOLVE,
@@ -696,6 +800,11 @@ __all__ = [
     "CHOICE",
     "FLAG",
     "LINE",
+    "LPC_BY_CALL",
+    "LPC_BY_EMAIL",
+    "LPC_BY_NOTE",
+    "LPC_WITH_NHSE",
+    "LPC_WITH_RA",
     "RA_ASKED_STATES",
     "ROUTE",
     "SEND_VIA_APP",
@@ -714,6 +823,7 @@ __all__ = [
     "Transition",
     "Work",
     "allowed_actions",
+    "lpc_work_in_words",
     "ra_asked",
     "reopen_deadline",
 ]

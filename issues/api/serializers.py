@@ -314,6 +314,7 @@ TRANSITION_SERIALIZERS: dict[str, type[ActionSerializer]] = {
 NoteSerializer = action_serializer(route.NOTE)
 PhoneCallSerializer = action_serializer(route.PHONE_CALL)
 RaReplySerializer = action_serializer(route.RA_REPLY)
+LpcWorkSerializer = action_serializer(route.LPC_WORK)
 
 
 # The prepared request to the RA (for sending it from one's own mailbox).

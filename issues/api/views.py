@@ -48,6 +48,7 @@ from issues.api.serializers import (
     IssueDetailSerializer,
     IssueEventSerializer,
     IssueListSerializer,
+    LpcWorkSerializer,
     NoteSerializer,
     PhoneCallSerializer,
     RaReplySerializer,
@@ -214,6 +215,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
             "notes": NoteSerializer,
             "phone_calls": PhoneCallSerializer,
             "ra_replies": RaReplySerializer,
+            "lpc_work": LpcWorkSerializer,
             "ra_request": RaRequestSerializer,
         }
         return by_action.get(self.action, IssueDetailSerializer)
@@ -301,6 +303,11 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
     @action(detail=True, methods=["post"], url_path="ra-replies")
     def ra_replies(self, request: Request, reference: str) -> Response:
         return self._log_event(request, RaReplySerializer, services.issue_log_ra_reply)
+
+    @_event_operation(route.LPC_WORK, LpcWorkSerializer)
+    @action(detail=True, methods=["post"], url_path="lpc-work")
+    def lpc_work(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, LpcWorkSerializer, services.issue_log_lpc_work)
 
     def _log_event(self, request: Request, serializer_class: type[BaseSerializer[Any]], service: Any) -> Response:
         issue = self.get_object()

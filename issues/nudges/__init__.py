@@ -44,7 +44,8 @@ pending reminders one email listing them, settling the items in the same transac
 Who is told and what (issues.nudges.rules) follows DESIGN.md's table, keyed by what the issue
 waits for (`due_kind`): RA reply: the reporter and the owner's members (owners also get the
 one-click "cc your LPC"); LPC action: the LPC's officers; CPE IT triage: the CPE IT mailbox and
-CPE IT users; pharmacy update (after an RA reply): the reporter ("is it resolved?").
+CPE IT users; pharmacy update (after an RA reply): the reporter ("is it resolved?"); LPC
+follow-up (after the LPC logged work): the LPC's officers (resolve, log more work or escalate).
 """
 
 from issues.nudges.context import due_issues

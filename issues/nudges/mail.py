@@ -60,6 +60,7 @@ def nudge_email_context(email: OutboundEmail) -> dict[str, Any]:
         "cc_lpc_url": links.issue(reference, ACTION_ANCHORS["cc_lpc"]),
         "escalate_url": links.issue(reference, ACTION_ANCHORS["escalate_to_cpe"]),
         "resolve_url": links.issue(reference, ACTION_ANCHORS["resolve"]),
+        "lpc_work_url": links.issue(reference, ACTION_ANCHORS["lpc_work"]),
         "tracking_address": tracking_address(issue),
         "site_url": settings.SITE_URL,
     }

@@ -37,6 +37,7 @@ AUDIENCES: dict[str, tuple[str, ...]] = {
     Deadline.LPC_ACTION: (Role.LPC_OFFICER,),
     Deadline.CPE_TRIAGE: (Role.CPE_IT,),
     Deadline.PHARMACY_UPDATE: (Role.REPORTER,),
+    Deadline.LPC_FOLLOW_UP: (Role.LPC_OFFICER,),
 }
 
 NUDGED_KINDS = tuple(AUDIENCES)
@@ -46,6 +47,7 @@ AUDIENCE_WORDS = {
     Deadline.LPC_ACTION: "LPC",
     Deadline.CPE_TRIAGE: "CPE IT team",
     Deadline.PHARMACY_UPDATE: "reporter",
+    Deadline.LPC_FOLLOW_UP: "LPC",
 }
 
 # templates/emails/<name>.txt and .html for each (wait, role).
@@ -55,6 +57,7 @@ TEMPLATES: dict[tuple[str, str], str] = {
     (Deadline.LPC_ACTION, Role.LPC_OFFICER): "nudge_lpc_action",
     (Deadline.CPE_TRIAGE, Role.CPE_IT): "nudge_cpe_triage",
     (Deadline.PHARMACY_UPDATE, Role.REPORTER): "nudge_pharmacy_update",
+    (Deadline.LPC_FOLLOW_UP, Role.LPC_OFFICER): "nudge_lpc_follow_up",
     **{(kind, Role.NOBODY_ELSE): "nudge_nobody_to_remind" for kind in NUDGED_KINDS},
 }
 
@@ -64,6 +67,7 @@ SUBJECTS: dict[tuple[str, str], str] = {
     (Deadline.LPC_ACTION, Role.LPC_OFFICER): "Waiting for the LPC: work with the RA or escalate to CPE IT",
     (Deadline.CPE_TRIAGE, Role.CPE_IT): "Escalation waiting for CPE IT triage",
     (Deadline.PHARMACY_UPDATE, Role.REPORTER): "Is it resolved? The RA replied and there has been no update",
+    (Deadline.LPC_FOLLOW_UP, Role.LPC_OFFICER): "Follow up the LPC's work: resolve, log more work or escalate to CPE IT",
     **{
         (kind, Role.NOBODY_ELSE): "Nobody to remind: the directory has no contact for this issue"
         for kind in NUDGED_KINDS
@@ -76,6 +80,7 @@ WAITED_FOR = {
     Deadline.LPC_ACTION: "no action recorded by the LPC",
     Deadline.CPE_TRIAGE: "the escalation not yet triaged by CPE IT",
     Deadline.PHARMACY_UPDATE: "no update from the pharmacy since the RA replied",
+    Deadline.LPC_FOLLOW_UP: "no update from the LPC since its last work on the issue",
 }
 
 
@@ -129,4 +134,4 @@ class Links:
 
 # The issue page shows each action it offers in an element with the id "action-<name>"
 # (templates/issues/detail.jinja): links in the reminders go straight to it.
-ACTION_ANCHORS = {name: f"action-{name}" for name in ("cc_lpc", "escalate_to_cpe", "resolve")}
+ACTION_ANCHORS = {name: f"action-{name}" for name in ("cc_lpc", "escalate_to_cpe", "lpc_work", "resolve")}

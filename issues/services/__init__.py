@@ -11,7 +11,7 @@ declares each action once; its service, one function per row (`row.service` name
    correspondence): TransitionNotAllowedNow;
 5. for a transition, runs the django-fsm method and saves with update_fields (optimistic locking
    on the state); for work inside a step, reads the issue's row locked;
-6. writes the event (TRANSITION, NOTE, PHONE_CALL, RA_REPLY), any outbox rows (sent after commit),
+6. writes the event (TRANSITION, NOTE, PHONE_CALL, RA_REPLY, LPC_WORK), any outbox rows (sent after commit),
    and sets or clears the clock with a CLOCK event.
 
 Nothing is saved when any step fails. A lost race (someone else changed the state since the issue
@@ -23,7 +23,8 @@ Text is stored as typed (stripped of surrounding white space); escaping is the t
 
 The package's modules: `reporting` (a new issue), `transitions` (the route's transitions),
 `timeline` (notes, phone calls, the RA's replies, what mail from the RA counts for, and the clock
-change a reply makes), `steps` (the row's checks every service runs first), `correspondence` (the
+change a reply makes), `lpc` (the LPC officer's work with the RA or the NHS England regional team,
+and the follow-up window it starts), `steps` (the row's checks every service runs first), `correspondence` (the
 RA thread and the LPC forward) and `events` (timeline events and the clock). Import from
 `issues.services`, which re-exports the public names.
 """
@@ -35,6 +36,7 @@ from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.route import ROUTE
 from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS
+from issues.services.lpc import issue_log_lpc_work
 from issues.services.reporting import issue_report
 from issues.services.timeline import (
     issue_add_note,
@@ -73,6 +75,7 @@ __all__ = [
     "issue_contact_ra",
     "issue_contact_ra_preview",
     "issue_escalate_to_cpe",
+    "issue_log_lpc_work",
     "issue_log_phone_call",
     "issue_log_ra_reply",
     "issue_ra_request_preview",

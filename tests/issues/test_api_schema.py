@@ -22,6 +22,8 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/notes/", "post"),
     ("/api/v1/issues/{reference}/phone-calls/", "post"),
     ("/api/v1/issues/{reference}/ra-replies/", "post"),
+    ("/api/v1/issues/{reference}/lpc-work/", "post"),
+    ("/api/v1/dashboards/lpc/", "get"),
     ("/api/v1/issues/{reference}/ra-request/", "get"),
 }
 
