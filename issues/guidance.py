@@ -64,6 +64,7 @@ def _fill(text: str, *, is_emergency: bool = False) -> str:
         lpc_days=window_in_words(Deadline.LPC_ACTION, is_emergency=is_emergency),
         cpe_days=window_in_words(Deadline.CPE_TRIAGE, is_emergency=is_emergency),
         update_days=window_in_words(Deadline.PHARMACY_UPDATE, is_emergency=is_emergency),
+        lpc_follow_up_days=window_in_words(Deadline.LPC_FOLLOW_UP, is_emergency=is_emergency),
         cpe_email=settings.CPE_IT_EMAIL,
         reopen_days=settings.REOPEN_WITHIN_DAYS,
     )

@@ -93,13 +93,22 @@ class World:
             self.with_lpc = self._asked(reply=True, cc_lpc=True)
             self.escalated = self._asked(reply=True, cc_lpc=True, escalate=True)
             self.forgotten = self._asked(reply=True, cc_lpc=True, pharmacy=self.lonely)
+            self.followed_up = self._asked(reply=True, cc_lpc=True)
+            services.issue_log_lpc_work(
+                user=self.officer,
+                issue=self.followed_up,
+                with_whom="nhse_region",
+                how="email",
+                to="lead@england.nhs.example",
+                text="The RA's stuck & we'd like your help.",
+            )
         self.lonely_lpc.officers.clear()
         self.lonely_lpc.email = ""
         self.lonely_lpc.save()
         self._ra_writes_back(self.replied)
         self._ra_address_bounces(self.waiting)
         nudges.nudges_sweep(now=at(2, 11, month=12))  # the RA, LPC and CPE IT windows have ended
-        nudges.nudges_sweep(now=at(7, 11, month=12))  # and the pharmacy's, after the RA's reply
+        nudges.nudges_sweep(now=at(7, 11, month=12))  # the pharmacy's, after the RA's reply, and the LPC's follow-up
         with time_machine.travel(at(3, 8, month=12), tick=False):
             nudges.nudge_digests_send()
 
@@ -190,6 +199,8 @@ SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
     "nudge_pharmacy_update": lambda w: row(issue=w.replied, template="nudge_pharmacy_update"),
     "nudge_lpc_action": lambda w: row(issue=w.with_lpc, template="nudge_lpc_action"),
     "nudge_cpe_triage": lambda w: row(issue=w.escalated, template="nudge_cpe_triage"),
+    "issue_lpc_work": lambda w: row(issue=w.followed_up, purpose=Purpose.LPC_WORK),
+    "nudge_lpc_follow_up": lambda w: row(issue=w.followed_up, template="nudge_lpc_follow_up"),
     "nudge_nobody_to_remind": lambda w: row(issue=w.forgotten, template="nudge_nobody_to_remind"),
     "digest_nudges": lambda w: row(purpose=Purpose.DIGEST, to=[w.digest_reader.email]),
     "directory_correction_report": correction_report,

@@ -312,3 +312,11 @@ def test_the_api_says_when_it_is_not_possible_now(pharmacy, staff, lpc_officer):
     issue = make(pharmacy, staff, State.RESOLVED, lpc_involved_at=datetime(2026, 11, 2, tzinfo=LONDON))
     response = api_for(lpc_officer).post(lpc_work_url(issue), CALL, format="json")
     assert response.status_code == 409
+
+
+def test_the_guidance_tells_the_officer_to_log_work_or_escalate(client, lpc_issue, lpc_officer):
+    client.force_login(lpc_officer)
+    page = client.get(reverse("issues:detail", args=[lpc_issue.reference])).content.decode()
+    assert "log that work here: a note, a phone call, or an email sent from this page" in page
+    assert "follow it up after 5 working days" in page
+    assert "escalate it to the CPE IT team" in page

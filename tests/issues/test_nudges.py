@@ -244,6 +244,37 @@ def test_it_nudges_the_lpc_officers_when_the_lpc_window_ends(ra_contacted, owner
     assert staff.email not in nudge_emails(issue)
 
 
+def test_it_nudges_the_lpc_officers_when_the_follow_up_of_their_work_ends(ra_contacted, owner, lpc_officer, staff):
+    with time_machine.travel(london(2027, 1, 8, 16, 0), tick=False):  # Friday afternoon
+        services.issue_cc_lpc(user=owner, issue=ra_contacted, note="Please help")
+    issue = ra_contacted
+    with time_machine.travel(london(2027, 1, 11, 10, 0), tick=False):  # Monday
+        services.issue_log_lpc_work(user=lpc_officer, issue=issue, with_whom="ra", how="call", text="Chased them.")
+    issue.refresh_from_db()
+    assert (issue.due_kind, issue.due_at) == (Deadline.LPC_FOLLOW_UP, london(2027, 1, 18, 10, 0))
+    assert sweep_at(london(2027, 1, 12, 16, 0)).nudged == 0  # the LPC action window would have ended here
+    assert sweep_at(london(2027, 1, 18, 9, 59)).nudged == 0
+
+    result = sweep_at(london(2027, 1, 18, 10, 0))
+
+    assert (result.nudged, result.emails) == (1, 1)
+    email = nudge_emails(issue)[lpc_officer.email]
+    assert email.subject == (
+        f"[{issue.reference}] Follow up the LPC's work: resolve, log more work or escalate to CPE IT"
+    )
+    text, html = text_of(email), html_of(email)
+    assert "within 5 working days" in text
+    assert f"{issue.reference}/#action-resolve" in text
+    assert f"{issue.reference}/#action-lpc_work" in text
+    assert f"{issue.reference}/#action-escalate_to_cpe" in text
+    assert "log what you have done</a>" in html
+    [event] = nudge_events(issue)
+    assert event.text.startswith(
+        "Reminder 1: no update from the LPC since its last work on the issue by Monday 18 January 2027, 10:00."
+    )
+    assert staff.email not in nudge_emails(issue) and owner.email not in nudge_emails(issue)
+
+
 def test_it_falls_back_to_the_lpc_mailbox_then_cpe_it_when_the_lpc_has_no_officers(pharmacy):
     issue = make_issue(pharmacy=pharmacy, state=State.LPC_CC, due_at=timezone.now())
     sweep_at(timezone.now())
@@ -506,6 +537,7 @@ def every_case(pharmacy, staff, owner, lpc_officer, cpe_it, settings):
         {"pharmacy": pharmacy, "reporter": staff, "state": State.RA_CONTACTED, "reminders_sent": 4},
         {"pharmacy": pharmacy, "reporter": quoted, "state": State.RA_CONTACTED, "due_kind": Deadline.PHARMACY_UPDATE},
         {"pharmacy": pharmacy, "reporter": staff, "state": State.LPC_CC},
+        {"pharmacy": pharmacy, "reporter": staff, "state": State.LPC_CC, "due_kind": Deadline.LPC_FOLLOW_UP},
         {"pharmacy": pharmacy, "reporter": staff, "state": State.ESCALATED},
         {"pharmacy": pharmacy, "reporter": staff, "state": State.ESCALATED, "reminders_sent": 2},
         {"pharmacy": bare, "reporter": UserFactory(is_active=False), "state": State.RA_CONTACTED},
@@ -526,7 +558,7 @@ def test_it_applies_every_audience_rule(every_case, limit):
 
     result = nudges.nudges_sweep(now=now, limit=limit)
 
-    assert (result.nudged, result.emails, result.digest_items, result.lost_claims) == (len(every_case), 14, 9, 0)
+    assert (result.nudged, result.emails, result.digest_items, result.lost_claims) == (len(every_case), 15, 9, 0)
     events = list(IssueEvent.objects.filter(kind=EventKind.NUDGE))
     assert sorted(e.issue_id for e in events) == sorted(deadlines)
     texts = " ".join(e.text for e in events)
@@ -547,6 +579,9 @@ def test_it_applies_every_audience_rule(every_case, limit):
     outbox = list(OutboundEmail.objects.all())
     issue_of_event = {event.pk: event.issue_id for event in events}
     assert "[SC-1234567] No reply from the RA yet: please chase them" in {m.subject for m in outbox}
+    follow_up = "Follow up the LPC's work: resolve, log more work or escalate to CPE IT"
+    assert {m.template for m in outbox if m.subject.endswith(follow_up)} == {"nudge_lpc_follow_up"}
+    assert "no update from the LPC since its last work on the issue" in texts
     # Each outbox row's link names its issue and that issue's NUDGE event.
     links = {
         email_id: (issue_id, event_id)
