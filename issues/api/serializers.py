@@ -317,6 +317,53 @@ RaReplySerializer = action_serializer(route.RA_REPLY)
 LpcWorkSerializer = action_serializer(route.LPC_WORK)
 
 
+# The LPC officer's dashboard (issues.selectors.dashboards.lpc_dashboard).
+
+
+class AreaCountSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField(
+        read_only=True, help_text="What is counted: a state, an RA's id, a kind, or an ageing band's number."
+    )
+    label = serializers.CharField(read_only=True)
+    area = serializers.IntegerField(read_only=True, help_text="Issues of the LPC's area, involved or not.")
+    involved = serializers.IntegerField(
+        read_only=True, help_text="Of those, the issues the LPC is involved in (which the list shows)."
+    )
+    overdue = serializers.IntegerField(read_only=True, help_text="Of the area's issues, those overdue.")
+
+
+class AreaCountsSerializer(serializers.Serializer[Any]):
+    by_state = AreaCountSerializer(many=True, read_only=True, help_text="Every issue of the area, by state.")
+    by_ra = AreaCountSerializer(
+        many=True, read_only=True, help_text='Open issues per RA (key "" for pharmacies without one).'
+    )
+    by_kind = AreaCountSerializer(many=True, read_only=True, help_text="Open issues per kind of problem.")
+    ageing = AreaCountSerializer(
+        many=True, read_only=True, help_text="Open issues by working days in their current state."
+    )
+
+
+class LpcSummarySerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class LpcDashboardSerializer(serializers.Serializer[Any]):
+    lpcs = LpcSummarySerializer(many=True, read_only=True, help_text="The LPCs you are an officer of.")
+    waiting_on_lpc = IssueListSerializer(
+        many=True,
+        read_only=True,
+        help_text="Open issues waiting on the LPC (LPC action, LPC follow-up, returned by CPE IT): overdue first, "
+        "then by deadline.",
+    )
+    more_waiting = serializers.BooleanField(read_only=True, help_text="More wait on the LPC than are listed.")
+    waiting_on_others = IssueListSerializer(
+        many=True, read_only=True, help_text="The LPC's other open issues (waiting on the RA, CPE IT...)."
+    )
+    more_others = serializers.BooleanField(read_only=True)
+    counts = AreaCountsSerializer(source="*", read_only=True)
+
+
 # The prepared request to the RA (for sending it from one's own mailbox).
 
 

@@ -38,6 +38,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 from issues import route, services
 from issues.api.serializers import (
@@ -48,6 +49,7 @@ from issues.api.serializers import (
     IssueDetailSerializer,
     IssueEventSerializer,
     IssueListSerializer,
+    LpcDashboardSerializer,
     LpcWorkSerializer,
     NoteSerializer,
     PhoneCallSerializer,
@@ -60,6 +62,7 @@ from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, Tr
 from issues.filters import IssueFilter
 from issues.models import Issue, IssueEvent
 from issues.selectors import (
+    dashboards,
     issue_events,
     issue_get_visible,
     issue_list,
@@ -315,6 +318,30 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         serializer.is_valid(raise_exception=True)
         event: IssueEvent = service(user=request.user, issue=issue, **serializer.validated_data)
         return Response(IssueEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class LpcDashboardView(APIView):
+    """The LPC officer's dashboard: what waits on the LPC, its other open issues, the area's counts."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Your LPC dashboard",
+        description=(
+            "What waits on your LPC (overdue first, then by deadline) and its other open issues, at most 50 "
+            "each; and the counts of every issue of your LPCs' area (by state, and open issues per RA, per "
+            "kind of problem and by working days in their current state), each saying how many of them your "
+            "LPC is involved in. LPC officers only."
+        ),
+        responses={200: LpcDashboardSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
+    )
+    def get(self, request: Request) -> Response:
+        lpcs = dashboards.lpcs_of_officer(user=request.user)
+        if not lpcs:
+            raise exceptions.PermissionDenied("Only LPC officers have an LPC dashboard.")
+        board = dashboards.lpc_dashboard(user=request.user, lpcs=lpcs)  # type: ignore[arg-type]
+        return Response(LpcDashboardSerializer(board, context={"request": request}).data)
 
 
 # The OpenAPI schema, for logged-in users and tokens like the API itself.

@@ -67,7 +67,10 @@ SUBJECTS: dict[tuple[str, str], str] = {
     (Deadline.LPC_ACTION, Role.LPC_OFFICER): "Waiting for the LPC: work with the RA or escalate to CPE IT",
     (Deadline.CPE_TRIAGE, Role.CPE_IT): "Escalation waiting for CPE IT triage",
     (Deadline.PHARMACY_UPDATE, Role.REPORTER): "Is it resolved? The RA replied and there has been no update",
-    (Deadline.LPC_FOLLOW_UP, Role.LPC_OFFICER): "Follow up the LPC's work: resolve, log more work or escalate to CPE IT",
+    (
+        Deadline.LPC_FOLLOW_UP,
+        Role.LPC_OFFICER,
+    ): "Follow up the LPC's work: resolve, log more work or escalate to CPE IT",
     **{
         (kind, Role.NOBODY_ELSE): "Nobody to remind: the directory has no contact for this issue"
         for kind in NUDGED_KINDS

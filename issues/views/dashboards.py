@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from directory.models import User
 from issues import presentation, selectors
 from issues.models import Issue, State
+from issues.selectors import dashboards as dashboard_selectors
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
 
@@ -19,17 +20,22 @@ DASHBOARD_SIZE = 50
 
 @require_http_methods(["GET"])
 def lpc_dashboard(request: HttpRequest) -> HttpResponse:
-    """The LPC officer's issues, those waiting on the LPC first, and how many are in each state."""
+    """The LPC officer's "what needs me now": what waits on the LPC, its other open issues, and
+    the counts of the whole area (issues.selectors.dashboards)."""
     user = _user(request)
-    if not user.lpcs.exists():
+    lpcs = dashboard_selectors.lpcs_of_officer(user=user)
+    if not lpcs:
         raise PermissionDenied("Only LPC officers have an LPC dashboard.")
-    waiting_on_lpc_first = Case(When(state=State.LPC_CC, then=Value(0)), default=Value(1))
-    issues = (
-        selectors.issue_list(user=user, state="open")
-        .filter(lpc_involved_at__isnull=False)
-        .order_by(waiting_on_lpc_first, F("due_at").asc(nulls_last=True), "-created_at")
-    )
-    return _render_dashboard(request, "issues/lpc_dashboard.jinja", user=user, issues=issues)
+    board = dashboard_selectors.lpc_dashboard(user=user, lpcs=lpcs)
+    context = {
+        "board": board,
+        "waiting": issue_rows(board.waiting_on_lpc),
+        "others": issue_rows(board.waiting_on_others),
+        # The list's LPC filter, when the officer has one LPC (several: the list shows all theirs).
+        "lpc_query": f"&lpc={lpcs[0].pk}" if len(lpcs) == 1 else "",
+        "limit": dashboard_selectors.DASHBOARD_SIZE,
+    }
+    return render(request, "issues/lpc_dashboard.jinja", context)
 
 
 @require_http_methods(["GET"])

@@ -107,9 +107,7 @@ def test_more_work_restarts_the_follow_up_window_across_christmas(pharmacy, staf
 
 
 def test_it_starts_the_follow_up_of_an_issue_cpe_it_returned_to_the_lpc(pharmacy, staff, lpc_officer):
-    issue = make(
-        pharmacy, staff, State.ESCALATED, triage_outcome=TriageOutcome.RETURNED_TO_LPC, due_kind=Deadline.NONE
-    )
+    issue = make(pharmacy, staff, State.ESCALATED, triage_outcome=TriageOutcome.RETURNED_TO_LPC, due_kind=Deadline.NONE)
     services.issue_log_lpc_work(user=lpc_officer, issue=issue, **CALL)
     fresh = Issue.objects.get(pk=issue.pk)
     assert (fresh.state, fresh.due_kind) == (State.ESCALATED, Deadline.LPC_FOLLOW_UP)

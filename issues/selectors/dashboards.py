@@ -1,0 +1,238 @@
+"""The dashboards' reads: the LPC officer's (`lpc_dashboard`).
+
+What the LPC officer may see in detail is `issues_visible_to` (the issues of their LPCs'
+pharmacies once the LPC is involved); the lists below read through it. The counts cover every
+issue of the LPC's area, the pharmacies of the officer's LPCs, involved or not (DESIGN.md, "LPC
+officers and CPE IT": "counts only for issues the LPC is not involved in"): `_area` is read only
+inside aggregates, so no row of it ever leaves this module, and each count says how many of its
+issues the LPC is involved in (those the list it links to shows).
+
+Every count aggregates in the database: the page costs the same handful of queries however many
+issues the area holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from directory.models import LPC, User
+from directory.roles import holds_roles, officer_of
+from issues.clock import subtract_working_days
+from issues.models import OPEN_STATES, Deadline, EventKind, Issue, IssueEvent, Kind, State, TriageOutcome
+from issues.selectors import issues_visible_to
+from issues.windows import working_days_in_words
+
+__all__ = [
+    "AGEING_BANDS",
+    "AreaCount",
+    "LpcDashboard",
+    "lpc_dashboard",
+    "lpcs_of_officer",
+    "waiting_on_lpc_q",
+]
+
+DASHBOARD_SIZE = 50
+
+# The LPC's own waits (the LPC action window, the follow-up of its work).
+LPC_WAITS = (Deadline.LPC_ACTION, Deadline.LPC_FOLLOW_UP)
+
+# The ageing of open issues: working days in their current state, in bands from these bounds.
+AGEING_BANDS: tuple[int, ...] = (2, 5, 10)
+
+
+def waiting_on_lpc_q() -> Q:
+    """Issues that wait on the LPC: its own window runs (LPC action, LPC follow-up), or CPE IT
+    returned the escalation to the LPC with advice and waits for nobody else."""
+    returned = Q(state=State.ESCALATED, triage_outcome=TriageOutcome.RETURNED_TO_LPC) & ~Q(due_kind=Deadline.CPE_TRIAGE)
+    return Q(state__in=OPEN_STATES) & (Q(due_kind__in=LPC_WAITS) | returned)
+
+
+@dataclass(frozen=True)
+class AreaCount:
+    """One row of a count table: `area` issues of the LPC's area (overdue: `overdue` of them), of
+    which the LPC is involved in `involved` (those its list link shows)."""
+
+    key: str
+    label: str
+    area: int
+    involved: int
+    overdue: int = 0
+
+
+@dataclass(frozen=True)
+class LpcDashboard:
+    """What the LPC officer's dashboard shows. The lists hold at most DASHBOARD_SIZE issues each;
+    `more_waiting` / `more_others` say whether there were more."""
+
+    lpcs: list[LPC]
+    waiting_on_lpc: list[Issue]
+    more_waiting: bool
+    waiting_on_others: list[Issue]
+    more_others: bool
+    by_state: list[AreaCount]
+    by_ra: list[AreaCount]
+    by_kind: list[AreaCount]
+    ageing: list[AreaCount]
+
+
+def lpcs_of_officer(*, user: User | Any) -> list[LPC]:
+    """The LPCs the user is an officer of, by name (none: not an LPC officer)."""
+    if not holds_roles(user):
+        return []
+    return list(LPC.objects.filter(pk__in=officer_of(user)).order_by("name"))
+
+
+def lpc_dashboard(
+    *, user: User, lpcs: list[LPC], now: datetime | None = None, size: int = DASHBOARD_SIZE
+) -> LpcDashboard:
+    """The dashboard of an officer of `lpcs` (lpcs_of_officer): what waits on the LPC (overdue
+    first, then by deadline), its other open issues (waiting on the RA, CPE IT...), and the area's
+    counts by state, per RA and per kind of problem, and the ageing of its open issues."""
+    now = now or timezone.now()
+    lpc_ids = [lpc.pk for lpc in lpcs]
+    involved = _involved(user=user, lpc_ids=lpc_ids)
+    overdue = Issue.overdue_q(now)
+    waiting = list(
+        involved.filter(waiting_on_lpc_q()).order_by(
+            Case(When(overdue, then=Value(0)), default=Value(1)), F("due_at").asc(nulls_last=True), "created_at", "pk"
+        )[: size + 1]
+    )
+    others = list(
+        involved.filter(state__in=OPEN_STATES)
+        .exclude(waiting_on_lpc_q())
+        .order_by(F("due_at").asc(nulls_last=True), "-created_at", "-pk")[: size + 1]
+    )
+    area = _area(lpc_ids)
+    return LpcDashboard(
+        lpcs=lpcs,
+        waiting_on_lpc=waiting[:size],
+        more_waiting=len(waiting) > size,
+        waiting_on_others=others[:size],
+        more_others=len(others) > size,
+        by_state=_by_state(area, now=now),
+        by_ra=_by_ra(area, now=now),
+        by_kind=_by_kind(area, now=now),
+        ageing=_ageing(area, now=now),
+    )
+
+
+def _involved(*, user: User, lpc_ids: list[int]) -> QuerySet[Issue]:
+    """The issues of these LPCs' pharmacies the LPC is involved in, within the user's scope, with
+    what a row of the lists shows joined."""
+    return (
+        issues_visible_to(user)
+        .filter(pharmacy__lpc_id__in=lpc_ids, lpc_involved_at__isnull=False)
+        .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
+    )
+
+
+def _area(lpc_ids: list[int]) -> QuerySet[Issue]:
+    """Every issue of these LPCs' pharmacies, involved or not: for counts only (module docstring)."""
+    return Issue.objects.filter(pharmacy__lpc_id__in=lpc_ids).order_by()
+
+
+def _counts(now: datetime) -> dict[str, Any]:
+    return {
+        "area": Count("pk"),
+        "involved": Count("pk", filter=Q(lpc_involved_at__isnull=False)),
+        "overdue": Count("pk", filter=Issue.overdue_q(now)),
+    }
+
+
+def _by_state(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
+    """Every state, zero when none (one query)."""
+    found = {row["state"]: row for row in area.values("state").annotate(**_counts(now))}
+    return [
+        AreaCount(
+            state.value,
+            str(state.label),
+            found.get(state.value, {}).get("area", 0),
+            found.get(state.value, {}).get("involved", 0),
+            found.get(state.value, {}).get("overdue", 0),
+        )
+        for state in State
+    ]
+
+
+def _by_ra(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
+    """Open issues per RA, the most overdue first (one query); pharmacies without an RA as one row."""
+    rows = area.filter(state__in=OPEN_STATES).values("pharmacy__ra_id", "pharmacy__ra__name").annotate(**_counts(now))
+    counts = [
+        AreaCount(
+            str(row["pharmacy__ra_id"] or ""),
+            row["pharmacy__ra__name"] or "No RA in the directory",
+            row["area"],
+            row["involved"],
+            row["overdue"],
+        )
+        for row in rows
+    ]
+    return sorted(counts, key=lambda c: (-c.overdue, -c.area, c.label))
+
+
+def _by_kind(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
+    """Open issues per kind of problem, in the kinds' order, kinds with none left out (one query)."""
+    found = {row["kind"]: row for row in area.filter(state__in=OPEN_STATES).values("kind").annotate(**_counts(now))}
+    return [
+        AreaCount(kind.value, str(kind.label), row["area"], row["involved"], row["overdue"])
+        for kind in Kind
+        if (row := found.get(kind.value))
+    ]
+
+
+def ageing_bounds(now: datetime) -> list[datetime]:
+    """For each bound of AGEING_BANDS, the latest moment from which that many working days have
+    passed by `now` (issues.clock.subtract_working_days): an issue that entered its state at or
+    before it has been in it at least that long. Exact, not an approximation: working time since
+    a moment only grows as the moment moves back."""
+    return [subtract_working_days(now, days) for days in AGEING_BANDS]
+
+
+def ageing_labels() -> list[str]:
+    """'Less than 2 working days', '2 to 5 working days', ..., '10 working days or more'."""
+    bounds = AGEING_BANDS
+    labels = [f"Less than {working_days_in_words(bounds[0])}"]
+    labels += [f"{low:g} to {working_days_in_words(high)}" for low, high in itertools.pairwise(bounds)]
+    labels.append(f"{working_days_in_words(bounds[-1])} or more")
+    return labels
+
+
+def _ageing(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
+    """Open issues by working days in their current state (one query): the state was entered at the
+    issue's last status change (TRANSITION event), or when it was reported."""
+    last_change = (
+        IssueEvent.objects.filter(issue=OuterRef("pk"), kind=EventKind.TRANSITION)
+        .order_by("-created_at", "-pk")
+        .values("created_at")[:1]
+    )
+    bounds = ageing_bounds(now)
+    band = Case(
+        *[When(entered__gt=bound, then=Value(number)) for number, bound in enumerate(bounds)],
+        default=Value(len(bounds)),
+        output_field=IntegerField(),
+    )
+    rows = (
+        area.filter(state__in=OPEN_STATES)
+        .annotate(entered=Coalesce(Subquery(last_change), F("created_at")))
+        .annotate(band=band)
+        .values("band")
+        .annotate(**_counts(now))
+    )
+    found = {row["band"]: row for row in rows}
+    return [
+        AreaCount(
+            str(number),
+            label,
+            found.get(number, {}).get("area", 0),
+            found.get(number, {}).get("involved", 0),
+            found.get(number, {}).get("overdue", 0),
+        )
+        for number, label in enumerate(ageing_labels())
+    ]
