@@ -120,7 +120,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "landing"  # by role (issues.views.home.landing)
 LOGOUT_REDIRECT_URL = "login"
 
 # Lock-out after repeated failed logins (django-axes): per account and per address.

@@ -47,7 +47,7 @@ def test_it_logs_in_with_email_and_password(client, alice):
     response = _log_in(client, "alice@pharmacy.example", PASSWORD)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("home")
+    assert response["Location"] == reverse("landing")  # by role: tests/issues/test_landing.py
     assert _logged_in_user_id(client) == str(alice.pk)
 
 
@@ -111,7 +111,7 @@ def test_it_sends_a_logged_in_user_from_the_login_page_home(client, alice):
     response = client.get(reverse("login"))
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("home")
+    assert response["Location"] == reverse("landing")
 
 
 # Lock-out (django-axes)
