@@ -324,7 +324,7 @@ class AreaCountSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(
         read_only=True, help_text="What is counted: a state, an RA's id, a kind, or an ageing band's number."
     )
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
     area = serializers.IntegerField(read_only=True, help_text="Issues of the LPC's area, involved or not.")
     involved = serializers.IntegerField(
         read_only=True, help_text="Of those, the issues the LPC is involved in (which the list shows)."

@@ -138,32 +138,30 @@ def _area(lpc_ids: list[int]) -> QuerySet[Issue]:
     return Issue.objects.filter(pharmacy__lpc_id__in=lpc_ids).order_by()
 
 
-def _counts(now: datetime) -> dict[str, Any]:
-    return {
-        "area": Count("pk"),
-        "involved": Count("pk", filter=Q(lpc_involved_at__isnull=False)),
-        "overdue": Count("pk", filter=Issue.overdue_q(now)),
-    }
+def _counted(rows: QuerySet[Any], *, now: datetime) -> list[dict[str, Any]]:
+    """Each group of `rows` (a values() queryset) with its counts: all, the LPC involved, overdue."""
+    counted = rows.annotate(
+        area=Count("pk"),
+        involved=Count("pk", filter=Q(lpc_involved_at__isnull=False)),
+        overdue=Count("pk", filter=Issue.overdue_q(now)),
+    )
+    return [dict(row) for row in counted]
 
 
 def _by_state(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
     """Every state, zero when none (one query)."""
-    found = {row["state"]: row for row in area.values("state").annotate(**_counts(now))}
-    return [
-        AreaCount(
-            state.value,
-            str(state.label),
-            found.get(state.value, {}).get("area", 0),
-            found.get(state.value, {}).get("involved", 0),
-            found.get(state.value, {}).get("overdue", 0),
-        )
-        for state in State
-    ]
+    found = {row["state"]: row for row in _counted(area.values("state"), now=now)}
+    return [_row(state.value, str(state.label), found.get(state.value)) for state in State]
+
+
+def _row(key: str, label: str, counted: dict[str, Any] | None) -> AreaCount:
+    counted = counted or {}
+    return AreaCount(key, label, counted.get("area", 0), counted.get("involved", 0), counted.get("overdue", 0))
 
 
 def _by_ra(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
     """Open issues per RA, the most overdue first (one query); pharmacies without an RA as one row."""
-    rows = area.filter(state__in=OPEN_STATES).values("pharmacy__ra_id", "pharmacy__ra__name").annotate(**_counts(now))
+    rows = _counted(area.filter(state__in=OPEN_STATES).values("pharmacy__ra_id", "pharmacy__ra__name"), now=now)
     counts = [
         AreaCount(
             str(row["pharmacy__ra_id"] or ""),
@@ -179,12 +177,8 @@ def _by_ra(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
 
 def _by_kind(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
     """Open issues per kind of problem, in the kinds' order, kinds with none left out (one query)."""
-    found = {row["kind"]: row for row in area.filter(state__in=OPEN_STATES).values("kind").annotate(**_counts(now))}
-    return [
-        AreaCount(kind.value, str(kind.label), row["area"], row["involved"], row["overdue"])
-        for kind in Kind
-        if (row := found.get(kind.value))
-    ]
+    found = {row["kind"]: row for row in _counted(area.filter(state__in=OPEN_STATES).values("kind"), now=now)}
+    return [_row(kind.value, str(kind.label), found[kind.value]) for kind in Kind if kind.value in found]
 
 
 def ageing_bounds(now: datetime) -> list[datetime]:
@@ -218,21 +212,11 @@ def _ageing(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
         default=Value(len(bounds)),
         output_field=IntegerField(),
     )
-    rows = (
+    banded = (
         area.filter(state__in=OPEN_STATES)
         .annotate(entered=Coalesce(Subquery(last_change), F("created_at")))
         .annotate(band=band)
         .values("band")
-        .annotate(**_counts(now))
     )
-    found = {row["band"]: row for row in rows}
-    return [
-        AreaCount(
-            str(number),
-            label,
-            found.get(number, {}).get("area", 0),
-            found.get(number, {}).get("involved", 0),
-            found.get(number, {}).get("overdue", 0),
-        )
-        for number, label in enumerate(ageing_labels())
-    ]
+    found = {row["band"]: row for row in _counted(banded, now=now)}
+    return [_row(str(number), label, found.get(number)) for number, label in enumerate(ageing_labels())]

@@ -261,6 +261,7 @@ def test_the_page_refuses_the_pharmacy_and_hides_the_issue_from_others(client, l
 def test_the_page_hides_the_issue_from_another_lpcs_officer(client, lpc_issue):
     other = IssueFactory.create(state=State.LPC_CC)
     officer = UserFactory.create(email="other.officer@lpc.example")
+    assert other.pharmacy.lpc is not None
     other.pharmacy.lpc.officers.add(officer)
     client.force_login(officer)
     assert client.post(action_url(lpc_issue), {"lpc_work-text": "x"}).status_code == 404
