@@ -34,6 +34,7 @@ def assert_accessible(axe: Axe, page) -> None:
 def test_the_officer_lands_on_the_dashboard_and_logs_work_with_the_ra(page, axe):
     officer = UserFactory.create(email="officer@lpc.example", full_name="Lee Officer")
     pharmacy = PharmacyFactory.create(name="Riverside Pharmacy", ods_code="FR123")
+    assert pharmacy.lpc is not None
     pharmacy.lpc.officers.add(officer)
     late: Issue = IssueFactory.create(
         pharmacy=pharmacy, state=State.LPC_CC, due_at=timezone.now() - timedelta(days=3), summary="Card locked"
