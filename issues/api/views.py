@@ -54,6 +54,7 @@ from issues.api.serializers import (
     RaRequestQuerySerializer,
     RaRequestSerializer,
     TransitionSerializer,
+    TriageSerializer,
 )
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.filters import IssueFilter
@@ -215,6 +216,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
             "phone_calls": PhoneCallSerializer,
             "ra_replies": RaReplySerializer,
             "ra_request": RaRequestSerializer,
+            "triage": TriageSerializer,
         }
         return by_action.get(self.action, IssueDetailSerializer)
 
@@ -301,6 +303,11 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
     @action(detail=True, methods=["post"], url_path="ra-replies")
     def ra_replies(self, request: Request, reference: str) -> Response:
         return self._log_event(request, RaReplySerializer, services.issue_log_ra_reply)
+
+    @_event_operation(route.TRIAGE, TriageSerializer)
+    @action(detail=True, methods=["post"])
+    def triage(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, TriageSerializer, services.issue_triage)
 
     def _log_event(self, request: Request, serializer_class: type[BaseSerializer[Any]], service: Any) -> Response:
         issue = self.get_object()

@@ -83,7 +83,7 @@ def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:
     try:
         return (
             issues_visible_to(user)
-            .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "pharmacy__owner", "reporter")
+            .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "pharmacy__owner", "reporter", "cpe_owner")
             .get(pk=pk)
         )
     except Issue.DoesNotExist:
