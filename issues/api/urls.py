@@ -1,7 +1,9 @@
 """/api/v1/: the JSON API's routes (the router's root lists them in the browsable API)."""
 
+from django.urls import path
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from issues.api.cpe import CpeDashboardView, UnmatchedMailViewSet
 from issues.api.views import API_AUTHENTICATION, IssueViewSet
 
 app_name = "api"
@@ -14,5 +16,9 @@ class ApiRootView(APIRootView):
 router = DefaultRouter()
 router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
+router.register("unmatched-mail", UnmatchedMailViewSet, basename="unmatched-mail")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("dashboards/cpe-it/", CpeDashboardView.as_view(), name="dashboard-cpe-it"),
+    *router.urls,
+]

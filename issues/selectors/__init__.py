@@ -137,7 +137,9 @@ def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
             Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")),
             Prefetch(
                 "inbound_matches",
-                queryset=InboundEmailMatch.objects.select_related("email").prefetch_related("email__attachments"),
+                queryset=InboundEmailMatch.objects.select_related("email", "detached_by").prefetch_related(
+                    "email__attachments"
+                ),
             ),
         )
         .order_by("created_at", "pk")

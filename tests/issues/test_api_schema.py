@@ -24,6 +24,11 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/ra-replies/", "post"),
     ("/api/v1/issues/{reference}/ra-request/", "get"),
     ("/api/v1/issues/{reference}/triage/", "post"),
+    ("/api/v1/dashboards/cpe-it/", "get"),
+    ("/api/v1/unmatched-mail/", "get"),
+    ("/api/v1/unmatched-mail/{id}/suggestions/", "get"),
+    ("/api/v1/unmatched-mail/{id}/attach/", "post"),
+    ("/api/v1/unmatched-mail/{id}/undo/", "post"),
 }
 
 
