@@ -50,7 +50,8 @@ def issue_triage(*, user: User, issue: Issue, outcome: str, note: str, owner: Us
     """
     now = timezone.now()
     with transaction.atomic():
-        locked = Issue.objects.select_for_update().select_related("pharmacy", "pharmacy__lpc").get(pk=issue.pk)
+        # Only the issue's row is locked: the LPC, if any, is on the nullable side of a join.
+        locked = Issue.objects.select_for_update(of=("self",)).select_related("pharmacy__lpc").get(pk=issue.pk)
         values = checked(
             route.TRIAGE, user=user, issue=locked, given={"owner": owner, "outcome": outcome, "note": note}
         )
