@@ -164,6 +164,7 @@ def test_it_knows_the_ras_own_domain_but_not_a_shared_one(cpe_it: Any, issue: Is
     assert found[0].reasons == ("colleague@ra.example writes from the domain of the pharmacy's RA.",)
 
     ra = issue.pharmacy.ra
+    assert ra is not None
     ra.email = "ra.team@nhs.net"
     ra.save()
     settings.INBOUND_SHARED_MAIL_DOMAINS = ["nhs.net"]
