@@ -416,3 +416,22 @@ def test_the_api_suggests_attaches_and_undoes(api: APIClient, cpe_it: Any, issue
     assert api.post(f"/api/v1/unmatched-mail/{email.pk}/undo/").status_code == 409
     assert UnmatchedEmail.objects.filter(email=email).exists()
     assert api.get("/api/v1/unmatched-mail/").json()["count"] == 1
+
+
+def test_the_confirmation_and_the_suggestions_cost_a_constant_number_of_queries(
+    client: Client, api: APIClient, cpe_it: Any, issue: Issue, django_assert_max_num_queries: Any
+):
+    email = stray()
+    client.force_login(cpe_it)
+    with django_assert_max_num_queries(12) as few_page:
+        assert client.get(attach_url(email), {"reference": issue.reference}).status_code == 200
+    with django_assert_max_num_queries(6) as few_api:
+        assert api.get(f"/api/v1/unmatched-mail/{email.pk}/suggestions/").status_code == 200
+
+    for n in range(30):
+        make_issue(pharmacy=issue.pharmacy, reporter=issue.reporter, state=State.RA_CONTACTED)
+        stray(subject=f"Other {n}")
+    with django_assert_max_num_queries(len(few_page)):
+        assert client.get(attach_url(email), {"reference": issue.reference}).status_code == 200
+    with django_assert_max_num_queries(len(few_api)):
+        assert len(api.get(f"/api/v1/unmatched-mail/{email.pk}/suggestions/").json()) == 10
