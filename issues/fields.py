@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from directory.models import User
 from directory.validators import normalise_phone, normalise_smartcard_number
 
 MAX_SUMMARY = 200
@@ -109,3 +110,30 @@ def clean_choice(errors: FieldErrors, name: str, value: Any, choices: Any, *, la
         errors.add(name, f"Choose {label} from the list.")
         return ""
     return value
+
+
+def cpe_it_people() -> list[tuple[str, str]]:
+    """The active members of the CPE IT team, as (email address, name) choices, by name: who may
+    own an escalation (route.TRIAGE's owner)."""
+    people = User.objects.filter(is_active=True, is_cpe_it=True).order_by("full_name", "pk")
+    return [(person.email, person.full_name or person.email) for person in people]
+
+
+def clean_cpe_it_member(errors: FieldErrors, name: str, value: Any, *, label: str) -> User | None:
+    """A member of the CPE IT team: a User, or the email address of one (any case); None when none
+    is given (the caller's default). Anyone else, or an inactive account, is an error naming them."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, User):
+        person: User | None = value
+        given = value.email
+    elif isinstance(value, str):
+        given = value.strip()
+        person = User.objects.filter(email__iexact=given).first()
+    else:
+        errors.add(name, f"Choose {label} by their email address.")
+        return None
+    if person is None or not person.is_active or not person.is_cpe_it:
+        errors.add(name, f"Choose {label} from the CPE IT team: {given} is not an active member of it.")
+        return None
+    return person

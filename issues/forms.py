@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from directory.models import Pharmacy
+from directory.models import Pharmacy, User
 from directory.validators import normalise_phone, normalise_smartcard_number
 from issues import route
 from issues.models import Kind, NotificationPreference
@@ -229,13 +229,15 @@ class ActionForm(NhsukForm):
 
     action: route.Action
 
-    def __init__(self, *args: Any, roles: Roles | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, roles: Roles | None = None, user: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for f in self.action.fields:
             if f.who is not None and (roles is None or not f.who(roles)):
                 del self.fields[f.name]
             elif f.default is not None:
                 self.fields[f.name].initial = f.default  # what the service takes when none is chosen
+            elif f.kind == route.PERSON and user is not None:
+                self.fields[f.name].initial = user.email  # the service takes the user when none is chosen
 
     def service_fields(self) -> dict[str, Any]:
         """The service's keyword arguments: every field drawn, as posted and coerced."""
@@ -261,6 +263,11 @@ def _meaning(f: route.Field, value: Any) -> Any:
 
 
 def _form_field(f: route.Field) -> forms.Field:
+    if f.kind == route.PERSON and f.people is not None:
+        # The people are read when the form is drawn, not when this module is imported.
+        return PresentedChoiceField(
+            label=f.label, help_text=f.hint, required=False, choices=f.people, widget=forms.RadioSelect
+        )
     if f.kind in (route.CHOICE, route.YES_NO):
         return PresentedChoiceField(
             label=f.label,

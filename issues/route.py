@@ -54,15 +54,18 @@ from issues.fields import (
     FieldErrors,
     clean_bool,
     clean_choice,
+    clean_cpe_it_member,
     clean_phone,
     clean_smartcard,
     clean_text,
+    cpe_it_people,
 )
 from issues.models import OPEN_STATES, Deadline, Issue, State, Step, TriageOutcome, kind_needs_ra
 from issues.permissions import (
     Roles,
     Who,
     anyone_in_scope,
+    is_cpe_it,
     is_lpc_officer,
     is_owner,
     is_reporter,
@@ -75,6 +78,7 @@ LINE = "line"  # one line of text
 CHOICE = "choice"  # one of `options`, as radios
 FLAG = "flag"  # a checkbox: yes or no, no when not given
 YES_NO = "yes_no"  # a yes or no that must be answered, as two radios (`options`)
+PERSON = "person"  # one of the people `people()` lists (by email address); the user themself when none is chosen
 
 Cleaner = Callable[[FieldErrors, Any, Mapping[str, Any]], Any]
 
@@ -116,6 +120,7 @@ class Field:
     who: Who | None = None  # only these roles may answer yes ...
     verb: str = ""  # ... to this: "Only the pharmacy's owner can <verb>."
     only_if: Condition | None = None  # yes only where this holds
+    people: Callable[[], list[tuple[str, str]]] | None = None  # PERSON: (email address, name) to choose from
 
     def description(self) -> str:
         """The field as the API's schema describes it."""
@@ -128,6 +133,8 @@ class Field:
             parts.append(f"Only {self.who.name} can {self.verb}.")
         if self.only_if is not None:
             parts.append(f"Yes only when {self.only_if.name}.")
+        if self.kind == PERSON:
+            parts.append("An email address; defaults to you.")
         return " ".join(parts)
 
 
@@ -606,6 +613,56 @@ def ra_asked(issue: Issue) -> bool:
 
 # Work inside a step (DESIGN.md's "Work inside a step") -------------------------------------------
 
+
+def _clean_cpe_owner(errors: FieldErrors, value: Any, given: Mapping[str, Any]) -> Any:
+    return clean_cpe_it_member(errors, "owner", value, label="who owns it")
+
+
+TRIAGE = Work(
+    name="triage",
+    label=Label(
+        title="Triage it",
+        button="Record the triage",
+        success="Your triage is recorded.",
+        success_when=(
+            (
+                "outcome",
+                TriageOutcome.RETURNED_TO_LPC,
+                "Your triage is recorded, and your advice is on its way to the LPC.",
+            ),
+        ),
+        doing="Triaging",
+        verb="triage an escalation",
+    ),
+    who=is_cpe_it,
+    states=(State.ESCALATED,),
+    fields=(
+        Field(
+            name="owner",
+            label="Who in CPE IT owns it?",
+            kind=PERSON,
+            clean=_clean_cpe_owner,
+            hint="You, unless you choose someone else in the team.",
+            people=cpe_it_people,
+        ),
+        _choice(
+            "outcome",
+            "What happens now?",
+            tuple(Option(outcome.value, outcome.label, outcome.value) for outcome in TriageOutcome),
+            says="what happens now",
+            required=True,
+        ),
+        _text(
+            "note",
+            "Triage note",
+            says="a triage note",
+            required=True,
+            hint="What CPE IT found and will do. When you return it to the LPC, this is the advice we email them.",
+        ),
+    ),
+    service="issue_triage",
+)
+
 RA_REPLY = Work(
     name="ra_reply",
     label=Label(
@@ -779,6 +836,7 @@ ROUTE: tuple[Action, ...] = (
     CC_LPC,
     ESCALATE_TO_CPE,
     LPC_WORK,
+    TRIAGE,
     RA_REPLY,
     PHONE_CALL,
     RESOLVE,
@@ -805,6 +863,7 @@ __all__ = [
     "LPC_BY_NOTE",
     "LPC_WITH_NHSE",
     "LPC_WITH_RA",
+    "PERSON",
     "RA_ASKED_STATES",
     "ROUTE",
     "SEND_VIA_APP",

@@ -31,6 +31,7 @@ urlpatterns = [
     path("unmatched-mail/", unmatched_mail.unmatched_mail, name="unmatched_mail"),
     path("unmatched-mail/<int:pk>/", unmatched_mail.unmatched_mail_detail, name="unmatched_mail_detail"),
     path("unmatched-mail/<int:pk>/attach/", unmatched_mail.unmatched_mail_attach, name="unmatched_mail_attach"),
+    path("unmatched-mail/<int:pk>/undo/", unmatched_mail.unmatched_mail_undo, name="unmatched_mail_undo"),
     path("unmatched-mail/posts/<int:pk>/", unmatched_mail.unreadable_post, name="unreadable_post"),
     path("attachments/<int:pk>/", unmatched_mail.inbound_attachment, name="inbound_attachment"),
 ]

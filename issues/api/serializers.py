@@ -24,7 +24,7 @@ from directory.models import Pharmacy, User
 from directory.validators import normalise_ods_code, normalise_phone, normalise_smartcard_number
 from issues import presentation, route
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
-from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, State, Step
+from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, State, Step, TriageOutcome
 from issues.selectors import issue_allowed_transitions, pharmacies_for_reporting
 
 MAX_PHONE = 30  # Issue.contact_phone
@@ -130,6 +130,14 @@ class IssueListSerializer(serializers.ModelSerializer[Issue]):
 
 class IssueDetailSerializer(IssueListSerializer):
     fixed_by_step = serializers.ChoiceField(choices=Step.choices, read_only=True)
+    cpe_owner = PersonSerializer(
+        read_only=True, allow_null=True, help_text="Who in CPE IT owns the escalation, once triaged."
+    )
+    triage_outcome = serializers.ChoiceField(
+        choices=[("", "Not triaged"), *TriageOutcome.choices],
+        read_only=True,
+        help_text='CPE IT\'s latest triage of the escalation ("" until triaged).',
+    )
     allowed_transitions = serializers.SerializerMethodField(
         help_text="The transitions the requesting user may start now (POST them to transitions/)."
     )
@@ -148,6 +156,9 @@ class IssueDetailSerializer(IssueListSerializer):
             "fixed_by_step",
             "resolved_at",
             "withdrawn_reason",
+            "cpe_owner",
+            "triage_outcome",
+            "triaged_at",
             "allowed_transitions",
             "events",
         )
@@ -362,6 +373,9 @@ class LpcDashboardSerializer(serializers.Serializer[Any]):
     )
     more_others = serializers.BooleanField(read_only=True)
     counts = AreaCountsSerializer(source="*", read_only=True)
+
+
+TriageSerializer = action_serializer(route.TRIAGE)
 
 
 # The prepared request to the RA (for sending it from one's own mailbox).

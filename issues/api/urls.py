@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from issues.api.cpe import CpeDashboardView, UnmatchedMailViewSet
 from issues.api.views import API_AUTHENTICATION, IssueViewSet, LpcDashboardView
 
 app_name = "api"
@@ -15,8 +16,10 @@ class ApiRootView(APIRootView):
 router = DefaultRouter()
 router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
+router.register("unmatched-mail", UnmatchedMailViewSet, basename="unmatched-mail")
 
 urlpatterns = [
-    *router.urls,
     path("dashboards/lpc/", LpcDashboardView.as_view(), name="dashboard-lpc"),
+    path("dashboards/cpe-it/", CpeDashboardView.as_view(), name="dashboard-cpe-it"),
+    *router.urls,
 ]

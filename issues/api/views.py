@@ -57,6 +57,7 @@ from issues.api.serializers import (
     RaRequestQuerySerializer,
     RaRequestSerializer,
     TransitionSerializer,
+    TriageSerializer,
 )
 from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, TransitionNotAllowedNow
 from issues.filters import IssueFilter
@@ -220,6 +221,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
             "ra_replies": RaReplySerializer,
             "lpc_work": LpcWorkSerializer,
             "ra_request": RaRequestSerializer,
+            "triage": TriageSerializer,
         }
         return by_action.get(self.action, IssueDetailSerializer)
 
@@ -311,6 +313,11 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
     @action(detail=True, methods=["post"], url_path="lpc-work")
     def lpc_work(self, request: Request, reference: str) -> Response:
         return self._log_event(request, LpcWorkSerializer, services.issue_log_lpc_work)
+
+    @_event_operation(route.TRIAGE, TriageSerializer)
+    @action(detail=True, methods=["post"])
+    def triage(self, request: Request, reference: str) -> Response:
+        return self._log_event(request, TriageSerializer, services.issue_triage)
 
     def _log_event(self, request: Request, serializer_class: type[BaseSerializer[Any]], service: Any) -> Response:
         issue = self.get_object()

@@ -79,7 +79,7 @@ def correspondence_context(issue: Issue) -> list[dict[str, Any]]:
 def has_ra_correspondence(issue: Issue) -> bool:
     if OutboundEmail.objects.filter(issue=issue, purpose=MailPurpose.RA_REQUEST).exists():
         return True
-    events = IssueEvent.objects.filter(issue=issue)
+    events = IssueEvent.objects.filter(issue=issue).exclude(outbound.TAKEN_OFF)
     if events.filter(kind__in=[EventKind.REQUEST_CONFIRMED, EventKind.EMAIL_IN, EventKind.RA_REPLY]).exists():
         return True
     return events.filter(kind=EventKind.PHONE_CALL, data__with_ra=True).exists()

@@ -18,7 +18,9 @@ first, then the email, parsed, sanitised and stored once) and sends `inbound_ema
    too; on an issue it is already on, nothing happens.
 
 Mail that matches no issue goes to CPE IT's queue (UnmatchedEmail), with the reason noted on the
-email; they attach it by reference (`inbound_email_attach`). Nothing received is ever dropped.
+email; they attach it by reference once they have seen the issue it joins
+(`inbound_email_attach_preview`, then `inbound_email_attach`), and may undo that
+(`inbound_email_detach`: the email goes back to the queue). Nothing received is ever dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from directory.models import User
 from issues import route, services
@@ -125,6 +128,12 @@ def _shared_domains() -> set[str]:
     return {domain.strip().lower() for domain in settings.INBOUND_SHARED_MAIL_DOMAINS}
 
 
+def is_shared_mail_domain(domain: str) -> bool:
+    """A mail domain many organisations share (nhs.net, gmail.com...; a setting): it says nothing
+    about who the sender works for."""
+    return domain.strip().lower() in _shared_domains()
+
+
 def sender_role(issue: Issue, address: str) -> str:
     """Who the sender is to this issue (InboundEmailMatch.Sender). The RA is recognised by its address, or
     by its mail domain unless that domain is shared by many organisations (nhs.net, gmail.com...)."""
@@ -189,7 +198,7 @@ def inbound_email_match(
         candidates: list[int] = []
         for issue_id in [
             *IssueOutboundEmail.objects.filter(email__message_id__in=thread_ids).values_list("issue_id", flat=True),
-            *InboundEmailMatch.objects.filter(email__message_id__in=thread_ids)
+            *InboundEmailMatch.objects.filter(email__message_id__in=thread_ids, detached_at__isnull=True)
             .exclude(email=email)
             .values_list("issue_id", flat=True),
         ]:
@@ -364,24 +373,106 @@ def _notify_reporter(issue: Issue, email: InboundEmail, event: IssueEvent, role:
 # CPE IT: the unmatched list -------------------------------------------------------------------
 
 
-def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> InboundEmailMatch:
-    """CPE IT attaches an unmatched email to the issue with this reference ("SC-000123" or 123);
-    the email is then recorded exactly as if it had matched (events, RA window, notification)."""
+def _require_cpe_it(user: User, doing: str) -> None:
     if not (user.is_authenticated and user.is_active and user.is_cpe_it):
-        raise IssueActionForbidden("Only the CPE IT team can attach unmatched email.")
+        raise IssueActionForbidden(f"Only the CPE IT team can {doing}.")
+
+
+def inbound_email_attach_preview(*, user: User, email: InboundEmail, reference: str) -> Issue:
+    """The issue `inbound_email_attach` would attach this email to, checked exactly as it checks
+    it, saving nothing: the confirmation page shows it before anything is recorded.
+
+    CPE IT only (IssueActionForbidden); the reference "SC-000123" (any case, brackets or not) or
+    its number, of an existing issue (ValidationError on "reference"); the email still unmatched
+    (TransitionNotAllowedNow)."""
+    _require_cpe_it(user, "attach unmatched email")
     text = (reference or "").strip().strip("[]").strip()
     number = int(text) if text.isdigit() else parse_reference(text)
     if number is None:
         raise ValidationError({"reference": ["Enter an issue reference, like SC-000123."]})
-    issue = issues_visible_to(user).select_related("pharmacy", "reporter").filter(pk=number).first()
+    issue = (
+        issues_visible_to(user)
+        .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
+        .filter(pk=number)
+        .first()
+    )
     if issue is None:
         raise ValidationError({"reference": [f"There is no issue {format_reference(number)}."]})
     if not UnmatchedEmail.objects.filter(email=email).exists():
         raise TransitionNotAllowedNow("This email is already attached to an issue.")
+    return issue
+
+
+def inbound_email_attach(*, user: User, email: InboundEmail, reference: str) -> InboundEmailMatch:
+    """CPE IT attaches an unmatched email to the issue with this reference, once they have
+    confirmed it (the checks of `inbound_email_attach_preview`); the email is then recorded
+    exactly as if it had matched (events, RA window, notification). The UnmatchedEmail row is the
+    claim: of two people attaching it at once, the second changes nothing and is told so."""
+    issue = inbound_email_attach_preview(user=user, email=email, reference=reference)
     match = inbound_email_record(email=email, issue=issue, matched_by=MatchedBy.MANUAL, attached_by=user)
     if match is None:
         raise TransitionNotAllowedNow("This email is already attached to that issue.")
     return match
+
+
+NOT_ATTACHED = "This email is not attached to an issue by CPE IT, or it was taken off already."
+DETACHED_CLOCK_NOTE = (
+    "It had counted as the RA's reply and stopped the RA reply window; taking it off does not start that "
+    "window again, so if the RA has not really replied, chase the RA."
+)
+
+
+def inbound_email_detach(*, user: User, email: InboundEmail) -> IssueEvent:
+    """Undo CPE IT's attachment of an email: it goes back to the unmatched queue.
+
+    1. CPE IT only (IssueActionForbidden).
+    2. In one transaction, claim the attachment with a conditional UPDATE (the email's attachment
+       by CPE IT still in place: detached_at set, with who); none, or someone else undid it first:
+       TransitionNotAllowedNow.
+    3. Write the EMAIL_DETACHED event on the issue; the EMAIL_IN event stays (events are never
+       deleted) and the timeline shows the email as taken off. If the email had counted as the
+       RA's reply, the clock it stopped is not started again: the event says so.
+    4. Put the email back in the unmatched queue (its UnmatchedEmail row).
+    Whatever else attaching it did (the reporter's notification, sent) stays done.
+    """
+    _require_cpe_it(user, "undo the attachment of an email")
+    now = timezone.now()
+    with transaction.atomic():
+        match = (
+            InboundEmailMatch.objects.select_related("issue", "event")
+            .filter(email=email, matched_by=MatchedBy.MANUAL, detached_at__isnull=True)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        claimed = match is not None and bool(
+            InboundEmailMatch.objects.filter(pk=match.pk, detached_at__isnull=True).update(
+                detached_at=now, detached_by=user
+            )
+        )
+        if match is None or not claimed:
+            raise TransitionNotAllowedNow(NOT_ATTACHED)
+        counted = bool((match.event.data or {}).get("ra_reply"))
+        who = email.from_email or "an unknown sender"
+        text = (
+            f"The email from {who} (“{email.subject or '(no subject)'}”) was taken off this issue by "
+            f"{user.full_name}: it is back in CPE IT's unmatched mail."
+        )
+        event = record_event(
+            match.issue,
+            kind=EventKind.EMAIL_DETACHED,
+            actor=user,
+            text=f"{text} {DETACHED_CLOCK_NOTE}" if counted else text,
+            data={
+                "inbound_email_id": email.pk,
+                "match_id": match.pk,
+                "email_in_event_id": match.event_id,
+                "had_counted_as_ra_reply": counted,
+            },
+            now=now,
+        )
+        UnmatchedEmail.objects.get_or_create(email=email, defaults={"created_at": email.received_at})
+    logger.info("inbound mail %s taken off %s", email.pk, match.issue.reference)
+    return event
 
 
 # Reads (scoped) -------------------------------------------------------------------------------
@@ -407,6 +498,18 @@ def unmatched_emails(*, user: User | Any) -> QuerySet[InboundEmail]:
         .filter(unmatched__isnull=False)
         .annotate(attachment_count=Count("attachments"))
         .order_by("-unmatched__created_at", "-pk")
+    )
+
+
+def recent_manual_attachments(*, user: User | Any, limit: int = 10) -> QuerySet[InboundEmailMatch]:
+    """CPE IT's latest attachments of unmatched email still in place, newest first (CPE IT only):
+    the unmatched list offers to undo them."""
+    if not (getattr(user, "is_authenticated", False) and user.is_active and user.is_cpe_it):
+        return InboundEmailMatch.objects.none()
+    return (
+        InboundEmailMatch.objects.filter(matched_by=MatchedBy.MANUAL, detached_at__isnull=True)
+        .select_related("email", "issue", "attached_by")
+        .order_by("-created_at", "-pk")[:limit]
     )
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
 from issues.events import record_event
@@ -36,6 +37,7 @@ from smartcard_route.mail.rendering import render_bodies
 
 __all__ = [
     "AUTOMATIC_PURPOSES",
+    "TAKEN_OFF",
     "RaRequest",
     "correspondence_for",
     "default_ra_question",
@@ -53,6 +55,10 @@ __all__ = [
     "tracking_address",
     "tracking_address_for",
 ]
+
+# On IssueEvent: an email CPE IT attached to the issue and took off again (inbound_email_detach):
+# it stays on the timeline, shown as taken off, but is no longer the issue's correspondence.
+TAKEN_OFF = Q(kind=EventKind.EMAIL_IN, inbound_matches__detached_at__isnull=False)
 
 # Mail the app writes of its own accord, not on a person's behalf: sent with Auto-Submitted.
 AUTOMATIC_PURPOSES = frozenset({MailPurpose.NUDGE, MailPurpose.DIGEST, MailPurpose.NOTIFICATION})
@@ -90,13 +96,14 @@ def thread_message_ids(issue: Issue) -> list[str]:
     """Message-IDs of the issue's RA correspondence, oldest first, for In-Reply-To/References.
 
     Our own outbound rows, plus inbound mail recorded as EMAIL_IN events carrying
-    `data["message_id"]`.
+    `data["message_id"]` (not an email CPE IT took off the issue again: TAKEN_OFF).
     """
     ids: list[tuple[datetime, str]] = [
         (row.created_at, row.message_id)
         for row in OutboundEmail.objects.filter(issue=issue).only("created_at", "message_id")
     ]
-    for event in IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_IN).only("created_at", "data"):
+    inbound = IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_IN).exclude(TAKEN_OFF)
+    for event in inbound.only("created_at", "data"):
         message_id = (event.data or {}).get("message_id")
         if message_id:
             ids.append((event.created_at, str(message_id)))
@@ -317,5 +324,8 @@ def correspondence_for(issue: Issue) -> list[IssueEvent]:
         EventKind.PHONE_CALL,
     ]
     return list(
-        IssueEvent.objects.filter(issue=issue, kind__in=kinds).select_related("actor").order_by("created_at", "id")
+        IssueEvent.objects.filter(issue=issue, kind__in=kinds)
+        .exclude(TAKEN_OFF)
+        .select_related("actor")
+        .order_by("created_at", "id")
     )

@@ -83,7 +83,7 @@ def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:
     try:
         return (
             issues_visible_to(user)
-            .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "pharmacy__owner", "reporter")
+            .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "pharmacy__owner", "reporter", "cpe_owner")
             .get(pk=pk)
         )
     except Issue.DoesNotExist:
@@ -137,7 +137,9 @@ def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
             Prefetch("emails", queryset=OutboundEmail.objects.order_by("created_at", "pk")),
             Prefetch(
                 "inbound_matches",
-                queryset=InboundEmailMatch.objects.select_related("email").prefetch_related("email__attachments"),
+                queryset=InboundEmailMatch.objects.select_related("email", "detached_by").prefetch_related(
+                    "email__attachments"
+                ),
             ),
         )
         .order_by("created_at", "pk")

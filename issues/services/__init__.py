@@ -24,9 +24,10 @@ Text is stored as typed (stripped of surrounding white space); escaping is the t
 The package's modules: `reporting` (a new issue), `transitions` (the route's transitions),
 `timeline` (notes, phone calls, the RA's replies, what mail from the RA counts for, and the clock
 change a reply makes), `lpc` (the LPC officer's work with the RA or the NHS England regional team,
-and the follow-up window it starts), `steps` (the row's checks every service runs first), `correspondence` (the
-RA thread and the LPC forward) and `events` (timeline events and the clock). Import from
-`issues.services`, which re-exports the public names.
+and the follow-up window it starts), `triage` (CPE IT's triage of an escalation), `steps` (the
+row's checks every service runs first), `correspondence` (the RA thread and the LPC forward) and
+`events` (timeline events and the clock). Import from `issues.services`, which re-exports the
+public names.
 """
 
 from collections.abc import Callable
@@ -55,6 +56,7 @@ from issues.services.transitions import (
     issue_try_cis,
     issue_withdraw,
 )
+from issues.services.triage import issue_triage
 from issues.windows import window_days
 
 # The service of each row of the route table, by the row's name: only for the edges that receive an
@@ -84,6 +86,7 @@ __all__ = [
     "issue_reopen",
     "issue_report",
     "issue_resolve",
+    "issue_triage",
     "issue_try_cis",
     "issue_withdraw",
     "window_days",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from directory.models import User
 from issues import presentation, selectors
 from issues.models import Issue, State
+from issues.selectors import cpe
 from issues.selectors import dashboards as dashboard_selectors
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
@@ -40,14 +43,26 @@ def lpc_dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def cpe_dashboard(request: HttpRequest) -> HttpResponse:
-    """Escalations awaiting the CPE IT team's triage, oldest deadline first, and counts by state."""
+    """What needs the CPE IT team (issues.selectors.cpe): escalations to triage, the oldest deadline
+    first; triaged escalations by owner, the user's own first; unmatched mail; counts by state."""
     user = _user(request)
     if not user.is_cpe_it:
         raise PermissionDenied("Only the CPE IT team has this dashboard.")
-    issues = selectors.issue_list(user=user, state=State.ESCALATED).order_by(
-        F("due_at").asc(nulls_last=True), "created_at"
-    )
-    return _render_dashboard(request, "issues/cpe_dashboard.jinja", user=user, issues=issues)
+    dashboard = cpe.cpe_dashboard(user=user)
+    context = {
+        "dashboard": dashboard,
+        "to_triage": issue_rows(dashboard.to_triage),
+        "triaged": [{"group": group, "rows": issue_rows(group.issues)} for group in dashboard.triaged],
+        "triaged_shown": sum(len(group.issues) for group in dashboard.triaged),
+        "counts": _state_counts(dashboard.counts),
+        "overdue_count": dashboard.counts.overdue,
+        "limit": cpe.DASHBOARD_SIZE,
+    }
+    return render(request, "issues/cpe_dashboard.jinja", context)
+
+
+def _state_counts(counts: selectors.IssueCounts) -> list[dict[str, Any]]:
+    return [{"state": s, "tag": presentation.state_tag(s), "count": counts.by_state[s]} for s in State]
 
 
 def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue]) -> HttpResponse:

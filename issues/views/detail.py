@@ -35,7 +35,7 @@ def _render_detail(
         if row.name not in allowed or row.own_page:
             continue
         is_open = row.name == open_action
-        form = bound if is_open else issue_forms.ACTION_FORMS[row.name](prefix=row.name, roles=roles)
+        form = bound if is_open else issue_forms.ACTION_FORMS[row.name](prefix=row.name, roles=roles, user=user)
         actions.append(
             {
                 "action": {"name": row.name, "title": row.label.title, "button": row.label.button},
@@ -75,7 +75,7 @@ def issue_action(request: HttpRequest, reference: str, action: str) -> HttpRespo
     if row is None or row.own_page:
         raise Http404("No such action")
     roles = selectors.issue_roles(user=user, issue=issue)
-    form = issue_forms.ACTION_FORMS[row.name](request.POST, prefix=row.name, roles=roles)
+    form = issue_forms.ACTION_FORMS[row.name](request.POST, prefix=row.name, roles=roles, user=user)
     fields = form.service_fields()
     try:
         services.ACTION_SERVICES[row.name](user=user, issue=issue, **fields)

@@ -25,6 +25,12 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/lpc-work/", "post"),
     ("/api/v1/dashboards/lpc/", "get"),
     ("/api/v1/issues/{reference}/ra-request/", "get"),
+    ("/api/v1/issues/{reference}/triage/", "post"),
+    ("/api/v1/dashboards/cpe-it/", "get"),
+    ("/api/v1/unmatched-mail/", "get"),
+    ("/api/v1/unmatched-mail/{id}/suggestions/", "get"),
+    ("/api/v1/unmatched-mail/{id}/attach/", "post"),
+    ("/api/v1/unmatched-mail/{id}/undo/", "post"),
 }
 
 

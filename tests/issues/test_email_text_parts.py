@@ -186,12 +186,20 @@ def password_reset(world: World) -> tuple[str, str]:
     return f"{message.subject}\n{message.body}", str(message.alternatives[0][0])
 
 
+def triage_advice(world: World) -> tuple[str, str]:
+    services.issue_triage(
+        user=world.cpe_it, issue=world.escalated, outcome="returned_to_lpc", note="Ask the RA's manager & the Sponsor."
+    )
+    return row(issue=world.escalated, purpose=MailPurpose.TRIAGE)
+
+
 Purpose = MailPurpose
 # Each email template, and how the site comes to send it.
 SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
     "issue_ra_request": lambda w: row(issue=w.waiting, purpose=Purpose.RA_REQUEST),
     "issue_lpc_cc": lambda w: row(issue=w.with_lpc, purpose=Purpose.LPC_CC),
     "issue_cpe_escalation": lambda w: row(issue=w.escalated, purpose=Purpose.CPE_ESCALATION),
+    "issue_triage_advice": triage_advice,
     "issue_inbound_email": lambda w: row(issue=w.replied, purpose=Purpose.NOTIFICATION),
     "directory_ra_bounced": lambda w: row(issue=None, purpose=Purpose.NOTIFICATION, subject__contains="bounced"),
     "nudge_ra_reply_reporter": lambda w: row(issue=w.waiting, template="nudge_ra_reply_reporter"),

@@ -100,7 +100,8 @@ def test_it_attaches_an_unmatched_email_and_records_it_like_a_match(
     client.force_login(cpe_it)
 
     response = client.post(
-        reverse("issues:unmatched_mail_attach", args=[unmatched.pk]), {"reference": f" [{issue.reference.lower()}] "}
+        reverse("issues:unmatched_mail_attach", args=[unmatched.pk]),
+        {"reference": f" [{issue.reference.lower()}] ", "confirm": "yes"},
     )
 
     assert response.status_code == 302
@@ -112,8 +113,10 @@ def test_it_attaches_an_unmatched_email_and_records_it_like_a_match(
     issue.refresh_from_db()
     assert issue.due_kind == Deadline.PHARMACY_UPDATE  # the RA's reply stopped the RA window
 
-    again = client.post(reverse("issues:unmatched_mail_attach", args=[unmatched.pk]), {"reference": issue.reference})
-    assert again.status_code == 400
+    again = client.post(
+        reverse("issues:unmatched_mail_attach", args=[unmatched.pk]), {"reference": issue.reference, "confirm": "yes"}
+    )
+    assert again.status_code == 409 and "already attached" in again.content.decode()
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.EMAIL_IN).count() == 1
 
 
