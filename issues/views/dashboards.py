@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from directory.models import User
 from issues import presentation, selectors
 from issues.models import Issue, State
+from issues.selectors.cases import cases_dashboard_sections
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
 
@@ -41,10 +44,14 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
     issues = selectors.issue_list(user=user, state=State.ESCALATED).order_by(
         F("due_at").asc(nulls_last=True), "created_at"
     )
-    return _render_dashboard(request, "issues/cpe_dashboard.jinja", user=user, issues=issues)
+    return _render_dashboard(
+        request, "issues/cpe_dashboard.jinja", user=user, issues=issues, extra=cases_dashboard_sections(user=user)
+    )
 
 
-def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue]) -> HttpResponse:
+def _render_dashboard(
+    request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue], extra: dict[str, Any] | None = None
+) -> HttpResponse:
     """A dashboard: the first DASHBOARD_SIZE of `issues`, and how many visible issues are in each state."""
     counts = selectors.issue_counts(user=user)
     context = {
@@ -52,5 +59,6 @@ def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues
         "counts": [{"state": s, "tag": presentation.state_tag(s), "count": counts.by_state[s]} for s in State],
         "overdue_count": counts.overdue,
         "limit": DASHBOARD_SIZE,
+        **(extra or {}),
     }
     return render(request, template, context)
