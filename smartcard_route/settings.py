@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
         "IssueStateEnum": "issues.models.State",
         "EventKindEnum": "issues.models.EventKind",
         "TransitionEnum": "issues.route.TRANSITIONS",
+        "CaseStatusEnum": "issues.models.CaseStatus",
     },
 }
 

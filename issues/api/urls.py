@@ -2,6 +2,7 @@
 
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from issues.api.cases import CaseViewSet
 from issues.api.views import API_AUTHENTICATION, IssueViewSet
 
 app_name = "api"
@@ -14,5 +15,6 @@ class ApiRootView(APIRootView):
 router = DefaultRouter()
 router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
+router.register("cases", CaseViewSet, basename="case")
 
 urlpatterns = router.urls

@@ -23,6 +23,17 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/phone-calls/", "post"),
     ("/api/v1/issues/{reference}/ra-replies/", "post"),
     ("/api/v1/issues/{reference}/ra-request/", "get"),
+    ("/api/v1/cases/", "get"),
+    ("/api/v1/cases/", "post"),
+    ("/api/v1/cases/suggestions/", "get"),
+    ("/api/v1/cases/{reference}/", "get"),
+    ("/api/v1/cases/{reference}/edit/", "post"),
+    ("/api/v1/cases/{reference}/issues/", "post"),
+    ("/api/v1/cases/{reference}/remove-issue/", "post"),
+    ("/api/v1/cases/{reference}/highlight/", "post"),
+    ("/api/v1/cases/{reference}/guidance/", "post"),
+    ("/api/v1/cases/{reference}/close/", "post"),
+    ("/api/v1/cases/{reference}/evidence-pack/", "get"),
 }
 
 
