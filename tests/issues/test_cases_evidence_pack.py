@@ -28,8 +28,9 @@ from tests.mail.payloads import Mail
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def provider() -> str:  # type: ignore[no-redef]  (one provider is enough here)
+@pytest.fixture(name="provider")
+def one_provider() -> str:
+    """One provider is enough here (the inbound tests run both)."""
     return "postmark"
 
 
