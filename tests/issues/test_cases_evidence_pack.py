@@ -28,12 +28,6 @@ from tests.mail.payloads import Mail
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(name="provider")
-def one_provider() -> str:
-    """One provider is enough here (the inbound tests run both)."""
-    return "postmark"
-
-
 def download(client: Any, case: SystemicCase) -> zipfile.ZipFile:
     response = client.get(reverse("cases:evidence_pack", args=[case.reference]))
     assert response.status_code == 200
