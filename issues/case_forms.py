@@ -79,6 +79,8 @@ class AddIssuesForm(CaseForm):
 
 class RemoveIssueForm(CaseForm):
     issue = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Its one field is hidden: its errors are the form's.
+    error_fields = {"issue": ""}
 
 
 class _MomentForm(CaseForm):

@@ -33,7 +33,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from issues import presentation
-from issues.models import CaseStatus, EventKind, Issue, Kind, SystemicCase
+from issues.models import EventKind, Issue, Kind, SystemicCase
 from issues.selectors.cases import CaseEvidence
 from smartcard_route.mail.models import InboundEmail, OutboundEmail
 from smartcard_route.mail.services import build_message
@@ -121,7 +121,6 @@ def summary_html(evidence: CaseEvidence) -> str:
         "kinds": kinds,
         "issues": issues,
         "history": evidence.history,
-        "highlighted": case.status != CaseStatus.OPEN and case.highlighted_at is not None,
         "made_at": timezone.now(),
     }
     return render_to_string("issues/cases/evidence_summary.jinja", context)
@@ -133,11 +132,14 @@ def summary_html(evidence: CaseEvidence) -> str:
 def outbound_eml(email: OutboundEmail) -> bytes:
     """The row as the outbox builds it for sending (build_message), dated when it was sent (or
     queued, if it was not sent: a header then says its status)."""
+    # A row sent keeps the bodies it was sent with (a template row's too): those, as sent. Only a
+    # template row not sent yet is rendered, as the outbox would render it now.
+    stored = (email.body_text, email.body_html) if email.body_text or not email.template else None
     try:
-        django_message = build_message(email)
+        django_message = build_message(email, bodies=stored)
     except LookupError:
-        # A template row whose context is no longer registered: the bodies stored with it.
-        django_message = build_message(email, bodies=(email.body_text or "(not rendered)", email.body_html))
+        # A template row whose context is no longer registered.
+        django_message = build_message(email, bodies=("(not rendered)", ""))
     message = django_message.message()
     del message["Date"]
     message["Date"] = format_datetime(timezone.localtime(email.sent_at or email.created_at))

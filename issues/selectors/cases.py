@@ -50,7 +50,6 @@ __all__ = [
     "case_issues",
     "case_list",
     "case_of_issue",
-    "case_suggestion_for",
     "case_suggestions",
     "cases_dashboard_sections",
     "cases_visible_to",
@@ -221,14 +220,6 @@ def case_suggestions(
             )
         )
     return suggestions
-
-
-def case_suggestion_for(*, user: User | Any, ra_id: int, kind: str, now: datetime | None = None) -> CaseSuggestion:
-    """One suggested group, by its RA and kind, as it is now; 404 when it is no longer suggested."""
-    for suggestion in case_suggestions(user=user, now=now):
-        if suggestion.ra.pk == ra_id and suggestion.kind == kind:
-            return suggestion
-    raise Http404("No such suggestion.")
 
 
 def cases_dashboard_sections(*, user: User | Any) -> dict[str, Any]:

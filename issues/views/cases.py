@@ -77,7 +77,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         except IssueServiceError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, f"Systemic case {case.reference} opened with {len(references)} issues.")
+            messages.success(request, f"Systemic case {case.reference} opened.")
             return redirect("cases:detail", reference=case.reference)
     context = {"form": form, "rows": issue_rows(_selected(user, references)), "references": references}
     return render(request, "issues/cases/new.jinja", context, status=400 if form.errors else 200)

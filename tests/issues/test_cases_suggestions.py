@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from issues import services
 from issues.models import Issue, Kind, State
-from issues.selectors.cases import case_suggestion_for, case_suggestions
+from issues.selectors.cases import case_suggestions
 from tests.issues.factories import IssueFactory, PharmacyFactory, RegistrationAuthorityFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,14 +90,6 @@ def test_it_suggests_nothing_to_anyone_but_cpe_it(request, persona, pharmacy, ra
     reported(PharmacyFactory.create(ra=ra, lpc=pharmacy.lpc), state=State.LPC_CC)
     reported(PharmacyFactory.create(ra=ra, lpc=pharmacy.lpc), state=State.LPC_CC)
     assert case_suggestions(user=request.getfixturevalue(persona)) == []
-
-
-def test_it_finds_one_suggestion_by_ra_and_kind(cpe_it, ra):
-    for _ in range(3):
-        reported(PharmacyFactory.create(ra=ra))
-    assert case_suggestion_for(user=cpe_it, ra_id=ra.pk, kind=Kind.LOCKED).pharmacies == 3
-    with pytest.raises(Exception, match="No such suggestion"):
-        case_suggestion_for(user=cpe_it, ra_id=ra.pk, kind=Kind.OTHER)
 
 
 def test_it_groups_200_issues_in_two_queries(cpe_it, django_assert_num_queries):
