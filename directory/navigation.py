@@ -26,7 +26,11 @@ def _links_for(roles: Roles) -> list[tuple[str, str]]:
     if roles.lpc_officer:
         links.append(("dashboards:lpc", "LPC dashboard"))
     if roles.cpe_it:
-        links += [("dashboards:cpe_it", "CPE IT"), ("issues:unmatched_mail", "Unmatched mail")]
+        links += [
+            ("dashboards:cpe_it", "CPE IT"),
+            ("cases:list", "Systemic cases"),
+            ("issues:unmatched_mail", "Unmatched mail"),
+        ]
     if roles.directory_manager:
         links.append(("directory:correction_reports", "Correction reports"))
     if roles.pharmacy_staff or roles.pharmacy_owner or roles.lpc_officer or roles.cpe_it:

@@ -355,6 +355,7 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "issues.models.EventKind",
         "TransitionEnum": "issues.route.TRANSITIONS",
         "TriageOutcomeEnum": "issues.models.TriageOutcome",
+        "CaseStatusEnum": "issues.models.CaseStatus",
     },
 }
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("directory/", include("directory.urls")),
     path("issues/", include("issues.urls")),
     path("dashboard/", include("issues.dashboard_urls")),
+    path("cases/", include("issues.case_urls")),
     path("admin/", admin.site.urls),
     # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
     path("webhooks/anymail/", include("smartcard_route.mail.urls")),

@@ -91,6 +91,7 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
             path("cpe-it/", _placeholder, name="cpe_it"),
         ]
         urlpatterns.append(path("dashboard/", include((dashboard_pages, "dashboards"))))
+        urlpatterns.append(path("cases/", include(([path("", _placeholder, name="list")], "cases"))))
         account_pages = [path("notifications/", _placeholder, name="notification_preferences")]
         urlpatterns.append(path("account/", include((account_pages, "notifications"))))
     return _urlconf("site_with_issue_pages" if with_issue_pages else "site_without_issue_pages", urlpatterns)
@@ -128,7 +129,7 @@ def _texts(items: list[dict[str, object]]) -> list[object]:
         ("staff", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
         ("owner", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
         ("lpc_officer", ["Issues", "LPC dashboard", "Reminder emails", "Directory"]),
-        ("cpe_it", ["Issues", "CPE IT", "Unmatched mail", "Reminder emails", "Directory"]),
+        ("cpe_it", ["Issues", "CPE IT", "Systemic cases", "Unmatched mail", "Reminder emails", "Directory"]),
         ("directory_manager", ["Correction reports", "Directory"]),
         ("nobody", ["Directory"]),
     ],

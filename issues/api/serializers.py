@@ -24,8 +24,9 @@ from directory.models import Pharmacy, User
 from directory.validators import normalise_ods_code, normalise_phone, normalise_smartcard_number
 from issues import presentation, route
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
-from issues.models import Deadline, EventKind, Issue, IssueEvent, Kind, State, Step, TriageOutcome
+from issues.models import CaseStatus, Deadline, EventKind, Issue, IssueEvent, Kind, State, Step, TriageOutcome
 from issues.selectors import issue_allowed_transitions, pharmacies_for_reporting
+from issues.selectors.cases import case_of_issue
 
 MAX_PHONE = 30  # Issue.contact_phone
 
@@ -128,6 +129,14 @@ class IssueListSerializer(serializers.ModelSerializer[Issue]):
         return presentation.deadline_text(issue)
 
 
+class IssueCaseSerializer(serializers.Serializer[Any]):
+    """What anyone who sees an issue may know of its systemic case: nothing but these."""
+
+    reference = serializers.CharField(read_only=True, help_text='The case\'s reference, like "CASE-00012".')
+    title = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=CaseStatus.choices, read_only=True)
+
+
 class IssueDetailSerializer(IssueListSerializer):
     fixed_by_step = serializers.ChoiceField(choices=Step.choices, read_only=True)
     cpe_owner = PersonSerializer(
@@ -138,6 +147,7 @@ class IssueDetailSerializer(IssueListSerializer):
         read_only=True,
         help_text='CPE IT\'s latest triage of the escalation ("" until triaged).',
     )
+    case = serializers.SerializerMethodField(help_text="The systemic case it is part of (title and status), or null.")
     allowed_transitions = serializers.SerializerMethodField(
         help_text="The transitions the requesting user may start now (POST them to transitions/)."
     )
@@ -160,9 +170,15 @@ class IssueDetailSerializer(IssueListSerializer):
             "triage_outcome",
             "triaged_at",
             "allowed_transitions",
+            "case",
             "events",
         )
         read_only_fields = fields
+
+    @extend_schema_field(IssueCaseSerializer(allow_null=True))
+    def get_case(self, issue: Issue) -> dict[str, Any] | None:
+        case = case_of_issue(issue=issue)
+        return None if case is None else IssueCaseSerializer(case).data  # type: ignore[return-value]
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=route.TRANSITIONS)))
     def get_allowed_transitions(self, issue: Issue) -> list[str]:

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from issues.api.cases import CaseViewSet
 from issues.api.cpe import CpeDashboardView, UnmatchedMailViewSet
 from issues.api.views import API_AUTHENTICATION, IssueViewSet, LpcDashboardView
 
@@ -17,6 +18,7 @@ router = DefaultRouter()
 router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
 router.register("unmatched-mail", UnmatchedMailViewSet, basename="unmatched-mail")
+router.register("cases", CaseViewSet, basename="case")
 
 urlpatterns = [
     path("dashboards/lpc/", LpcDashboardView.as_view(), name="dashboard-lpc"),

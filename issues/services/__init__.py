@@ -22,12 +22,12 @@ database, so callers never hold a half-changed issue.
 Text is stored as typed (stripped of surrounding white space); escaping is the templates' job.
 
 The package's modules: `reporting` (a new issue), `transitions` (the route's transitions),
-`timeline` (notes, phone calls, the RA's replies, what mail from the RA counts for, and the clock
-change a reply makes), `lpc` (the LPC officer's work with the RA or the NHS England regional team,
-and the follow-up window it starts), `triage` (CPE IT's triage of an escalation), `steps` (the
-row's checks every service runs first), `correspondence` (the RA thread and the LPC forward) and
-`events` (timeline events and the clock). Import from `issues.services`, which re-exports the
-public names.
+`cases` (systemic cases, whose status rules are issues.case_rules), `timeline` (notes, phone
+calls, the RA's replies, what mail from the RA counts for, and the clock change a reply makes),
+`lpc` (the LPC officer's work with the RA or the NHS England regional team, and the follow-up
+window it starts), `triage` (CPE IT's triage of an escalation), `steps` (the row's checks every
+service runs first), `correspondence` (the RA thread and the LPC forward) and `events` (timeline
+events and the clock). Import from `issues.services`, which re-exports the public names.
 """
 
 from collections.abc import Callable
@@ -36,6 +36,17 @@ from typing import Any
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.fields import MAX_NAME, MAX_SUMMARY, MAX_TEXT
 from issues.route import ROUTE
+from issues.services.cases import (
+    CaseActionForbidden,
+    CaseChangedConcurrently,
+    case_add_issues,
+    case_close,
+    case_create,
+    case_edit,
+    case_record_guidance,
+    case_record_highlight,
+    case_remove_issue,
+)
 from issues.services.events import CLOCK_FIELDS, STATE_WINDOWS
 from issues.services.lpc import issue_log_lpc_work
 from issues.services.reporting import issue_report
@@ -71,7 +82,16 @@ __all__ = [
     "MAX_SUMMARY",
     "MAX_TEXT",
     "STATE_WINDOWS",
+    "CaseActionForbidden",
+    "CaseChangedConcurrently",
     "RaRequest",
+    "case_add_issues",
+    "case_close",
+    "case_create",
+    "case_edit",
+    "case_record_guidance",
+    "case_record_highlight",
+    "case_remove_issue",
     "issue_add_note",
     "issue_cc_lpc",
     "issue_contact_ra",

@@ -15,6 +15,7 @@ from issues import presentation, selectors
 from issues.models import Issue, State
 from issues.selectors import cpe
 from issues.selectors import dashboards as dashboard_selectors
+from issues.selectors.cases import cases_dashboard_sections
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
 
@@ -57,6 +58,7 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
         "counts": _state_counts(dashboard.counts),
         "overdue_count": dashboard.counts.overdue,
         "limit": cpe.DASHBOARD_SIZE,
+        **cases_dashboard_sections(user=user),
     }
     return render(request, "issues/cpe_dashboard.jinja", context)
 

@@ -15,6 +15,7 @@ from issues import forms as issue_forms
 from issues import guidance, presentation, route, selectors, services
 from issues.exceptions import IssueServiceError
 from issues.models import Issue
+from issues.selectors.cases import case_of_issue, may_see_cases
 from issues.views.shared import _issue_or_404, _status_for, _user
 
 
@@ -57,6 +58,8 @@ def _render_detail(
         "state_labels": presentation.status_labels_by_state(issue),
         "smartcard_number": presentation.format_smartcard_number(issue.smartcard_number),
         "error": error,
+        "case": case_of_issue(issue=issue),
+        "may_see_case": may_see_cases(user),
     }
     return render(request, "issues/detail.jinja", context, status=status)
 

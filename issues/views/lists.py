@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from issues import presentation, selectors
 from issues.filters import IssueFilter
 from issues.models import Issue
+from issues.selectors.cases import may_see_cases
 from issues.views.shared import _user
 from smartcard_route.pagination import paginate
 
@@ -49,5 +50,6 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "rows": issue_rows(page.object_list),
         "pagination": pagination,
         "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
+        "may_group": may_see_cases(user),
     }
     return render(request, "issues/list.jinja", context, status=200 if valid else 400)

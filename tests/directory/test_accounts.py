@@ -362,7 +362,7 @@ def _example_url(name: str, pattern: URLPattern) -> str | None:
         parameters = list(pattern.pattern.converters)
     else:
         parameters = list(pattern.pattern.regex.groupindex)
-    candidates = ["1", "x", "FA123", str(uuid.uuid4()), "SC-000001"]
+    candidates = ["1", "x", "FA123", str(uuid.uuid4()), "SC-000001", "CASE-00001"]
     for value in candidates:
         kwargs = {parameter: "json" if parameter == "format" else value for parameter in parameters}
         try:

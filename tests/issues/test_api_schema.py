@@ -31,6 +31,17 @@ OPERATIONS = {
     ("/api/v1/unmatched-mail/{id}/suggestions/", "get"),
     ("/api/v1/unmatched-mail/{id}/attach/", "post"),
     ("/api/v1/unmatched-mail/{id}/undo/", "post"),
+    ("/api/v1/cases/", "get"),
+    ("/api/v1/cases/", "post"),
+    ("/api/v1/cases/suggestions/", "get"),
+    ("/api/v1/cases/{reference}/", "get"),
+    ("/api/v1/cases/{reference}/edit/", "post"),
+    ("/api/v1/cases/{reference}/issues/", "post"),
+    ("/api/v1/cases/{reference}/remove-issue/", "post"),
+    ("/api/v1/cases/{reference}/highlight/", "post"),
+    ("/api/v1/cases/{reference}/guidance/", "post"),
+    ("/api/v1/cases/{reference}/close/", "post"),
+    ("/api/v1/cases/{reference}/evidence-pack/", "get"),
 }
 
 

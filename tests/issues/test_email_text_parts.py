@@ -193,6 +193,18 @@ def triage_advice(world: World) -> tuple[str, str]:
     return row(issue=world.escalated, purpose=MailPurpose.TRIAGE)
 
 
+def case_closed_notice(world: World) -> tuple[str, str]:
+    case = services.case_create(
+        user=world.cpe_it, title="Cards won't unlock & nobody's told", description="", issues=[world.with_lpc]
+    )
+    services.case_record_highlight(user=world.cpe_it, case=case, highlighted_at=at(1, 9, month=12), to="td", text="t")
+    services.case_record_guidance(
+        user=world.cpe_it, case=case, received_at=at(1, 10, month=12), text="Use the RA's & NHSE's new form."
+    )
+    services.case_close(user=world.cpe_it, case=case, note="It's fixed & the RA's told.", notify=True)
+    return row(issue=world.with_lpc, purpose=Purpose.CASE_NOTICE)
+
+
 Purpose = MailPurpose
 # Each email template, and how the site comes to send it.
 SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
@@ -213,6 +225,7 @@ SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
     "digest_nudges": lambda w: row(purpose=Purpose.DIGEST, to=[w.digest_reader.email]),
     "directory_correction_report": correction_report,
     "password_reset": password_reset,  # with its subject, password_reset_subject
+    "case_closed_notice": case_closed_notice,
 }
 
 

@@ -17,6 +17,7 @@ from smartcard_route.mail.services.inbound import (
 from smartcard_route.mail.services.outbox import (
     SendOutcome,
     SendResult,
+    build_message,
     new_message_id,
     outbound_email_bodies,
     outbound_email_queue,
@@ -37,6 +38,7 @@ __all__ = [
     "SendResult",
     "StoredEmail",
     "Unreadable",
+    "build_message",
     "inbound_email_hand_over",
     "inbound_email_note",
     "inbound_email_store",

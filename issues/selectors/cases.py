@@ -1,0 +1,282 @@
+"""Every read of systemic cases (DESIGN.md, "LPC officers and CPE IT", step 7 of the route).
+
+Cases, their suggestions and their evidence are CPE IT's alone: `cases_visible_to` is their scope
+(everything for CPE IT, nothing for anyone else), and `case_get_visible` answers 404 outside it.
+A pharmacy or an LPC officer sees only that an issue of theirs is part of a case, its title and
+status (`case_of_issue`), read for an issue they already got through `issue_get_visible`.
+
+Suggestions (`case_suggestions`): groups of open issues, not yet in a case, with the same RA (the
+pharmacy's RA) and kind of problem, from at least settings.CASE_SUGGESTION_MIN_PHARMACIES distinct
+pharmacies, reported in the last settings.CASE_SUGGESTION_WITHIN_DAYS days (a window that slides
+with today: an issue leaves its group once it is older). Only open issues count: a resolved or
+withdrawn one is fixed or gone, and a case is for a problem that is still there. Computed in the
+database (GROUP BY RA and kind with COUNT(DISTINCT pharmacy)), in two queries however many issues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from directory.models import RegistrationAuthority, User
+from directory.roles import holds_roles
+from issues.models import (
+    OPEN_STATES,
+    CaseEvent,
+    CaseIssue,
+    CaseStatus,
+    InboundEmailMatch,
+    Issue,
+    IssueEvent,
+    IssueOutboundEmail,
+    Kind,
+    SystemicCase,
+)
+from issues.selectors import issues_visible_to
+
+__all__ = [
+    "CaseEvidence",
+    "CaseSuggestion",
+    "IssueCase",
+    "case_events",
+    "case_evidence",
+    "case_get_visible",
+    "case_issues",
+    "case_list",
+    "case_of_issue",
+    "case_suggestions",
+    "cases_dashboard_sections",
+    "cases_visible_to",
+    "may_see_cases",
+    "parse_case_reference",
+]
+
+# The most suggestions listed at once (the dashboard shows fewer).
+MAX_SUGGESTIONS = 50
+DASHBOARD_CASES = 20
+DASHBOARD_SUGGESTIONS = 10
+
+
+def may_see_cases(user: User | Any) -> bool:
+    """Only the CPE IT team sees cases, their suggestions and their evidence."""
+    return holds_roles(user) and bool(user.is_cpe_it)
+
+
+def cases_visible_to(user: User | Any) -> QuerySet[SystemicCase]:
+    if not may_see_cases(user):
+        return SystemicCase.objects.none()
+    return SystemicCase.objects.all()
+
+
+def parse_case_reference(reference: str | int) -> int | None:
+    """'CASE-00012' (any case, with or without leading zeros) or 12 to 12; None when it is not one."""
+    if isinstance(reference, int):
+        return reference
+    text = str(reference).strip().upper()
+    if text.startswith("CASE-"):
+        text = text[5:]
+    return int(text) if text.isdigit() else None
+
+
+def case_get_visible(*, user: User | Any, reference: str | int) -> SystemicCase:
+    """The case with this reference if the user may see it (CPE IT), else 404."""
+    pk = parse_case_reference(reference)
+    case = cases_visible_to(user).select_related("created_by").filter(pk=pk).first() if pk else None
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+def case_list(*, user: User | Any, status: str | None = None) -> QuerySet[SystemicCase]:
+    """The cases the user may see, newest first, each with its number of issues; in `status` if given
+    ("active" for every status but closed)."""
+    cases = cases_visible_to(user).annotate(issue_count=Count("links")).select_related("created_by")
+    if status == "active":
+        cases = cases.exclude(status=CaseStatus.CLOSED)
+    elif status:
+        cases = cases.filter(status=status)
+    return cases.order_by("-created_at", "-pk")
+
+
+def case_issues(*, case: SystemicCase) -> QuerySet[Issue]:
+    """The case's issues, in the order they were added, with pharmacy, RA and LPC joined."""
+    return (
+        Issue.objects.filter(case_link__case=case)
+        .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter", "case_link")
+        .order_by("case_link__added_at", "case_link__id")
+    )
+
+
+def case_events(*, case: SystemicCase) -> QuerySet[CaseEvent]:
+    """The case's history, oldest first, with actors and issues joined."""
+    return CaseEvent.objects.filter(case=case).select_related("actor", "issue").order_by("created_at", "pk")
+
+
+@dataclass(frozen=True)
+class IssueCase:
+    """What anyone who sees an issue may know of its case: reference, title and status."""
+
+    reference: str
+    title: str
+    status: str
+    status_label: str
+
+
+def case_of_issue(*, issue: Issue) -> IssueCase | None:
+    """The case an issue is part of (title and status only), or None; one query. The caller has
+    the issue through issue_get_visible, so it is in the user's scope."""
+    row = CaseIssue.objects.filter(issue_id=issue.pk).values("case_id", "case__title", "case__status").first()
+    if row is None:
+        return None
+    case = SystemicCase(pk=row["case_id"], title=row["case__title"], status=row["case__status"])
+    return IssueCase(
+        reference=case.reference, title=case.title, status=case.status, status_label=case.get_status_display()
+    )
+
+
+# Suggestions ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseSuggestion:
+    """A candidate group: open issues of one RA and kind, from several pharmacies, reported lately."""
+
+    ra: RegistrationAuthority
+    kind: str
+    pharmacies: int
+    newest: datetime
+    oldest: datetime
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def kind_label(self) -> str:
+        return str(Kind(self.kind).label)
+
+    @property
+    def title(self) -> str:
+        """The pre-filled title of the case it would become: '<kind> at <RA>'."""
+        return f"{self.kind_label} at {self.ra.name}"
+
+    @property
+    def references(self) -> list[str]:
+        return [issue.reference for issue in self.issues]
+
+
+def _candidates(user: User | Any, now: datetime) -> QuerySet[Issue]:
+    since = now - timedelta(days=int(settings.CASE_SUGGESTION_WITHIN_DAYS))
+    if not may_see_cases(user):
+        return Issue.objects.none()
+    return issues_visible_to(user).filter(
+        state__in=OPEN_STATES, case_link__isnull=True, created_at__gte=since, pharmacy__ra__isnull=False
+    )
+
+
+def case_suggestions(
+    *, user: User | Any, now: datetime | None = None, limit: int = MAX_SUGGESTIONS
+) -> list[CaseSuggestion]:
+    """The suggested groups (module docstring), the most pharmacies first, then the most recent;
+    two queries: the groups, then their issues."""
+    now = now or timezone.now()
+    candidates = _candidates(user, now)
+    groups = list(
+        candidates.values("pharmacy__ra_id", "kind")
+        .annotate(
+            pharmacies=Count("pharmacy_id", distinct=True),
+            newest=Max("created_at"),
+            oldest=Min("created_at"),
+        )
+        .filter(pharmacies__gte=int(settings.CASE_SUGGESTION_MIN_PHARMACIES))
+        .order_by("-pharmacies", "-newest", "pharmacy__ra_id", "kind")[:limit]
+    )
+    if not groups:
+        return []
+    wanted = Q()
+    for group in groups:
+        wanted |= Q(pharmacy__ra_id=group["pharmacy__ra_id"], kind=group["kind"])
+    by_group: dict[tuple[int, str], list[Issue]] = {}
+    for issue in candidates.filter(wanted).select_related("pharmacy", "pharmacy__ra").order_by("-created_at", "-pk"):
+        by_group.setdefault((issue.pharmacy.ra_id, issue.kind), []).append(issue)  # type: ignore[arg-type]
+    suggestions = []
+    for group in groups:
+        issues = by_group.get((group["pharmacy__ra_id"], group["kind"]), [])
+        if not issues:
+            continue
+        ra = issues[0].pharmacy.ra
+        assert ra is not None
+        suggestions.append(
+            CaseSuggestion(
+                ra=ra,
+                kind=group["kind"],
+                pharmacies=group["pharmacies"],
+                newest=group["newest"],
+                oldest=group["oldest"],
+                issues=issues,
+            )
+        )
+    return suggestions
+
+
+def cases_dashboard_sections(*, user: User | Any) -> dict[str, Any]:
+    """The CPE IT dashboard's sections on cases (templates/issues/cases/_dashboard_sections.jinja):
+    the cases not closed, with status and number of issues, and the suggested groups. Three queries."""
+    return {
+        "open_cases": list(case_list(user=user, status="active")[:DASHBOARD_CASES]),
+        "case_suggestions": case_suggestions(user=user, limit=DASHBOARD_SUGGESTIONS),
+        "open_cases_limit": DASHBOARD_CASES,
+    }
+
+
+# The evidence pack ----------------------------------------------------------------------------
+
+
+@dataclass
+class CaseEvidence:
+    """Everything the evidence pack holds, fetched in a constant number of queries: the case, its
+    history, its issues each with its timeline, and every email in and out of each issue."""
+
+    case: SystemicCase
+    history: list[CaseEvent]
+    issues: list[Issue]
+    events: dict[int, list[IssueEvent]]
+    outbound: dict[int, list[IssueOutboundEmail]]
+    inbound: dict[int, list[InboundEmailMatch]]
+
+
+def case_evidence(*, user: User | Any, case: SystemicCase) -> CaseEvidence:
+    """The evidence of a case the user may see (404 otherwise): five queries however many issues,
+    events and emails."""
+    case = case_get_visible(user=user, reference=case.pk)
+    issues = list(case_issues(case=case))
+    ids = [issue.pk for issue in issues]
+    events: dict[int, list[IssueEvent]] = {pk: [] for pk in ids}
+    for event in IssueEvent.objects.filter(issue_id__in=ids).select_related("actor").order_by("created_at", "pk"):
+        events[event.issue_id].append(event)
+    outbound: dict[int, list[IssueOutboundEmail]] = {pk: [] for pk in ids}
+    for link in (
+        IssueOutboundEmail.objects.filter(issue_id__in=ids)
+        .select_related("email")
+        .order_by("email__created_at", "email_id")
+    ):
+        outbound[link.issue_id].append(link)
+    inbound: dict[int, list[InboundEmailMatch]] = {pk: [] for pk in ids}
+    for match in (
+        InboundEmailMatch.objects.filter(issue_id__in=ids, detached_at__isnull=True)
+        .select_related("email")
+        .prefetch_related(Prefetch("email__attachments"))
+        .order_by("email__received_at", "email_id")
+    ):
+        inbound[match.issue_id].append(match)
+    return CaseEvidence(
+        case=case,
+        history=list(case_events(case=case)),
+        issues=issues,
+        events=events,
+        outbound=outbound,
+        inbound=inbound,
+    )

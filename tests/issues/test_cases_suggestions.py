@@ -1,0 +1,104 @@
+"""Suggested groups (issues.selectors.cases.case_suggestions): the same RA and kind, from enough
+distinct pharmacies, reported in the last N days, open, not in a case; CPE IT's only; two queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from issues import services
+from issues.models import Issue, Kind, State
+from issues.selectors.cases import case_suggestions
+from tests.issues.factories import IssueFactory, PharmacyFactory, RegistrationAuthorityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def thresholds(settings):
+    settings.CASE_SUGGESTION_MIN_PHARMACIES = 3
+    settings.CASE_SUGGESTION_WITHIN_DAYS = 30
+
+
+@pytest.fixture
+def ra():
+    return RegistrationAuthorityFactory.create(name="Leeds RA")
+
+
+def reported(pharmacy, *, days_ago: float = 1, kind: str = Kind.LOCKED, state: str = State.RA_CONTACTED) -> Issue:
+    issue = IssueFactory.create(pharmacy=pharmacy, kind=kind, state=state)
+    Issue.objects.filter(pk=issue.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    issue.refresh_from_db()
+    return issue
+
+
+def test_it_suggests_a_group_from_three_pharmacies_with_one_ra_and_kind(cpe_it, ra):
+    issues = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(3)]
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert suggestion.ra == ra and suggestion.kind == Kind.LOCKED and suggestion.pharmacies == 3
+    assert suggestion.references == [issue.reference for issue in issues]  # newest first
+    assert suggestion.newest == issues[0].created_at and suggestion.oldest == issues[2].created_at
+    assert suggestion.title == f"{Kind.LOCKED.label} at Leeds RA"
+
+
+def test_it_counts_distinct_pharmacies_not_issues(cpe_it, ra):
+    one, two = PharmacyFactory.create(ra=ra), PharmacyFactory.create(ra=ra)
+    for _ in range(3):
+        reported(one)
+    reported(two)
+    assert case_suggestions(user=cpe_it) == []
+    reported(PharmacyFactory.create(ra=ra))
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert suggestion.pharmacies == 3 and len(suggestion.issues) == 5
+
+
+def test_it_leaves_out_other_kinds_other_ras_old_closed_and_grouped_issues(cpe_it, ra):
+    pharmacies = [PharmacyFactory.create(ra=ra) for _ in range(3)]
+    reported(pharmacies[0])
+    reported(pharmacies[1])
+    reported(pharmacies[2], kind=Kind.READER_SOFTWARE)  # another kind
+    reported(PharmacyFactory.create(), kind=Kind.LOCKED)  # another RA
+    reported(pharmacies[2], days_ago=31)  # outside the window
+    reported(pharmacies[2], state=State.RESOLVED)  # fixed
+    reported(pharmacies[2], state=State.WITHDRAWN)
+    reported(PharmacyFactory.create(ra=None))  # no RA
+    grouped = reported(pharmacies[2])
+    assert len(case_suggestions(user=cpe_it)) == 1
+    services.case_create(user=cpe_it, title="T", description="", issues=[grouped])
+    assert case_suggestions(user=cpe_it) == []
+
+
+def test_it_reads_its_thresholds_from_settings(cpe_it, ra, settings):
+    for days_ago in (1, 10, 20):
+        reported(PharmacyFactory.create(ra=ra), days_ago=days_ago)
+    settings.CASE_SUGGESTION_WITHIN_DAYS = 15
+    assert case_suggestions(user=cpe_it) == []
+    settings.CASE_SUGGESTION_WITHIN_DAYS = 30
+    settings.CASE_SUGGESTION_MIN_PHARMACIES = 4
+    assert case_suggestions(user=cpe_it) == []
+    settings.CASE_SUGGESTION_MIN_PHARMACIES = 2
+    assert len(case_suggestions(user=cpe_it)) == 1
+
+
+@pytest.mark.parametrize("persona", ["staff", "owner", "lpc_officer", "outsider", "directory_manager"])
+def test_it_suggests_nothing_to_anyone_but_cpe_it(request, persona, pharmacy, ra):
+    pharmacy.ra = ra
+    pharmacy.save()
+    reported(pharmacy, state=State.LPC_CC)
+    reported(PharmacyFactory.create(ra=ra, lpc=pharmacy.lpc), state=State.LPC_CC)
+    reported(PharmacyFactory.create(ra=ra, lpc=pharmacy.lpc), state=State.LPC_CC)
+    assert case_suggestions(user=request.getfixturevalue(persona)) == []
+
+
+def test_it_groups_200_issues_in_two_queries(cpe_it, django_assert_num_queries):
+    ras = [RegistrationAuthorityFactory.create() for _ in range(4)]
+    pharmacies = [PharmacyFactory.create(ra=ras[n % 4]) for n in range(20)]
+    for n in range(200):
+        reported(pharmacies[n % 20], kind=[Kind.LOCKED, Kind.NEW_CARD][n % 2])
+    with django_assert_num_queries(2):
+        suggestions = case_suggestions(user=cpe_it)
+        assert sum(len(s.issues) for s in suggestions) == 200
+    # Each pharmacy's issues are of one kind (its number's parity), so each RA makes one group.
+    assert len(suggestions) == 4 and all(s.pharmacies == 5 and len(s.issues) == 50 for s in suggestions)
