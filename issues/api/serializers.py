@@ -344,7 +344,7 @@ RaReplySerializer = action_serializer(route.RA_REPLY)
 LpcWorkSerializer = action_serializer(route.LPC_WORK)
 
 
-# The LPC officer's dashboard (issues.selectors.dashboards.lpc_dashboard).
+# The LPC officer's dashboard (issues.selectors.lpc.lpc_dashboard).
 
 
 class AreaCountSerializer(serializers.Serializer[Any]):

@@ -63,12 +63,12 @@ from issues.exceptions import IssueActionForbidden, IssueChangedConcurrently, Tr
 from issues.filters import IssueFilter
 from issues.models import Issue, IssueEvent
 from issues.selectors import (
-    dashboards,
     issue_events,
     issue_get_visible,
     issue_list,
     issue_ra_request_preview,
 )
+from issues.selectors import lpc as lpc_selectors
 
 
 class Conflict(exceptions.APIException):
@@ -344,10 +344,10 @@ class LpcDashboardView(APIView):
         responses={200: LpcDashboardSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
-        lpcs = dashboards.lpcs_of_officer(user=request.user)
+        lpcs = lpc_selectors.lpcs_of_officer(user=request.user)
         if not lpcs:
             raise exceptions.PermissionDenied("Only LPC officers have an LPC dashboard.")
-        board = dashboards.lpc_dashboard(user=request.user, lpcs=lpcs)  # type: ignore[arg-type]
+        board = lpc_selectors.lpc_dashboard(user=request.user, lpcs=lpcs)  # type: ignore[arg-type]
         return Response(LpcDashboardSerializer(board, context={"request": request}).data)
 
 

@@ -14,7 +14,7 @@ from directory.models import User
 from issues import presentation, selectors
 from issues.models import Issue, State
 from issues.selectors import cpe
-from issues.selectors import dashboards as dashboard_selectors
+from issues.selectors import lpc as lpc_selectors
 from issues.selectors.cases import cases_dashboard_sections
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
@@ -25,19 +25,19 @@ DASHBOARD_SIZE = 50
 @require_http_methods(["GET"])
 def lpc_dashboard(request: HttpRequest) -> HttpResponse:
     """The LPC officer's "what needs me now": what waits on the LPC, its other open issues, and
-    the counts of the whole area (issues.selectors.dashboards)."""
+    the counts of the whole area (issues.selectors.lpc)."""
     user = _user(request)
-    lpcs = dashboard_selectors.lpcs_of_officer(user=user)
+    lpcs = lpc_selectors.lpcs_of_officer(user=user)
     if not lpcs:
         raise PermissionDenied("Only LPC officers have an LPC dashboard.")
-    board = dashboard_selectors.lpc_dashboard(user=user, lpcs=lpcs)
+    board = lpc_selectors.lpc_dashboard(user=user, lpcs=lpcs)
     context = {
         "board": board,
         "waiting": issue_rows(board.waiting_on_lpc),
         "others": issue_rows(board.waiting_on_others),
         # The list's LPC filter, when the officer has one LPC (several: the list shows all theirs).
         "lpc_query": f"&lpc={lpcs[0].pk}" if len(lpcs) == 1 else "",
-        "limit": dashboard_selectors.DASHBOARD_SIZE,
+        "limit": lpc_selectors.DASHBOARD_SIZE,
     }
     return render(request, "issues/lpc_dashboard.jinja", context)
 

@@ -1,4 +1,4 @@
-"""The LPC officer's dashboard (/dashboard/lpc/, issues.selectors.dashboards): what waits on the
+"""The LPC officer's dashboard (/dashboard/lpc/, issues.selectors.lpc): what waits on the
 LPC, overdue first; its other open issues; the counts of its whole area by state, per RA and per
 kind; the ageing of open issues; its scope; its query count with many rows; the API's read."""
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from issues.models import OPEN_STATES, Deadline, EventKind, Issue, IssueEvent, Kind, State, TriageOutcome
-from issues.selectors import dashboards
+from issues.selectors import lpc as lpc_selectors
 from tests.issues.factories import IssueFactory, LPCFactory, PharmacyFactory, RegistrationAuthorityFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -85,7 +85,7 @@ def test_it_lists_what_waits_on_the_lpc_overdue_first_then_the_rest(pharmacy, lp
     not_involved = make(pharmacy=pharmacy, state=State.RA_CONTACTED, summary="Not yet the LPC's")
     resolved = make(pharmacy=pharmacy, state=State.RESOLVED, lpc_involved_at=now, summary="Done")
 
-    board = dashboards.lpc_dashboard(user=lpc_officer, lpcs=dashboards.lpcs_of_officer(user=lpc_officer))
+    board = lpc_selectors.lpc_dashboard(user=lpc_officer, lpcs=lpc_selectors.lpcs_of_officer(user=lpc_officer))
 
     assert board.waiting_on_lpc == [late, later, later_still, returned]
     assert board.waiting_on_others == [with_cpe]
@@ -111,7 +111,7 @@ def test_the_page_says_how_long_overdue_and_keeps_other_lpcs_and_uninvolved_issu
 
 
 def test_it_counts_every_issue_of_the_area_and_nothing_outside_it(area, lpc_officer, other_lpc_issue):
-    board = dashboards.lpc_dashboard(user=lpc_officer, lpcs=dashboards.lpcs_of_officer(user=lpc_officer))
+    board = lpc_selectors.lpc_dashboard(user=lpc_officer, lpcs=lpc_selectors.lpcs_of_officer(user=lpc_officer))
 
     by_state = {row.key: (row.area, row.involved) for row in board.by_state}
     expected = Counter(issue.state for issue in area)
@@ -134,8 +134,8 @@ def test_an_officer_of_several_lpcs_sees_all_theirs(pharmacy, lpc_officer, other
     other_lpc_issue.pharmacy.lpc.officers.add(lpc_officer)
     mine = make(pharmacy=pharmacy, state=State.LPC_CC)
 
-    lpcs = dashboards.lpcs_of_officer(user=lpc_officer)
-    board = dashboards.lpc_dashboard(user=lpc_officer, lpcs=lpcs)
+    lpcs = lpc_selectors.lpcs_of_officer(user=lpc_officer)
+    board = lpc_selectors.lpc_dashboard(user=lpc_officer, lpcs=lpcs)
 
     assert len(lpcs) == 2
     assert set(board.waiting_on_lpc) == {mine, other_lpc_issue}
@@ -160,7 +160,7 @@ def test_it_bands_open_issues_by_working_days_in_their_current_state(pharmacy, l
     entered(State.LPC_CC, datetime(2026, 11, 16, 12, 1, tzinfo=LONDON), changed=True)  # a minute short of 10
     entered(State.RESOLVED, datetime(2026, 10, 1, 12, 0, tzinfo=LONDON), changed=True)  # closed: not counted
 
-    board = dashboards.lpc_dashboard(user=lpc_officer, lpcs=dashboards.lpcs_of_officer(user=lpc_officer), now=now)
+    board = lpc_selectors.lpc_dashboard(user=lpc_officer, lpcs=lpc_selectors.lpcs_of_officer(user=lpc_officer), now=now)
 
     assert [(row.label, row.area, row.involved) for row in board.ageing] == [
         ("Less than 2 working days", 1, 0),
@@ -221,7 +221,7 @@ def test_the_api_reads_the_dashboard(area, lpc_officer, other_lpc_issue, django_
         response = api_for(lpc_officer).get(API_URL)
     assert response.status_code == 200
     body = response.json()
-    board = dashboards.lpc_dashboard(user=lpc_officer, lpcs=dashboards.lpcs_of_officer(user=lpc_officer))
+    board = lpc_selectors.lpc_dashboard(user=lpc_officer, lpcs=lpc_selectors.lpcs_of_officer(user=lpc_officer))
     assert [item["reference"] for item in body["waiting_on_lpc"]] == [i.reference for i in board.waiting_on_lpc]
     assert [item["reference"] for item in body["waiting_on_others"]] == [i.reference for i in board.waiting_on_others]
     assert other_lpc_issue.reference not in response.content.decode()
@@ -241,7 +241,7 @@ def test_the_api_refuses_whoever_is_not_an_lpc_officer(staff, cpe_it):
 def test_another_lpcs_officer_sees_none_of_this_lpcs_issues(area, pharmacy):
     stranger = UserFactory.create(email="stranger@lpc.example")
     LPCFactory.create(officers=[stranger])
-    board = dashboards.lpc_dashboard(user=stranger, lpcs=dashboards.lpcs_of_officer(user=stranger))
+    board = lpc_selectors.lpc_dashboard(user=stranger, lpcs=lpc_selectors.lpcs_of_officer(user=stranger))
     assert board.waiting_on_lpc == [] and board.waiting_on_others == []
     assert sum(row.area for row in board.by_state) == 0
     body = api_for(stranger).get(API_URL).json()
