@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from issues import case_rules
 from issues.forms import NhsukForm
@@ -83,6 +84,9 @@ class RemoveIssueForm(CaseForm):
     error_fields = {"issue": ""}
 
 
+EMPTY_TIME_HINT = "For example, 14:30 (noon if left empty, or now if that is earlier)"
+
+
 class _MomentForm(CaseForm):
     """A date and a time typed by a person in England, as one aware moment for the service."""
 
@@ -90,12 +94,14 @@ class _MomentForm(CaseForm):
 
     def _moment(self) -> datetime | str:
         day_text = str(self.data.get(self.add_prefix(self.moment_field), "")).strip()
-        time_text = str(self.data.get(self.add_prefix(f"{self.moment_field}_time"), "")).strip() or "12:00"
+        time_text = str(self.data.get(self.add_prefix(f"{self.moment_field}_time"), "")).strip()
         day = _parse(day_text, DATE_FORMATS, date)
-        moment = _parse(time_text, TIME_FORMATS, time)
+        moment = _parse(time_text or "12:00", TIME_FORMATS, time)
         if day is None or moment is None:
             return ""
-        return datetime.combine(day, moment, tzinfo=ZoneInfo(settings.TIME_ZONE))
+        when = datetime.combine(day, moment, tzinfo=ZoneInfo(settings.TIME_ZONE))
+        # No time given: noon, or now when it was sent today and noon has not come yet.
+        return min(when, timezone.now()) if not time_text else when
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -127,7 +133,7 @@ def _parse(text: str, formats: list[str], kind: type[date] | type[time]) -> Any:
 class HighlightForm(_MomentForm):
     moment_field = "highlighted_at"
     highlighted_at = _text("Date it was sent", textarea=False, help_text="For example, 27/11/2026")
-    highlighted_at_time = _text("Time it was sent", textarea=False, help_text="For example, 14:30 (noon if left empty)")
+    highlighted_at_time = _text("Time it was sent", textarea=False, help_text=EMPTY_TIME_HINT)
     to = _text("Sent to", textarea=False, help_text="The person or address at NHS England's Transformation Directorate")
     text = _text("What was sent", help_text="The highlight as it was sent, or its main points")
 
@@ -135,7 +141,7 @@ class HighlightForm(_MomentForm):
 class GuidanceForm(_MomentForm):
     moment_field = "received_at"
     received_at = _text("Date it came", textarea=False, help_text="For example, 27/11/2026")
-    received_at_time = _text("Time it came", textarea=False, help_text="For example, 14:30 (noon if left empty)")
+    received_at_time = _text("Time it came", textarea=False, help_text=EMPTY_TIME_HINT)
     text = _text("The guidance", help_text="What NHS England advised")
 
 

@@ -5,9 +5,11 @@ on the issue page; scope and query counts with many rows."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -42,6 +44,9 @@ SUGGESTIONS = reverse("cases:suggestions")
 
 def detail(case: SystemicCase) -> str:
     return reverse("cases:detail", args=[case.reference])
+
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def action(case: SystemicCase, name: str) -> str:
@@ -191,6 +196,19 @@ def test_it_records_the_highlight_from_its_form(client, cpe_it, case):
     assert timezone.localtime(case.highlighted_at).strftime("%d/%m/%Y %H:%M") == "27/11/2026 14:30"
     page = client.get(detail(case)).content.decode()
     assert "Three pharmacies cannot unlock cards." in page and "Record the guidance received" in page
+
+
+def test_it_records_a_highlight_sent_this_morning_with_no_time_as_sent_now(client, cpe_it, case):
+    """No time given means noon; on the morning of the same day, noon has not come: now, not a refusal."""
+    client.force_login(cpe_it)
+    with time_machine.travel(datetime(2026, 12, 1, 9, 30, tzinfo=LONDON), tick=False):
+        response = client.post(
+            action(case, "highlight"),
+            {"highlight-highlighted_at": "01/12/2026", "highlight-to": "td@england.nhs.example", "highlight-text": "x"},
+        )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.highlighted_at == datetime(2026, 12, 1, 9, 30, tzinfo=LONDON)
 
 
 def test_it_answers_a_bad_highlight_with_the_error_summary_and_saves_nothing(client, cpe_it, case):
