@@ -64,6 +64,7 @@ from issues.selectors import (
     issue_list,
     issue_ra_request_preview,
 )
+from smartcard_route.pagination import EitherEndPaginator
 
 
 class Conflict(exceptions.APIException):
@@ -96,6 +97,7 @@ class IssueFilterBackend(DjangoFilterBackend):
 
 
 class IssuePagination(PageNumberPagination):
+    django_paginator_class = EitherEndPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 

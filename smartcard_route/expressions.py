@@ -1,0 +1,31 @@
+"""Database expressions the apps share (plumbing: no app's models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import BooleanField, F, Func, QuerySet, Subquery
+
+
+class InIds(Func):
+    """`column IN (subquery)` as a condition that an index on the column serves, even inside an OR.
+
+    On PostgreSQL it is `column = ANY(ARRAY(subquery))`: the subquery runs once, before the scan
+    (an InitPlan), and its ids become an index condition, so `InIds(a) | InIds(b)` is two index
+    scans joined in a bitmap. A plain `column IN (subquery)` ORed with another condition cannot be
+    turned into a join, so PostgreSQL reads the whole table and tests each row against the
+    subquery's hashed result. Elsewhere (SQLite) it is the plain `IN (subquery)`.
+
+        Issue.objects.filter(InIds("pharmacy_id", Pharmacy.objects.filter(...).values("pk")))
+    """
+
+    output_field = BooleanField()
+    template = "%(expressions)s"
+    arg_joiner = " IN "
+
+    def __init__(self, column: str, ids: QuerySet[Any], **extra: Any) -> None:
+        super().__init__(F(column), Subquery(ids), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        extra_context.update(arg_joiner=" = ANY(ARRAY", template="%(expressions)s)")
+        return self.as_sql(compiler, connection, **extra_context)
