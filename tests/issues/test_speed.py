@@ -111,6 +111,18 @@ def test_every_page_read_from_either_end_holds_the_rows_read_forwards(pharmacy, 
         assert either.page(number).start_index() == forwards.page(number).start_index()
 
 
+def test_a_list_over_everything_pages_the_same_from_either_end(pharmacy, staff, cpe_it):
+    """CPE IT's list is read off the order's index, a scope's list sorted after its filter: the
+    same order, ties broken by pk, either way."""
+    many_issues(pharmacy=pharmacy, staff=staff, n=31)
+    IssueFactory.create_batch(4, created_at=timezone.now() - timedelta(days=40))
+    everything, scoped = issue_list(user=cpe_it), issue_list(user=staff)
+    assert [i.pk for i in everything.filter(pharmacy=pharmacy)] == [i.pk for i in scoped]
+    forwards, either = Paginator(everything, 10), EitherEndPaginator(everything, 10)
+    for number in forwards.page_range:
+        assert [i.pk for i in either.page(number)] == [i.pk for i in forwards.page(number)], number
+
+
 def test_a_list_pages_as_django_does():
     either = EitherEndPaginator(list(range(95)), 10)
     assert list(either.page(10).object_list) == list(range(90, 95))
