@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Exists, Q, QuerySet, Value
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
+from smartcard_route.expressions import InIds
 
 
 def holds_roles(user: Any) -> bool:
@@ -40,8 +41,9 @@ def officer_of(user: User) -> QuerySet[Any]:
 
 
 def pharmacy_side(user: User) -> Q:
-    """On Pharmacy: the pharmacies the user acts for as staff or as a member of their owner."""
-    return Q(pk__in=staff_of(user)) | Q(owner_id__in=owner_of(user))
+    """On Pharmacy: the pharmacies the user acts for as staff or as a member of their owner (each
+    part served by an index, also inside the OR: smartcard_route.expressions.InIds)."""
+    return Q(InIds("pk", staff_of(user))) | Q(InIds("owner_id", owner_of(user)))
 
 
 @dataclass(frozen=True)

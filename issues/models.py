@@ -166,6 +166,16 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
+            # The lists' order (newest first, "-created_at", "-pk"), read backwards or forwards, for
+            # lists over everything (CPE IT) and for open issues only (every list's default); each
+            # page, first or last, is read off the index (docs/benchmarks.md, "Pages").
+            models.Index(fields=["created_at", "id"], name="issue_created"),
+            models.Index(fields=["created_at", "id"], condition=Q(state__in=OPEN_STATES), name="issue_open_created"),
+            # An LPC officer's scope (issues_visible_to): the LPC's pharmacies, once the LPC is
+            # involved; with the state, so the LPC's counts by state are read off the index.
+            models.Index(
+                fields=["pharmacy", "state"], condition=Q(lpc_involved_at__isnull=False), name="issue_lpc_involved"
+            ),
             # CPE IT's dashboard: triaged issues by owner.
             models.Index(fields=["cpe_owner"], condition=Q(cpe_owner__isnull=False), name="issue_cpe_owner"),
         ]

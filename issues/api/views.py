@@ -69,6 +69,7 @@ from issues.selectors import (
     issue_ra_request_preview,
 )
 from issues.selectors import lpc as lpc_selectors
+from smartcard_route.pagination import EitherEndPaginator
 
 
 class Conflict(exceptions.APIException):
@@ -101,6 +102,7 @@ class IssueFilterBackend(DjangoFilterBackend):
 
 
 class IssuePagination(PageNumberPagination):
+    django_paginator_class = EitherEndPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 

@@ -12,6 +12,13 @@
 The LPC stays involved from the moment an owner copied it in, whatever happened since (resolved,
 withdrawn, reopened). A user with several roles sees the union. Everything else builds on it, so nothing outside a
 user's scope is ever listed, counted or shown: outside it, `issue_get_visible` raises Http404.
+
+Speed (docs/benchmarks.md, "Pages"): the scope is a union of two index-served parts on the issue's
+own `pharmacy_id`, each a list of pharmacy ids worked out once inside the same query
+(smartcard_route.expressions.InIds): the pharmacies the user acts for (staff or owner), served by
+"issue_pharmacy_state"; the pharmacies of the user's LPCs with the LPC involved, served by the
+partial index "issue_lpc_involved". So a list, a count or a page costs what the user can see, not
+the whole table: no join to the pharmacy and no subquery tested row by row.
 """
 
 from __future__ import annotations
@@ -19,12 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Func, IntegerField, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from directory.models import LPC, Pharmacy, RegistrationAuthority, User
-from directory.roles import holds_roles, officer_of, owner_of, pharmacy_side, staff_of
+from directory.roles import holds_roles, officer_of, pharmacy_side
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
@@ -37,6 +44,7 @@ from issues.models import (
 )
 from issues.permissions import Roles, roles_for
 from issues.route import allowed_actions
+from smartcard_route.expressions import InIds, SortedAfterFilter
 from smartcard_route.mail.models import OutboundEmail
 
 __all__ = [
@@ -56,20 +64,28 @@ __all__ = [
     "pharmacies_for_reporting",
     "pharmacies_in_scope",
     "ras_in_scope",
+    "sees_every_issue",
     "state_q",
 ]
+
+
+def sees_every_issue(user: User | Any) -> bool:
+    """Whether the user's scope is every issue (CPE IT)."""
+    return holds_roles(user) and bool(user.is_cpe_it)
 
 
 def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
     """The issues this user may see; an anonymous or inactive user sees none."""
     if not holds_roles(user):
         return Issue.objects.none()
-    if user.is_cpe_it:
+    if sees_every_issue(user):
         return Issue.objects.all()
     return Issue.objects.filter(
-        Q(pharmacy_id__in=staff_of(user))
-        | Q(pharmacy__owner_id__in=owner_of(user))
-        | Q(lpc_involved_at__isnull=False, pharmacy__lpc_id__in=officer_of(user))
+        Q(InIds("pharmacy_id", Pharmacy.objects.filter(pharmacy_side(user)).order_by().values("pk")))
+        | Q(
+            InIds("pharmacy_id", Pharmacy.objects.filter(lpc_id__in=officer_of(user)).order_by().values("pk")),
+            lpc_involved_at__isnull=False,
+        )
     )
 
 
@@ -102,7 +118,13 @@ def issue_list(*, user: User | Any, state: str | None = None) -> QuerySet[Issue]
     issues = issues_visible_to(user).select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
     if state:
         issues = issues.filter(state_q(state))
-    return issues.order_by("-created_at", "-pk")
+    if sees_every_issue(user):
+        # Read off the index in this order ("issue_created", "issue_open_created"): a page of the
+        # newest (or, backwards, the oldest) issues is the first rows the index gives.
+        return issues.order_by("-created_at", "-pk")
+    # A scope is at most the user's own issues, found through its indexes, then sorted; the same
+    # order, written so PostgreSQL does not walk the whole table's index looking for them.
+    return issues.order_by(SortedAfterFilter("created_at").desc(), "-pk")
 
 
 def pharmacies_in_scope(*, user: User | Any) -> QuerySet[Pharmacy]:
@@ -181,19 +203,22 @@ class IssueCounts:
 
 
 def issue_counts(*, user: User | Any) -> IssueCounts:
-    """The dashboards' counts, in one query."""
+    """The dashboards' counts, in one query of two parts, each read off an index: by state (the
+    scope's index holds the state, so no row is read) and overdue, a subquery run once (the partial
+    index of issues with a deadline: only open issues have one). Counted in one pass, as before,
+    every row of the scope was read for its deadline: for CPE IT, the whole table."""
+    visible = issues_visible_to(user)
+    late = visible.filter(Issue.overdue_q(timezone.now())).order_by().values(n=_COUNT)
     by_state = {state: 0 for state in State.values}
     overdue = 0
-    rows = (
-        issues_visible_to(user)
-        .values("state")
-        .annotate(n=Count("pk"), late=Count("pk", filter=Issue.overdue_q(timezone.now())))
-        .order_by()
-    )
-    for row in rows:
+    for row in visible.values("state").annotate(n=Count("*"), late=Subquery(late)).order_by():
         by_state[row["state"]] = row["n"]
-        overdue += row["late"]
+        overdue = row["late"]
     return IssueCounts(by_state=by_state, overdue=overdue)
+
+
+# COUNT(*) as a plain function (not an aggregate to Django), for a subquery that counts its rows.
+_COUNT = Func(template="COUNT(*)", output_field=IntegerField())
 
 
 def notification_preference_of(*, user: User) -> str:

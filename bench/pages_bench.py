@@ -1,0 +1,412 @@
+"""Benchmark (not a test): the site's pages at national scale, as a pharmacy, an LPC officer and CPE IT.
+
+    .venv/bin/python bench/dataset.py --issues 1000000 --keep        # once: the data set (see docs/benchmarks.md)
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sr_bench_1m .venv/bin/python bench/pages_bench.py
+    BENCH_DATABASE_URL=... .venv/bin/python bench/pages_bench.py --runs 50 --only lpc
+    BENCH_DATABASE_URL=... .venv/bin/python bench/pages_bench.py --explain     # also each floor's query plans
+
+Each page is requested through Django's test client in this one process (the whole stack but the
+network and the WSGI server: middleware, session and sign-in, the view, its queries, the Jinja2
+templates or the API's serializers), signed in as the role's person (`Client.force_login`), on the
+database BENCH_DATABASE_URL names (a data set from bench/dataset.py). For every page it reports
+the median and 95th percentile wall time over --runs requests after --warmup, the number of
+queries (counted in one more request, apart, since counting slows them), and beside it, in the
+same run and interleaved request by request, the bare floor: a view on the same stack (same
+client, middleware, session) that runs hand-written SQL returning the same rows (the scope's
+pharmacy ids resolved beforehand, so the floor does not even pay for who the user is) and answers
+them as plain text, with no ORM, no template.
+
+The people (the data set's fixed ids, bench/dataset.py):
+- pharmacy: a staff member of the pharmacy whose number of issues is closest to the mean (96 at
+  1,000,000: the issue's "a pharmacy with 96 issues");
+- owner: a member of a chain's owner organisation (200 pharmacies);
+- lpc: an officer of LPC 1 (210 pharmacies);
+- cpe_it: the CPE IT team (everything).
+
+To add a page, add a row to PAGES: (role, page name, path, floor). A path may use {issue} (the
+newest issue the role can see), {last_page} (the last page of the role's open issues) and
+{last_page_all} (of all their issues); the floor is a function of FLOORS (or None for none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from dataset import CPE_IT_FIRST, OFFICER_FIRST, OWNER_MEMBER_FIRST, STAFF_PER_PHARMACY  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/sr_bench_1m"
+OPEN = ["in_pharmacy", "cis_self_service", "ra_contacted", "lpc_cc", "escalated"]
+LIST_SIZE = 25  # issues.views.lists.PAGE_SIZE
+API_SIZE = 50  # REST_FRAMEWORK["PAGE_SIZE"]
+DASHBOARD_SIZE = 50  # issues.views.dashboards.DASHBOARD_SIZE
+
+# (role, page, path, floor). Floors: keys of FLOORS below.
+PAGES: list[tuple[str, str, str, str | None]] = [
+    ("pharmacy", "issue list", "/issues/", "list_open"),
+    ("pharmacy", "issue list, all states, last page", "/issues/?state=all&page={last_page_all}", "list_all_last"),
+    ("pharmacy", "API list", "/api/v1/issues/", "api_list"),
+    ("pharmacy", "issue page", "/issues/{issue}/", "issue_page"),
+    ("owner", "issue list", "/issues/", "list_open"),
+    ("owner", "issue list, all states, last page", "/issues/?state=all&page={last_page_all}", "list_all_last"),
+    ("owner", "API list", "/api/v1/issues/", "api_list"),
+    ("owner", "issue page", "/issues/{issue}/", "issue_page"),
+    ("lpc", "issue list", "/issues/", "list_open"),
+    ("lpc", "issue list, all states, last page", "/issues/?state=all&page={last_page_all}", "list_all_last"),
+    ("lpc", "API list", "/api/v1/issues/", "api_list"),
+    ("lpc", "issue page", "/issues/{issue}/", "issue_page"),
+    ("lpc", "LPC dashboard", "/dashboard/lpc/", "lpc_dashboard"),
+    ("cpe_it", "issue list", "/issues/", "list_open"),
+    ("cpe_it", "issue list, last page", "/issues/?page={last_page}", "list_open_last"),
+    ("cpe_it", "issue list, all states, last page", "/issues/?state=all&page={last_page_all}", "list_all_last"),
+    ("cpe_it", "API list", "/api/v1/issues/", "api_list"),
+    ("cpe_it", "issue page", "/issues/{issue}/", "issue_page"),
+    ("cpe_it", "CPE IT dashboard", "/dashboard/cpe-it/", "cpe_dashboard"),
+]
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcard_route.test_settings")
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("DB_CONN_MAX_AGE", "60")  # one connection for the run, as a worker keeps one
+    import django
+
+    django.setup()
+
+
+# The people -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    role: str
+    user_id: int
+    scope_sql: str  # the scope as hand-written SQL on issues_issue i (for the floors)
+    params: dict[str, Any]
+    values: dict[str, Any]  # for the paths: issue, last_page, last_page_all
+
+
+def fetch(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or {})
+        return list(cursor.fetchall())
+
+
+def people() -> dict[str, Person]:
+    mean = fetch("SELECT count(*)::float / (SELECT count(*) FROM directory_pharmacy) FROM issues_issue")[0][0]
+    (pharmacy,) = fetch(
+        "SELECT pharmacy_id FROM issues_issue GROUP BY pharmacy_id ORDER BY abs(count(*) - %(mean)s), pharmacy_id "
+        "LIMIT 1",
+        {"mean": mean},
+    )[0]
+    staff = STAFF_PER_PHARMACY * (pharmacy - 1) + 1
+    chain_pharmacies = [row[0] for row in fetch("SELECT id FROM directory_pharmacy WHERE owner_id = 1")]
+    lpc_pharmacies = [row[0] for row in fetch("SELECT id FROM directory_pharmacy WHERE lpc_id = 1")]
+    found = {
+        "pharmacy": Person("pharmacy", staff, "i.pharmacy_id = ANY(%(ids)s)", {"ids": [pharmacy]}, {}),
+        "owner": Person("owner", OWNER_MEMBER_FIRST, "i.pharmacy_id = ANY(%(ids)s)", {"ids": chain_pharmacies}, {}),
+        "lpc": Person(
+            "lpc",
+            OFFICER_FIRST,
+            "i.pharmacy_id = ANY(%(ids)s) AND i.lpc_involved_at IS NOT NULL",
+            {"ids": lpc_pharmacies},
+            {},
+        ),
+        "cpe_it": Person("cpe_it", CPE_IT_FIRST, "true", {}, {}),
+    }
+    for person in found.values():
+        scope, params = person.scope_sql, {**person.params, "open": OPEN}
+        (n_open,) = fetch(f"SELECT count(*) FROM issues_issue i WHERE {scope} AND i.state = ANY(%(open)s)", params)[0]
+        (n_all,) = fetch(f"SELECT count(*) FROM issues_issue i WHERE {scope}", params)[0]
+        (newest,) = fetch(f"SELECT max(i.id) FROM issues_issue i WHERE {scope}", params)[0]
+        person.values = {
+            "issue": f"SC-{newest:06d}",
+            "last_page": max(1, math.ceil(n_open / LIST_SIZE)),
+            "last_page_all": max(1, math.ceil(n_all / LIST_SIZE)),
+            "n_open": n_open,
+            "n_all": n_all,
+        }
+    return found
+
+
+# The floors: the same rows in hand-written SQL, answered as text --------------------------------
+
+LIST_COLUMNS = (
+    "i.id, i.summary, i.kind, i.state, i.is_emergency, i.due_at, i.due_kind, i.created_at, p.name, p.ods_code, "
+    "ra.name, lpc.name, u.full_name"
+)
+LIST_JOINS = (
+    "FROM issues_issue i JOIN directory_pharmacy p ON p.id = i.pharmacy_id "
+    "LEFT JOIN directory_registrationauthority ra ON ra.id = p.ra_id LEFT JOIN directory_lpc lpc ON lpc.id = p.lpc_id "
+    "JOIN directory_user u ON u.id = i.reporter_id"
+)
+
+
+def page_of(person: Person, where: str, size: int, page: int) -> list[tuple[Any, ...]]:
+    """A count and one page, newest first; a page in the back half read from the oldest end."""
+    params = {**person.params, "open": OPEN}
+    (total,) = fetch(f"SELECT count(*) FROM issues_issue i WHERE {person.scope_sql} {where}", params)[0]
+    offset = (page - 1) * size
+    # A scope's rows sorted after their filter (an index in the list's order, walked for a small
+    # scope, costs a walk of the whole table); everything read off that index.
+    created = "i.created_at" if person.role == "cpe_it" else "COALESCE(i.created_at, i.created_at)"
+    if offset > total / 2:
+        last = min(total, offset + size)
+        sql = (
+            f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} "
+            f"ORDER BY {created}, i.id LIMIT {last - offset} OFFSET {total - last}"
+        )
+        return [(total,), *reversed(fetch(sql, params))]
+    sql = (
+        f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} "
+        f"ORDER BY {created} DESC, i.id DESC LIMIT {size} OFFSET {offset}"
+    )
+    return [(total,), *fetch(sql, params)]
+
+
+def counts(person: Person) -> list[tuple[Any, ...]]:
+    return fetch(
+        f"SELECT i.state, count(*), count(*) FILTER (WHERE i.due_at <= now() AND i.due_kind <> '') "
+        f"FROM issues_issue i WHERE {person.scope_sql} GROUP BY i.state",
+        person.params,
+    )
+
+
+def issue_page(person: Person) -> list[tuple[Any, ...]]:
+    pk = int(person.values["issue"][3:])
+    params = {**person.params, "pk": pk}
+    issue = fetch(
+        f"SELECT i.*, p.name, p.ods_code, ra.name, lpc.name, o.name, u.full_name {LIST_JOINS} "
+        f"JOIN directory_pharmacyowner o ON o.id = p.owner_id WHERE i.id = %(pk)s AND {person.scope_sql}",
+        params,
+    )
+    events = fetch(
+        "SELECT e.*, a.full_name FROM issues_issueevent e LEFT JOIN directory_user a ON a.id = e.actor_id "
+        "WHERE e.issue_id = %(pk)s ORDER BY e.created_at, e.id",
+        params,
+    )
+    return issue + events
+
+
+FLOORS: dict[str, Callable[[Person], list[tuple[Any, ...]]]] = {
+    "list_open": lambda p: page_of(p, "AND i.state = ANY(%(open)s)", LIST_SIZE, 1),
+    "list_open_last": lambda p: page_of(p, "AND i.state = ANY(%(open)s)", LIST_SIZE, p.values["last_page"]),
+    "list_all_last": lambda p: page_of(p, "", LIST_SIZE, p.values["last_page_all"]),
+    "api_list": lambda p: page_of(p, "", API_SIZE, 1),
+    "issue_page": issue_page,
+    "lpc_dashboard": lambda p: (
+        counts(p)
+        + fetch(
+            f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {p.scope_sql} AND i.state = ANY(%(open)s) "
+            f"ORDER BY i.state <> 'lpc_cc', i.due_at NULLS LAST, i.created_at DESC LIMIT {DASHBOARD_SIZE}",
+            {**p.params, "open": OPEN},
+        )
+    ),
+    "cpe_dashboard": lambda p: (
+        counts(p)
+        + fetch(
+            f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {p.scope_sql} AND i.state = 'escalated' "
+            f"ORDER BY i.due_at NULLS LAST, i.created_at LIMIT {DASHBOARD_SIZE}",
+            p.params,
+        )
+    ),
+}
+
+
+def install_floor_view(persons: dict[str, Person]) -> None:
+    """Add /_bench/floor/<role>/<floor>/ to the URLs: the floor's rows as plain text, on the same stack."""
+    from django.conf import settings
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import clear_url_caches, path
+
+    site = importlib.import_module(settings.ROOT_URLCONF)
+
+    def floor_view(request: HttpRequest, role: str, floor: str) -> HttpResponse:
+        assert request.user.is_authenticated
+        rows = FLOORS[floor](persons[role])
+        return HttpResponse("\n".join("\t".join(map(str, row)) for row in rows), content_type="text/plain")
+
+    module = ModuleType("pages_bench_urls")
+    module.urlpatterns = [*site.urlpatterns, path("_bench/floor/<str:role>/<str:floor>/", floor_view)]  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    settings.ROOT_URLCONF = module.__name__
+    clear_url_caches()
+
+
+# Timing -----------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))
+    return ordered[index]
+
+
+def timed_get(client: Any, url: str, cpu: list[float] | None = None) -> float:
+    """The request's wall time; its CPU time in this process (Python: the stack, the ORM, the
+    templates) appended to `cpu`, which waiting for a CPU on a busy machine does not inflate."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    response = client.get(url)
+    elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(time.process_time() - started_cpu)
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}")
+    return elapsed
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds the database server process of our connection has used (from /proc, in ticks of
+    10 ms: only an average over many requests means anything; parallel workers not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def query_count(client: Any, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return len(captured.captured_queries)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    (version,) = fetch("SHOW server_version")[0]
+    settings = [f"{name} {fetch(f'SHOW {name}')[0][0]}" for name in ("shared_buffers", "work_mem", "jit")]
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {version.split()[0]} ({', '.join(settings)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30, help="timed requests per page (and per floor)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="roles or page names (substrings) to keep")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's queries")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    setup_django(url)
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from directory.models import User
+
+    persons = people()
+    install_floor_view(persons)
+    (issues,) = fetch("SELECT count(*) FROM issues_issue")[0]
+    (events,) = fetch("SELECT count(*) FROM issues_issueevent")[0]
+    print(f"Database {urlsplit(url).path.lstrip('/')}: {issues:,} issues, {events:,} events")
+    print(f"Machine: {machine()}")
+    print(f"Load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    for person in persons.values():
+        print(
+            f"  {person.role}: user {person.user_id}, sees {person.values['n_all']:,} issues "
+            f"({person.values['n_open']:,} open)"
+        )
+    (backend,) = fetch("SELECT pg_backend_pid()")[0]
+    clients: dict[str, Any] = {}
+    for role, person in persons.items():
+        client = Client()
+        client.force_login(User.objects.get(pk=person.user_id))
+        clients[role] = client
+
+    rows = [row for row in PAGES if not args.only or any(word in row[0] or word in row[1] for word in args.only)]
+    results = []
+    for role, page, template, floor in rows:
+        person, client = persons[role], clients[role]
+        path = template.format(**person.values)
+        floor_path = f"/_bench/floor/{role}/{floor}/" if floor else None
+        for _ in range(args.warmup):
+            timed_get(client, path)
+            if floor_path:
+                timed_get(client, floor_path)
+        times: list[float] = []
+        floors: list[float] = []
+        cpu: list[float] = []
+        db_cpu = 0.0
+        for _ in range(args.runs):
+            db_started = backend_cpu(backend)
+            times.append(timed_get(client, path, cpu))
+            db_cpu += backend_cpu(backend) - db_started
+            if floor_path:
+                floors.append(timed_get(client, floor_path))
+        queries = query_count(client, path)
+        if args.explain:
+            with CaptureQueriesContext(connection) as captured:
+                client.get(path)
+            print(f"\n{role}, {page} ({path}):")
+            for query in captured.captured_queries:
+                sql = query["sql"]
+                if not sql.lstrip().upper().startswith("SELECT") or "django_session" in sql:
+                    continue
+                plan = fetch("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF, SUMMARY ON) " + sql)
+                print("  " + sql[:300])
+                print("\n".join("      " + line for (line,) in plan))
+        result: dict[str, Any] = {
+            "role": role,
+            "page": page,
+            "path": path,
+            "median": statistics.median(times),
+            "p95": percentile(times, 0.95),
+            "queries": queries,
+            "cpu": statistics.median(cpu),
+            "db_cpu": db_cpu / args.runs,
+            "floor": statistics.median(floors) if floors else None,
+        }
+        results.append(result)
+        print(
+            f"{role:9} {page:36} {result['median'] * 1000:8.1f} ms median {result['p95'] * 1000:8.1f} ms p95 "
+            f"{queries:3} queries  cpu {result['cpu'] * 1000:6.1f} + db {result['db_cpu'] * 1000:6.1f} ms"
+            + (f"   floor {result['floor'] * 1000:7.1f} ms" if result["floor"] is not None else ""),
+            flush=True,
+        )
+    print(f"\nLoad average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(
+        "\n| role | page | median | p95 | queries | CPU: Python (median) + database (mean) "
+        "| bare floor (median) | page / floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        floor_text = f"{r['floor'] * 1000:.1f} ms" if r["floor"] is not None else ""
+        ratio = f"{r['median'] / r['floor']:.1f}" if r["floor"] else ""
+        print(
+            f"| {r['role']} | {r['page']} | {r['median'] * 1000:.1f} ms | {r['p95'] * 1000:.1f} ms | {r['queries']} "
+            f"| {r['cpu'] * 1000:.0f} + {r['db_cpu'] * 1000:.0f} ms | {floor_text} | {ratio} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
