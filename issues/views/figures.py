@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from directory.models import User
 from issues.forms import FiguresPeriodForm
-from issues.selectors.figures import Figures, figures_for
+from issues.selectors.figures import DEFAULT_WEEKS, Figures, figures_for
 from issues.views.shared import _user
 from issues.windows import working_days_in_words
 from smartcard_route.dates import day_in_words
@@ -76,7 +76,9 @@ def may_see_figures(user: User) -> bool:
 def figures_context(request: HttpRequest) -> dict[str, Any]:
     """What templates/issues/_figures.jinja needs, for the request's user and its ?weeks= (the
     period form, bound; the tables when it is valid, else None and the form carries the error)."""
-    form = FiguresPeriodForm(request.GET)
+    data = request.GET.copy()
+    data.setdefault("weeks", str(DEFAULT_WEEKS))  # so the period chosen by default shows as chosen
+    form = FiguresPeriodForm(data)
     if not form.is_valid():
         return {"figures_form": form, "figures": None}
     return {
