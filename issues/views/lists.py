@@ -59,7 +59,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
-def issue_list_csv(request: HttpRequest) -> HttpResponse:
+def issue_list_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The list's rows, with the same filters (the list page's query string), as a CSV file,
     streamed (issues.exports). A nonsense filter answers as the list does: 400, the same messages."""
     filters = list_filter(request)
