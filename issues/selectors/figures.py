@@ -51,6 +51,7 @@ __all__ = [
     "WeekFigure",
     "figures_for",
     "figures_period",
+    "may_see_figures",
 ]
 
 PERIOD_WEEKS: tuple[int, ...] = (4, 13, 52)
@@ -126,6 +127,11 @@ class Figures:
     resolved: int
     ras: list[RaFigure]
     ra_window_days: float
+
+
+def may_see_figures(*, user: User | Any) -> bool:
+    """The figures are for CPE IT (every issue) and LPC officers (the issues of their scope)."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and (user.is_cpe_it or user.lpcs.exists()))
 
 
 def figures_period(*, weeks: int, now: datetime | None = None) -> Period:

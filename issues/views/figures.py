@@ -14,9 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from directory.models import User
 from issues.forms import FiguresPeriodForm
-from issues.selectors.figures import DEFAULT_WEEKS, Figures, figures_for
+from issues.selectors.figures import DEFAULT_WEEKS, Figures, figures_for, may_see_figures
 from issues.views.shared import _user
 from issues.windows import working_days_in_words
 from smartcard_route.dates import day_in_words
@@ -68,11 +67,6 @@ def figures_tables(figures: Figures) -> dict[str, Any]:
     }
 
 
-def may_see_figures(user: User) -> bool:
-    """The figures are for CPE IT and LPC officers (each sees those of the issues in their scope)."""
-    return bool(user.is_cpe_it or user.lpcs.exists())
-
-
 def figures_context(request: HttpRequest) -> dict[str, Any]:
     """What templates/issues/_figures.jinja needs, for the request's user and its ?weeks= (the
     period form, bound; the tables when it is valid, else None and the form carries the error)."""
@@ -91,7 +85,7 @@ def figures_context(request: HttpRequest) -> dict[str, Any]:
 def figures_page(request: HttpRequest) -> HttpResponse:
     """The figures of the issues the user may see, over the period chosen (?weeks=4, 13 or 52).
     A period that is not one of those answers 400 with the error summary; outside the roles, 404."""
-    if not may_see_figures(_user(request)):
+    if not may_see_figures(user=_user(request)):
         raise Http404("No such page.")
     context = figures_context(request)
     return render(request, "issues/figures.jinja", context, status=200 if context["figures"] else 400)

@@ -23,6 +23,8 @@ OPERATIONS = {
     ("/api/v1/issues/{reference}/phone-calls/", "post"),
     ("/api/v1/issues/{reference}/ra-replies/", "post"),
     ("/api/v1/issues/{reference}/ra-request/", "get"),
+    ("/api/v1/issues/export/", "get"),
+    ("/api/v1/figures/", "get"),
 }
 
 
