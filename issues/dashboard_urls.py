@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from issues.views import dashboards
+from issues.views import dashboards, figures
 
 app_name = "dashboards"
 
 urlpatterns = [
     path("lpc/", dashboards.lpc_dashboard, name="lpc"),
     path("cpe-it/", dashboards.cpe_dashboard, name="cpe_it"),
+    path("figures/", figures.figures_page, name="figures"),
 ]

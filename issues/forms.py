@@ -20,6 +20,7 @@ from directory.validators import normalise_phone, normalise_smartcard_number
 from issues import route
 from issues.models import Kind, NotificationPreference
 from issues.permissions import Roles
+from issues.selectors.figures import DEFAULT_WEEKS, PERIOD_WEEKS
 
 SUMMARY_MAX = 200
 LONG_TEXT_MAX = 5000
@@ -304,3 +305,22 @@ class NotificationPreferenceForm(NhsukForm):
             "invalid_choice": "Select one of the ways of getting reminders listed",
         },
     )
+
+
+# The figures' period (issues.selectors.figures) ----------------------------------------------
+
+
+class FiguresPeriodForm(NhsukForm):
+    """The figures' period: the last 4, 13 or 52 weeks (PERIOD_WEEKS); 13 when not given."""
+
+    weeks = forms.TypedChoiceField(
+        label="Period",
+        choices=[(weeks, f"Last {weeks} weeks") for weeks in PERIOD_WEEKS],
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": "Choose a period of the last 4, 13 or 52 weeks"},
+    )
+
+    def chosen_weeks(self) -> int:
+        return int(self.cleaned_data.get("weeks") or DEFAULT_WEEKS)

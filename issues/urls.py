@@ -21,6 +21,7 @@ app_name = "issues"
 
 urlpatterns = [
     path("", lists.issue_list, name="list"),
+    path("export.csv", lists.issue_list_csv, name="export_csv"),
     path("report/", report.report_start, name="report"),
     path("report/<slug:step>/", report.report_step, name="report_step"),
     path("<reference:reference>/", detail.issue_detail, name="detail"),

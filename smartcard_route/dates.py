@@ -40,3 +40,12 @@ def day_in_words(day: date | datetime | None, *, now: datetime | None = None) ->
     if isinstance(day, datetime):
         day = timezone.localtime(day).date()
     return date_format(day, DAY if day.year == _this_year(now) else DAY_WITH_YEAR)
+
+
+def moment_iso(moment: datetime | None) -> str:
+    """'2026-12-02T17:00+00:00': ISO 8601 in the site's time zone (Europe/London) with its offset,
+    to the minute, for files that programs and spreadsheets read (the CSV exports): unambiguous
+    across the clock changes, and sorting as text sorts by time. '' for None."""
+    if moment is None:
+        return ""
+    return timezone.localtime(moment).isoformat(timespec="minutes")

@@ -143,6 +143,9 @@ NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("nhsuk", NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk"),
+    # Chart.js (npm chart.js, package-lock.json), self-hosted under /static/chartjs/ for the figures'
+    # charts (static/js/figures.js imports chart.umd.min.js): same origin, so the CSP needs no change.
+    ("chartjs", NODE_MODULES / "chart.js" / "dist"),
 ]
 # NHS.UK frontend's CSS (compiled with its assets path "/assets/", scss/) and page template's icons
 # refer to /assets/...: our WhiteNoise middleware serves the package's assets folder at that prefix

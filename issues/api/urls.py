@@ -5,6 +5,7 @@ from rest_framework.routers import APIRootView, DefaultRouter
 
 from issues.api.cases import CaseViewSet
 from issues.api.cpe import CpeDashboardView, UnmatchedMailViewSet
+from issues.api.figures import FiguresView
 from issues.api.views import API_AUTHENTICATION, IssueViewSet, LpcDashboardView
 
 app_name = "api"
@@ -23,5 +24,6 @@ router.register("cases", CaseViewSet, basename="case")
 urlpatterns = [
     path("dashboards/lpc/", LpcDashboardView.as_view(), name="dashboard-lpc"),
     path("dashboards/cpe-it/", CpeDashboardView.as_view(), name="dashboard-cpe-it"),
+    path("figures/", FiguresView.as_view(), name="figures"),
     *router.urls,
 ]

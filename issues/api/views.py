@@ -15,9 +15,11 @@ with `WWW-Authenticate: Token` rather than 403.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -35,12 +37,13 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from issues import route, services
+from issues import exports, route, services
 from issues.api.serializers import (
     FIELD_ERRORS_SCHEMA,
     TRANSITION_SERIALIZERS,
@@ -99,6 +102,18 @@ class IssueFilterBackend(DjangoFilterBackend):
 
     def get_filterset_kwargs(self, request: Any, queryset: Any, view: Any) -> dict[str, Any]:
         return {"data": request.query_params, "request": request}
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client that asks for text/csv reach the export; the CSV itself is streamed by the view,
+    so only an error answer (400, 401) is rendered here, as JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return b"" if data is None else json.dumps(data).encode()
 
 
 class IssuePagination(PageNumberPagination):
@@ -240,6 +255,28 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
         return self.get_paginated_response(
             IssueListSerializer(page, many=True, context=self.get_serializer_context()).data
         )
+
+    @extend_schema(
+        summary="The list as a CSV file",
+        description=(
+            "The issues the list answers with the same filters (every page of it), as a CSV file "
+            "(issues.exports): streamed, UTF-8 with a byte order mark, times in ISO 8601, every cell "
+            "that starts with = + - @, a tab or a carriage return prefixed with a single quote."
+        ),
+        filters=True,
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV file."),
+            400: FIELD_ERRORS,
+            401: UNAUTHENTICATED,
+        },
+    )
+    @action(detail=False, methods=["get"], renderer_classes=[JSONRenderer, CsvRenderer])
+    def export(self, request: Request) -> StreamingHttpResponse:
+        issues = self.filter_queryset(self.get_queryset())
+        response = StreamingHttpResponse(exports.issue_csv_lines(issues), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="issues.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
 
     def create(self, request: Request) -> Response:
         serializer = IssueCreateSerializer(data=request.data, context=self.get_serializer_context())

@@ -1,15 +1,15 @@
-"""The issue list."""
+"""The issue list, and the same list as a CSV file (issues.exports)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from issues import presentation, selectors
+from issues import exports, presentation, selectors
 from issues.filters import IssueFilter
 from issues.models import Issue
 from issues.selectors.cases import may_see_cases
@@ -34,14 +34,19 @@ def issue_rows(issues: Any) -> list[dict[str, Any]]:
     ]
 
 
+def list_filter(request: HttpRequest) -> IssueFilter:
+    """The list's filters from the URL (issues.filters.IssueFilter): open issues unless a state is chosen."""
+    data = request.GET.copy()
+    data.setdefault("state", "open")
+    return IssueFilter(data, request=request)
+
+
 @require_http_methods(["GET"])
 def issue_list(request: HttpRequest) -> HttpResponse:
     """The issues the user may see, filtered by the URL's parameters (issues.filters.IssueFilter);
     open issues unless a state is chosen. A nonsense filter answers 400 with the error summary."""
     user = _user(request)
-    data = request.GET.copy()
-    data.setdefault("state", "open")
-    filters = IssueFilter(data, request=request)
+    filters = list_filter(request)
     valid = filters.is_valid()
     page, pagination = paginate(request, filters.qs if valid else Issue.objects.none(), PAGE_SIZE)
     context = {
@@ -53,3 +58,16 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "may_group": may_see_cases(user),
     }
     return render(request, "issues/list.jinja", context, status=200 if valid else 400)
+
+
+@require_http_methods(["GET"])
+def issue_list_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The list's rows, with the same filters (the list page's query string), as a CSV file,
+    streamed (issues.exports). A nonsense filter answers as the list does: 400, the same messages."""
+    filters = list_filter(request)
+    if not filters.is_valid():
+        return issue_list(request)
+    response = StreamingHttpResponse(exports.issue_csv_lines(filters.qs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="issues.csv"'
+    response["Cache-Control"] = "no-store"  # names and summaries: personal data (DESIGN.md)
+    return response

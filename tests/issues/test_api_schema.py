@@ -42,6 +42,8 @@ OPERATIONS = {
     ("/api/v1/cases/{reference}/guidance/", "post"),
     ("/api/v1/cases/{reference}/close/", "post"),
     ("/api/v1/cases/{reference}/evidence-pack/", "get"),
+    ("/api/v1/issues/export/", "get"),
+    ("/api/v1/figures/", "get"),
 }
 
 

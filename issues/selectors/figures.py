@@ -1,0 +1,252 @@
+"""The figures (DESIGN.md, "LPC officers and CPE IT": Figures), scoped to the user like every read.
+
+Over a period of the last 4, 13 or 52 weeks (`PERIOD_WEEKS`): whole weeks, Monday to Sunday in
+the working time zone (Europe/London), the last one being the current week, so far.
+
+- issues opened and resolved per week: opened by `Issue.created_at` (the report), resolved by
+  `Issue.resolved_at` of the issues resolved now (an issue reopened since is not counted as resolved);
+- of the issues resolved in the period, the share fixed at each step of the route
+  (`Issue.fixed_by_step`) and the median time to resolution, in working days from the report to
+  the resolution, by that step;
+- per RA: the requests made in the period (TRANSITION events of contact_ra, whose data names the
+  RA asked, so a pharmacy that changes RA later does not move its history), the median reply time in
+  working days from each request to the first reply after it (`RA_REPLY_EVENTS`), the share
+  answered within the RA reply window (2 working days, issues.windows) of the requests whose window
+  is over or that were answered, and the requests with no reply yet; slowest first.
+
+Counts are aggregated in the database (GROUP BY). Working time is the clock's own
+(`issues.clock.working_time_between`), in Python, over a bounded set: the resolutions and the
+requests of the period in the user's scope, two timestamps each. It is not approximated in SQL
+because the rule (opening hours in Europe/London, England's bank holidays) would then have a second,
+hand-written copy (DESIGN.md, Layout), and SQLite has no time zones. Every figure costs a constant
+number of queries (6), whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from directory.models import RegistrationAuthority, User
+from issues.clock import add_working_days, working_day_length, working_time_between, working_zone
+from issues.models import Deadline, EventKind, IssueEvent, State, Step
+from issues.selectors import issues_visible_to
+from issues.windows import window_days
+
+__all__ = [
+    "DEFAULT_WEEKS",
+    "PERIOD_WEEKS",
+    "RA_REPLY_EVENTS",
+    "Figures",
+    "Period",
+    "RaFigure",
+    "StepFigure",
+    "WeekFigure",
+    "figures_for",
+    "figures_period",
+    "may_see_figures",
+]
+
+PERIOD_WEEKS: tuple[int, ...] = (4, 13, 52)
+DEFAULT_WEEKS = 13
+
+# What counts as the RA's first reply to a request (DESIGN.md, the clock: "An RA reply (inbound
+# email or a logged reply or call) stops the RA window"): a logged reply, a call with the RA, or
+# mail whose sender is the issue's RA that issues.services.timeline.issue_record_ra_email counted as
+# the reply (automatic replies are not; an attachment CPE IT undid is not).
+RA_REPLY_EVENTS = (
+    Q(kind=EventKind.RA_REPLY)
+    | Q(kind=EventKind.PHONE_CALL, data__with_ra=True)
+    | Q(
+        kind=EventKind.EMAIL_IN,
+        data__ra_reply=True,
+        inbound_matches__sender_role="ra",
+        inbound_matches__detached_at__isnull=True,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The last `weeks` whole weeks (Monday to Sunday, local), the last being the current one."""
+
+    weeks: int
+    start: datetime
+    now: datetime
+
+    @property
+    def week_starts(self) -> list[date]:
+        first = timezone.localtime(self.start, working_zone()).date()
+        return [first + timedelta(weeks=n) for n in range(self.weeks)]
+
+
+@dataclass(frozen=True)
+class WeekFigure:
+    week: date  # the Monday
+    opened: int
+    resolved: int
+
+
+@dataclass(frozen=True)
+class StepFigure:
+    step: str
+    label: str
+    resolved: int
+    share: float | None  # of the issues resolved in the period; None when none were
+    median_days: float | None  # working days from report to resolution; None when none
+
+
+@dataclass(frozen=True)
+class RaFigure:
+    ra_id: int
+    name: str
+    requests: int
+    answered: int
+    unanswered: int
+    median_reply_days: float | None  # None when no request was answered
+    within_window: int  # answered within the RA reply window
+    decided: int  # answered, or whose window is over: the share's denominator
+
+    @property
+    def within_window_share(self) -> float | None:
+        return self.within_window / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    period: Period
+    weeks: list[WeekFigure]
+    steps: list[StepFigure]
+    resolved: int
+    ras: list[RaFigure]
+    ra_window_days: float
+
+
+def may_see_figures(*, user: User | Any) -> bool:
+    """The figures are for CPE IT (every issue) and LPC officers (the issues of their scope)."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and (user.is_cpe_it or user.lpcs.exists()))
+
+
+def figures_period(*, weeks: int, now: datetime | None = None) -> Period:
+    """The period of the last `weeks` weeks (one of PERIOD_WEEKS) up to `now`."""
+    if weeks not in PERIOD_WEEKS:
+        raise ValueError(f"weeks must be one of {PERIOD_WEEKS}")
+    now = now or timezone.now()
+    today = timezone.localtime(now, working_zone()).date()
+    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
+    start = datetime.combine(monday, datetime.min.time(), tzinfo=working_zone())
+    return Period(weeks=weeks, start=start, now=now)
+
+
+def figures_for(*, user: User | Any, weeks: int, now: datetime | None = None) -> Figures:
+    """The figures of the issues `user` may see (issues_visible_to) over the last `weeks` weeks."""
+    period = figures_period(weeks=weeks, now=now)
+    visible = issues_visible_to(user)
+    resolved = visible.filter(state=State.RESOLVED, resolved_at__gte=period.start, resolved_at__lte=period.now)
+    return Figures(
+        period=period,
+        weeks=_weeks(visible, resolved, period),
+        steps=_steps(resolved),
+        resolved=resolved.count(),
+        ras=_ras(visible, period),
+        ra_window_days=window_days(Deadline.RA_REPLY, is_emergency=False),
+    )
+
+
+def _in_days(elapsed: timedelta) -> float:
+    return elapsed / working_day_length()
+
+
+def _per_week(rows: Any, field: str) -> dict[date, int]:
+    """{Monday: count} of `rows` grouped by the local week of `field`, in the database."""
+    grouped = rows.annotate(week=TruncWeek(field, tzinfo=working_zone())).values("week").annotate(n=Count("pk"))
+    return {timezone.localtime(row["week"], working_zone()).date(): row["n"] for row in grouped.order_by()}
+
+
+def _weeks(visible: Any, resolved: Any, period: Period) -> list[WeekFigure]:
+    opened = _per_week(visible.filter(created_at__gte=period.start, created_at__lte=period.now), "created_at")
+    closed = _per_week(resolved, "resolved_at")
+    return [WeekFigure(week=w, opened=opened.get(w, 0), resolved=closed.get(w, 0)) for w in period.week_starts]
+
+
+def _steps(resolved: Any) -> list[StepFigure]:
+    counts = dict(resolved.values_list("fixed_by_step").annotate(n=Count("pk")).order_by())
+    total = sum(counts.values())
+    durations: dict[str, list[float]] = defaultdict(list)
+    for step, reported, fixed in resolved.values_list("fixed_by_step", "created_at", "resolved_at").iterator():
+        durations[step].append(_in_days(working_time_between(reported, fixed)))
+    return [
+        StepFigure(
+            step=step.value,
+            label=step.label,
+            resolved=counts.get(step.value, 0),
+            share=counts.get(step.value, 0) / total if total else None,
+            median_days=statistics.median(durations[step.value]) if durations[step.value] else None,
+        )
+        for step in Step
+    ]
+
+
+def _ras(visible: Any, period: Period) -> list[RaFigure]:
+    first_reply = (
+        IssueEvent.objects.filter(
+            RA_REPLY_EVENTS, issue_id=OuterRef("issue_id"), created_at__gte=OuterRef("created_at")
+        )
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    requests = (
+        IssueEvent.objects.filter(
+            kind=EventKind.TRANSITION,
+            data__transition="contact_ra",
+            created_at__gte=period.start,
+            created_at__lte=period.now,
+            issue__in=visible.values("pk"),
+        )
+        .annotate(first_reply=Subquery(first_reply))
+        .values_list("data__ra_id", "created_at", "first_reply")
+    )
+    window = window_days(Deadline.RA_REPLY, is_emergency=False)
+    tally: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"requests": 0, "unanswered": 0, "decided": 0, "within": 0, "days": []}
+    )
+    for ra_id, asked, replied in requests.iterator():
+        row = tally[int(ra_id)]
+        row["requests"] += 1
+        if replied is None:
+            row["unanswered"] += 1
+            row["decided"] += add_working_days(asked, window) <= period.now
+            continue
+        days = _in_days(working_time_between(asked, replied))
+        row["days"].append(days)
+        row["decided"] += 1
+        row["within"] += days <= window
+    names = dict(RegistrationAuthority.objects.filter(pk__in=list(tally)).values_list("pk", "name"))
+    figures = [
+        RaFigure(
+            ra_id=ra_id,
+            name=names.get(ra_id, f"RA {ra_id}"),
+            requests=row["requests"],
+            answered=len(row["days"]),
+            unanswered=row["unanswered"],
+            median_reply_days=statistics.median(row["days"]) if row["days"] else None,
+            within_window=row["within"],
+            decided=row["decided"],
+        )
+        for ra_id, row in tally.items()
+    ]
+    return sorted(figures, key=_slowest_first)
+
+
+def _slowest_first(ra: RaFigure) -> tuple[int, float, float, str]:
+    """RAs that answered nothing first (most unanswered first), then the longest median reply."""
+    if ra.median_reply_days is None:
+        return (0, -ra.unanswered, 0.0, ra.name)
+    return (1, -ra.median_reply_days, -ra.unanswered, ra.name)
