@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from directory.models import User
 from issues import presentation, selectors
-from issues.models import Issue, State
+from issues.models import State
 from issues.selectors import cpe
 from issues.selectors import lpc as lpc_selectors
 from issues.selectors.cases import cases_dashboard_sections
+from issues.views.figures import figures_context
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
 
@@ -38,8 +37,9 @@ def lpc_dashboard(request: HttpRequest) -> HttpResponse:
         # The list's LPC filter, when the officer has one LPC (several: the list shows all theirs).
         "lpc_query": f"&lpc={lpcs[0].pk}" if len(lpcs) == 1 else "",
         "limit": lpc_selectors.DASHBOARD_SIZE,
+        **figures_context(request),
     }
-    return render(request, "issues/lpc_dashboard.jinja", context)
+    return _render_with_figures(request, "issues/lpc_dashboard.jinja", context)
 
 
 @require_http_methods(["GET"])
@@ -59,21 +59,16 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
         "overdue_count": dashboard.counts.overdue,
         "limit": cpe.DASHBOARD_SIZE,
         **cases_dashboard_sections(user=user),
+        **figures_context(request),
     }
-    return render(request, "issues/cpe_dashboard.jinja", context)
+    return _render_with_figures(request, "issues/cpe_dashboard.jinja", context)
+
+
+def _render_with_figures(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A dashboard with its figures (issues.views.figures); a nonsense period (?weeks=) answers 400,
+    the figures' period form saying what is wrong, the rest of the dashboard as usual."""
+    return render(request, template, context, status=200 if context["figures"] is not None else 400)
 
 
 def _state_counts(counts: selectors.IssueCounts) -> list[dict[str, Any]]:
     return [{"state": s, "tag": presentation.state_tag(s), "count": counts.by_state[s]} for s in State]
-
-
-def _render_dashboard(request: HttpRequest, template: str, *, user: User, issues: QuerySet[Issue]) -> HttpResponse:
-    """A dashboard: the first DASHBOARD_SIZE of `issues`, and how many visible issues are in each state."""
-    counts = selectors.issue_counts(user=user)
-    context = {
-        "rows": issue_rows(issues[:DASHBOARD_SIZE]),
-        "counts": [{"state": s, "tag": presentation.state_tag(s), "count": counts.by_state[s]} for s in State],
-        "overdue_count": counts.overdue,
-        "limit": DASHBOARD_SIZE,
-    }
-    return render(request, template, context)

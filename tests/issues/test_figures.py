@@ -195,3 +195,29 @@ def test_it_shows_the_page_in_a_constant_number_of_queries(client, seeded, djang
         client.force_login(user)
         with django_assert_max_num_queries(12):
             assert client.get(URL, {"weeks": 52}).status_code == 200
+
+
+@pytest.mark.parametrize(("who", "dashboard"), [("officer", "/dashboard/lpc/"), ("cpe_it", "/dashboard/cpe-it/")])
+def test_each_dashboard_shows_the_figures_of_its_viewer(client, seeded, who, dashboard):
+    """The same tables on the dashboard as on the figures page, scoped to the viewer."""
+    client.force_login(getattr(seeded, who))
+    on_dashboard = client.get(dashboard, {"weeks": 4})
+    assert on_dashboard.status_code == 200
+    on_page = client.get(URL, {"weeks": 4}).content.decode()
+    for table in ("figure-per-week", "figure-per-step", "figure-per-ra"):
+        assert _cells(on_dashboard.content.decode(), table) == _cells(on_page, table)
+    want = figures_data.expected(
+        figures_data.visible_to_officer(seeded) if who == "officer" else figures_data.all_issues(seeded)
+    )
+    opened = [int(row[1]) for row in _cells(on_dashboard.content.decode(), "figure-per-week")]
+    assert opened == [week_opened for _week, week_opened, _resolved in want["per_week"]]
+
+
+@pytest.mark.parametrize("dashboard", ["/dashboard/lpc/", "/dashboard/cpe-it/"])
+def test_a_dashboard_answers_a_nonsense_period_with_the_error_summary(client, seeded, dashboard):
+    client.force_login(seeded.officer if "lpc" in dashboard else seeded.cpe_it)
+    response = client.get(dashboard, {"weeks": "yesterday"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "nhsuk-error-summary" in html and "Choose a period of the last 4, 13 or 52 weeks" in html
+    assert "figure-per-week" not in html
