@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import IO, Any
 
+from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -67,6 +68,18 @@ def evidence_pack_spooled(evidence: CaseEvidence) -> IO[bytes]:
     write_evidence_pack(evidence, spool)
     spool.seek(0)
     return spool  # type: ignore[return-value]
+
+
+def evidence_pack_response(evidence: CaseEvidence) -> FileResponse:
+    """The pack as a download (the page's and the API's): spooled, never cached (it holds personal data)."""
+    response = FileResponse(
+        evidence_pack_spooled(evidence),
+        as_attachment=True,
+        filename=evidence_pack_filename(evidence.case),
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def write_evidence_pack(evidence: CaseEvidence, out: IO[bytes]) -> None:

@@ -31,7 +31,7 @@ from issues.api.views import (
     IssuePagination,
     api_exception_for,
 )
-from issues.evidence_pack import evidence_pack_filename, evidence_pack_spooled
+from issues.evidence_pack import evidence_pack_response
 from issues.models import CaseEvent, CaseEventKind, CaseStatus, Issue, Kind, State, SystemicCase
 from issues.presentation import deadline_text, status_label
 from issues.selectors import cases as case_selectors
@@ -355,11 +355,4 @@ class CaseViewSet(viewsets.GenericViewSet[SystemicCase]):
     def evidence_pack(self, request: Request, reference: str) -> FileResponse:
         case = self.get_object()
         evidence = case_selectors.case_evidence(user=request.user, case=case)
-        response = FileResponse(
-            evidence_pack_spooled(evidence),
-            as_attachment=True,
-            filename=evidence_pack_filename(case),
-            content_type="application/zip",
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        return evidence_pack_response(evidence)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory.models import User
 from issues import case_rules, services
 from issues.case_forms import CASE_ACTION_FORMS, CASE_ACTION_LABELS, CaseDetailsForm, CaseForm, CaseListFilterForm
-from issues.evidence_pack import evidence_pack_filename, evidence_pack_spooled
+from issues.evidence_pack import evidence_pack_response
 from issues.exceptions import IssueServiceError
 from issues.models import Issue, SystemicCase, parse_reference
 from issues.selectors import cases as case_selectors
@@ -164,11 +164,4 @@ def case_evidence_pack(request: HttpRequest, reference: str) -> FileResponse:
     user = _cpe_it(request)
     case = _case_or_404(request, reference)
     evidence = case_selectors.case_evidence(user=user, case=case)
-    response = FileResponse(
-        evidence_pack_spooled(evidence),
-        as_attachment=True,
-        filename=evidence_pack_filename(case),
-        content_type="application/zip",
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    return evidence_pack_response(evidence)

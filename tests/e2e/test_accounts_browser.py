@@ -8,17 +8,15 @@ axe-core must find no accessibility violation.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from directory.models import User
+from tests.e2e.browser import assert_accessible, log_in
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct-horse-battery-staple"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,12 +76,6 @@ class PageProblems:
 
 
 @pytest.fixture
-def axe() -> Axe:
-    # The project's pinned axe-core when npm has installed it, else the copy bundled with the library.
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-@pytest.fixture
 def problems(page, live_server) -> PageProblems:
     return PageProblems(page, live_server.url)
 
@@ -91,11 +83,6 @@ def problems(page, live_server) -> PageProblems:
 @pytest.fixture
 def member(transactional_db: None) -> User:
     return User.objects.create_user("alice@pharmacy.example", PASSWORD, full_name="Alice Patel")
-
-
-def assert_accessible(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
 def assert_nhsuk_frontend_started(page) -> None:
@@ -128,14 +115,6 @@ def assert_assets_of_the_page_load(page) -> None:
         assert response.status == 200, f"{url} answered {response.status}"
         checked += 1
     assert checked >= 8  # stylesheets, site.js, the favicons, the manifest and the CSS's icons
-
-
-def log_in(page, email: str, password: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def test_it_loads_the_public_pages_cleanly_and_accessibly(page, problems, axe):

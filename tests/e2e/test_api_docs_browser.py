@@ -10,21 +10,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.e2e.test_accounts_browser import AXE_CORE, PageProblems, assert_accessible
+from tests.e2e.browser import PASSWORD, assert_accessible
+from tests.e2e.test_accounts_browser import PageProblems
 from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 from tests.issues.test_api_schema import OPERATIONS
 
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
 
 
 def test_it_shows_the_api_reference_with_swagger_ui_after_logging_in(page, live_server, axe):

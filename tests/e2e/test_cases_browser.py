@@ -10,35 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from issues.models import CaseStatus, Kind, State, SystemicCase
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues.factories import IssueFactory, PharmacyFactory, RegistrationAuthorityFactory, UserFactory
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
-def no_violations(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_it_groups_issues_records_the_highlight_and_downloads_the_pack(page, axe):
@@ -55,24 +34,24 @@ def test_it_groups_issues_records_the_highlight_and_downloads_the_pack(page, axe
 
     page.goto(reverse("cases:suggestions"))
     expect(page.locator("table tbody tr")).to_have_count(1)
-    no_violations(axe, page)
+    assert_accessible(axe, page)
 
     page.goto(reverse("issues:list"))
     for issue in issues:
         page.locator(f"#select-{issue.reference}").check(force=True)
-    no_violations(axe, page)
+    assert_accessible(axe, page)
     page.get_by_role("button", name="Group into a systemic case").click()
     expect(page.get_by_text("The case will hold these 3 issues")).to_be_visible()
-    no_violations(axe, page)
+    assert_accessible(axe, page)
     page.get_by_role("button", name="Open the case").click()
     expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a title.")
-    no_violations(axe, page)
+    assert_accessible(axe, page)
     page.get_by_label("Title").fill("Locked cards at Leeds RA")
     page.get_by_role("button", name="Open the case").click()
     expect(page.locator("h1")).to_contain_text("Locked cards at Leeds RA")
     case = SystemicCase.objects.get()
     assert case.links.count() == 3
-    no_violations(axe, page)
+    assert_accessible(axe, page)
 
     page.get_by_text("Record the highlight to NHS England").click()
     page.get_by_label("Date it was sent").fill("27/11/2026")
@@ -82,7 +61,7 @@ def test_it_groups_issues_records_the_highlight_and_downloads_the_pack(page, axe
     expect(page.locator(".nhsuk-tag", has_text="Highlighted to NHS England")).to_be_visible()
     case.refresh_from_db()
     assert case.status == CaseStatus.HIGHLIGHTED
-    no_violations(axe, page)
+    assert_accessible(axe, page)
 
     with page.expect_download() as caught:
         page.get_by_role("link", name="Download the evidence pack (.zip)").click()
@@ -91,10 +70,10 @@ def test_it_groups_issues_records_the_highlight_and_downloads_the_pack(page, axe
     assert all(issue.reference in summary for issue in issues)
 
     page.goto(reverse("cases:list"))
-    no_violations(axe, page)
+    assert_accessible(axe, page)
     page.goto(reverse("dashboards:cpe_it"))
     expect(page.get_by_role("heading", name="Systemic cases")).to_be_visible()
-    no_violations(axe, page)
+    assert_accessible(axe, page)
 
     page.context.clear_cookies()
     log_in(page, reporter.email)
@@ -103,4 +82,4 @@ def test_it_groups_issues_records_the_highlight_and_downloads_the_pack(page, axe
         "Part of systemic case: Locked cards at Leeds RA (Highlighted to NHS England)"
     )
     expect(page.get_by_text("Three pharmacies cannot unlock their cards.")).to_have_count(0)
-    no_violations(axe, page)
+    assert_accessible(axe, page)

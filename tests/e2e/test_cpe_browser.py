@@ -4,15 +4,13 @@ suggestion through the confirmation page, and undo it. axe-core finds no violati
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from issues.models import InboundEmailMatch, Issue, State, TriageOutcome, UnmatchedEmail
 from smartcard_route.mail.models import InboundEmail
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues.factories import (
     IssueFactory,
     LPCFactory,
@@ -21,28 +19,7 @@ from tests.issues.factories import (
     UserFactory,
 )
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
-def no_violation(page, axe: Axe) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_cpe_it_triage_an_escalation_and_sort_out_unmatched_mail(page, axe):
@@ -68,7 +45,7 @@ def test_cpe_it_triage_an_escalation_and_sort_out_unmatched_mail(page, axe):
     page.goto(reverse("dashboards:cpe_it"))
     expect(page.locator("#to-triage")).to_contain_text("Escalations awaiting triage (1)")
     expect(page.locator("main")).to_contain_text("Unmatched mail (1)")
-    no_violation(page, axe)
+    assert_accessible(axe, page)
 
     page.get_by_role("link", name=escalation.reference).click()
     page.locator("#action-triage summary").click()
@@ -77,7 +54,7 @@ def test_cpe_it_triage_an_escalation_and_sort_out_unmatched_mail(page, axe):
     page.get_by_role("button", name="Record the triage").click()
     expect(page.locator("main")).to_contain_text("your advice is on its way to the LPC")
     expect(page.locator("main")).to_contain_text("Returned to the LPC with advice, owned by Casey IT")
-    no_violation(page, axe)
+    assert_accessible(axe, page)
     escalation.refresh_from_db()
     assert escalation.triage_outcome == TriageOutcome.RETURNED_TO_LPC
 
@@ -85,20 +62,20 @@ def test_cpe_it_triage_an_escalation_and_sort_out_unmatched_mail(page, axe):
     expect(page.locator("main")).to_contain_text("Triaged escalations by owner (1)")
     page.get_by_role("link", name="Card unlocked").click()
     expect(page.locator("#suggestions")).to_be_visible()
-    no_violation(page, axe)
+    assert_accessible(axe, page)
 
     page.get_by_role("link", name=f"Attach to this issue ({waiting.reference})").click()
     expect(page.locator("h1")).to_contain_text(f"Attach it to {waiting.reference}?")
     expect(page.locator("main")).to_contain_text("Riverside Pharmacy (ODS code FR123)")
-    no_violation(page, axe)
+    assert_accessible(axe, page)
     assert UnmatchedEmail.objects.filter(email=email).exists()  # nothing saved yet
 
     page.get_by_role("button", name=f"Attach it to {waiting.reference}").click()
     expect(page.locator("main")).to_contain_text(f"The email is on {waiting.reference} now.")
-    no_violation(page, axe)
+    assert_accessible(axe, page)
 
     page.get_by_role("button", name="Undo: take it off this issue").click()
     expect(page.locator("main")).to_contain_text("back in the unmatched mail")
-    no_violation(page, axe)
+    assert_accessible(axe, page)
     assert UnmatchedEmail.objects.filter(email=email).exists()
     assert InboundEmailMatch.objects.get(email=email).detached_by == cpe_it

@@ -4,42 +4,20 @@ run axe-core on every directory page (zero violations)."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 
 from directory.demo import seed_directory
-
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+from tests.e2e.browser import assert_accessible, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    # The project's pinned axe-core when npm has installed it, else the copy bundled with the library.
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
 
 
 @pytest.fixture
 def accounts(monkeypatch):
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     return seed_directory()
-
-
-def assert_accessible(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-
-def log_in(page, email: str, password: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(password)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def test_it_searches_the_directory_and_reports_a_correction(page, axe, accounts, celery_worker_thread, settings):

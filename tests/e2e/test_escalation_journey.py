@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -25,6 +24,7 @@ from issues import services
 from issues.clock import subtract_working_days
 from issues.models import CaseStatus, Deadline, EventKind, Kind, State, SystemicCase, TriageOutcome
 from issues.nudges import nudges_sweep
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues.factories import (
     IssueFactory,
     LPCFactory,
@@ -33,29 +33,7 @@ from tests.issues.factories import (
     UserFactory,
 )
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-def log_in(page, email_address: str) -> None:
-    page.context.clear_cookies()
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email_address)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
-def assert_accessible(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
 def take_action(page, name: str) -> None:

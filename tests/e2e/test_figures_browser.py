@@ -6,40 +6,24 @@ finds no violation with the charts or without them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import time_machine
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from smartcard_route.dates import day_in_words
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues import figures_data
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
 URL = "/dashboard/figures/?weeks=4"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-@pytest.fixture
 def seeded() -> Iterator[figures_data.Seeded]:
     with time_machine.travel(figures_data.NOW, tick=True):
         yield figures_data.seed()
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def table_series(page, table_id: str) -> dict[str, object]:
@@ -83,8 +67,7 @@ def test_it_draws_each_chart_from_the_table_beside_it(page, axe, seeded):
         [opened for _w, opened, _r in want["per_week"]],
         [resolved for _w, _o, resolved in want["per_week"]],
     ]
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(axe, page)
 
 
 def test_it_reads_as_tables_without_javascript(browser, live_server, seeded):
@@ -113,8 +96,7 @@ def test_it_passes_axe_with_the_tables_alone(page, axe, seeded):
     page.goto(URL)
     expect(page.locator("#figure-per-step tbody tr")).to_have_count(5)
     expect(page.locator("canvas")).to_have_count(0)
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(axe, page)
 
 
 def test_it_shows_the_error_summary_for_a_nonsense_period(page, axe, seeded):
@@ -122,5 +104,4 @@ def test_it_shows_the_error_summary_for_a_nonsense_period(page, axe, seeded):
     response = page.goto("/dashboard/figures/?weeks=400")
     assert response is not None and response.status == 400
     expect(page.locator(".nhsuk-error-summary")).to_contain_text("Choose a period of the last 4, 13 or 52 weeks")
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(axe, page)

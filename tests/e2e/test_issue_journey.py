@@ -5,7 +5,6 @@ the RA's reply and resolve the issue. axe-core finds no violation on any page on
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -14,18 +13,10 @@ from playwright.sync_api import expect
 from issues.models import EventKind, Issue, MailPurpose, State
 from issues.presentation import deadline_text
 from smartcard_route.mail.models import OutboundEmail
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues.factories import PharmacyFactory, UserFactory
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    # The project's pinned axe-core when npm has installed it, else the copy bundled with the library.
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -33,19 +24,6 @@ def pharmacist():
     user = UserFactory.create(email="priya@riverside.example", full_name="Priya Shah", phone="0113 496 0111")
     PharmacyFactory.create(name="Riverside Pharmacy", ods_code="FR123", staff=[user])
     return user
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
-def assert_accessible(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
 def continue_to(page, heading: str, axe: Axe) -> None:

@@ -5,30 +5,16 @@ stops the LPC window and starts the follow-up. axe-core finds no violation on th
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from issues.models import Deadline, EventKind, Issue, IssueEvent, State
+from tests.e2e.browser import PASSWORD, assert_accessible
 from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-def assert_accessible(axe: Axe, page) -> None:
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
 def test_the_officer_lands_on_the_dashboard_and_logs_work_with_the_ra(page, axe):

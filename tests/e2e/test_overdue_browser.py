@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -18,25 +16,10 @@ from issues.clock import subtract_working_days
 from issues.models import EventKind, Issue, IssueEvent, State
 from issues.nudges import nudges_sweep
 from issues.services.events import start_clock
+from tests.e2e.browser import assert_accessible, log_in
 from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 
-AXE_CORE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "correct-horse-battery"  # tests/issues/factories.UserFactory's
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def axe() -> Axe:
-    return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.locator("[name=username]").fill(email)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]", has_text="Log in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def reminded_twice() -> tuple[Issue, datetime]:
@@ -71,8 +54,7 @@ def test_it_still_shows_an_issue_reminded_twice_as_overdue(page, axe):
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(issue.reference)
     expect(rows.first).to_contain_text("Overdue")
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(axe, page)
 
     page.goto(reverse("dashboards:cpe_it"))
     overdue = page.locator("table.app-state-counts tr", has_text="Overdue")
@@ -82,5 +64,4 @@ def test_it_still_shows_an_issue_reminded_twice_as_overdue(page, axe):
     expect(page.locator("main")).to_contain_text(
         re.compile(r"RA reply overdue since \w+day \d+ \w+.*\(\d working days\)")
     )
-    results = axe.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(axe, page)
