@@ -185,6 +185,15 @@ DEMO_ISSUES: tuple[DemoIssue, ...] = (
                 send_via="app",
                 cc_lpc=True,
             ),
+            # The LPC's work stops its window; its 5-day follow-up is what the LPC dashboard shows next.
+            _transition(
+                0.5,
+                "lpc_work",
+                "lpc_officer",
+                with_whom="ra",
+                how="call",
+                text="Spoke to the RA's team lead: they will link FDW13 to the cards this week.",
+            ),
         ),
     ),
     DemoIssue(
