@@ -25,7 +25,11 @@ What it holds (fictional; ids are fixed, so a benchmark can name its people):
   reached step 4 (about 15%); half the escalations are triaged to a CPE IT owner; 3% emergencies;
 - 5 to 10 events per issue (about 7.5 on average: reported, transitions, notes, mail out and in,
   reminders, calls, replies), spread between the report and its resolution (or now), inserted in
-  the order of their time, as the site writes them.
+  the order of their time, as the site writes them. An issue that reached the RA's step (open at
+  step 3 or later, or fixed there or later) has its request as its first TRANSITION event, with
+  the data issues.services.transitions writes (transition contact_ra, the RA's id, name and
+  address), so the figures' RA tables are real; every other call is with the RA (a reply, as the
+  RA_REPLY events are). bench/fix_ra_events.py brings a data set built before that up to date.
 """
 
 from __future__ import annotations
