@@ -208,7 +208,7 @@ def _ras(visible: Any, period: Period, *, every_issue: bool) -> list[RaFigure]:
         .order_by("created_at")
         .values("created_at")[:1]
     )
-    requests = IssueEvent.objects.filter(
+    asked_in_period = IssueEvent.objects.filter(
         kind=EventKind.TRANSITION,  # with the next, the partial index "event_ra_request"
         data__transition="contact_ra",
         created_at__gte=period.start,
@@ -216,9 +216,9 @@ def _ras(visible: Any, period: Period, *, every_issue: bool) -> list[RaFigure]:
     )
     if not every_issue:  # CPE IT's scope is every issue: no test of each request against it
         # Read from the scope's issues ("event_ra_request_issue"), not tested one by one.
-        requests = requests.filter(InIds("issue_id", visible.values("pk")))
+        asked_in_period = asked_in_period.filter(InIds("issue_id", visible.values("pk")))
     requests = (
-        requests.annotate(first_reply=Subquery(first_reply))
+        asked_in_period.annotate(first_reply=Subquery(first_reply))
         .values_list("data__ra_id", "created_at", "first_reply")
         .order_by()  # tallied, so in no order: no sort
     )
