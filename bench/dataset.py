@@ -25,7 +25,11 @@ What it holds (fictional; ids are fixed, so a benchmark can name its people):
   reached step 4 (about 15%); half the escalations are triaged to a CPE IT owner; 3% emergencies;
 - 5 to 10 events per issue (about 7.5 on average: reported, transitions, notes, mail out and in,
   reminders, calls, replies), spread between the report and its resolution (or now), inserted in
-  the order of their time, as the site writes them.
+  the order of their time, as the site writes them. An issue that reached the RA's step (open at
+  step 3 or later, or fixed there or later) has its request as its first TRANSITION event, with
+  the data issues.services.transitions writes (transition contact_ra, the RA's id, name and
+  address), so the figures' RA tables are real; every other call is with the RA (a reply, as the
+  RA_REPLY events are). bench/fix_ra_events.py brings a data set built before that up to date.
 """
 
 from __future__ import annotations
@@ -222,22 +226,39 @@ SELECT i, kind,
 FROM final;
 """
 
+# The RA was asked (contact_ra) in every issue that reached step 3: open at step 3 or later, or fixed
+# there or later. Its request is the issue's first TRANSITION event (the second event), with the data
+# issues.services.transitions.issue_contact_ra writes (the RA asked, by id, so the figures name it).
+RA_ASKED = "(i.state IN ('ra_contacted', 'lpc_cc', 'escalated') OR i.fixed_by_step IN ('ra', 'lpc', 'cpe_it'))"
+RA_REQUEST_DATA = (
+    "jsonb_build_object('transition', 'contact_ra', 'send_via', 'app', 'cc_lpc', false, 'ra_id', p.ra_id, "
+    "'ra_name', ra.name, 'ra_email', ra.email)"
+)
+# Calls (issues.services.timeline.issue_log_phone_call): every other one with the RA, which counts
+# as its reply (issues.selectors.figures.RA_REPLY_EVENTS), as RA_REPLY events do.
+CALL_DATA = "jsonb_build_object('with_ra', i.id % 2 = 0)"
+
 # 5 to 10 events per issue between its report and its end (or now), written in the order of their time.
-EVENTS_SQL = """
+EVENTS_SQL = f"""
 INSERT INTO issues_issueevent (kind, from_state, to_state, text, data, created_at, actor_id, issue_id)
 SELECT e.kind,
   CASE WHEN e.kind = 'transition' THEN 'in_pharmacy' ELSE '' END,
-  CASE WHEN e.kind = 'transition' THEN i.state ELSE '' END,
+  CASE WHEN e.kind = 'transition' AND e.k = 2 AND {RA_ASKED} THEN 'ra_contacted'
+       WHEN e.kind = 'transition' THEN i.state ELSE '' END,
   CASE e.kind WHEN 'reported' THEN 'Reported.' WHEN 'note' THEN 'Called the RA desk, waiting for a callback.'
               WHEN 'email_out' THEN 'Request sent to the RA.' WHEN 'email_in' THEN 'Reply from the RA.'
               WHEN 'nudge' THEN 'Reminder 1: no reply from the RA yet.' WHEN 'clock' THEN 'RA reply due.'
               WHEN 'ra_reply' THEN 'The RA unlocked the card.' WHEN 'phone_call' THEN 'Phoned the RA.'
               ELSE 'Status changed.' END,
-  '{}'::jsonb,
+  CASE WHEN e.kind = 'transition' AND e.k = 2 AND {RA_ASKED} THEN {RA_REQUEST_DATA}
+       WHEN e.kind = 'phone_call' THEN {CALL_DATA}
+       ELSE '{{}}'::jsonb END,
   i.created_at + (e.k - 1) * (coalesce(i.resolved_at, now()) - i.created_at) / e.n,
   CASE WHEN e.kind IN ('reported', 'note', 'phone_call', 'transition', 'ra_reply') THEN i.reporter_id END,
   i.id
 FROM issues_issue i
+JOIN directory_pharmacy p ON p.id = i.pharmacy_id
+JOIN directory_registrationauthority ra ON ra.id = p.ra_id
 CROSS JOIN LATERAL (
   SELECT k, n,
     CASE WHEN k = 1 THEN 'reported' WHEN k = n THEN 'transition'

@@ -23,6 +23,9 @@ The people (the data set's fixed ids, bench/dataset.py):
 - lpc: an officer of LPC 1 (210 pharmacies);
 - cpe_it: the CPE IT team (everything).
 
+A streamed response (the CSV export) is timed to its first issue's line, then closed: the time to
+the first byte that matters, not to the whole file (bench/export_memory.py measures the whole).
+
 To add a page, add a row to PAGES: (role, page name, path, floor). A path may use {issue} (the
 newest issue the role can see), {last_page} (the last page of the role's open issues) and
 {last_page_all} (of all their issues); the floor is a function of FLOORS (or None for none).
@@ -78,6 +81,20 @@ PAGES: list[tuple[str, str, str, str | None]] = [
     ("cpe_it", "API list", "/api/v1/issues/", "api_list"),
     ("cpe_it", "issue page", "/issues/{issue}/", "issue_page"),
     ("cpe_it", "CPE IT dashboard", "/dashboard/cpe-it/", "cpe_dashboard"),
+    # The figures (issue 9): the page and the API, over each period (13 weeks is the default).
+    ("lpc", "figures, 4 weeks", "/dashboard/figures/?weeks=4", "figures_4"),
+    ("lpc", "figures, 13 weeks", "/dashboard/figures/", "figures_13"),
+    ("lpc", "figures, 52 weeks", "/dashboard/figures/?weeks=52", "figures_52"),
+    ("lpc", "API figures, 13 weeks", "/api/v1/figures/", "figures_13"),
+    ("cpe_it", "figures, 4 weeks", "/dashboard/figures/?weeks=4", "figures_4"),
+    ("cpe_it", "figures, 13 weeks", "/dashboard/figures/", "figures_13"),
+    ("cpe_it", "figures, 52 weeks", "/dashboard/figures/?weeks=52", "figures_52"),
+    ("cpe_it", "API figures, 13 weeks", "/api/v1/figures/", "figures_13"),
+    # The CSV export's first byte: the time to the first issue's line of the streamed response.
+    ("pharmacy", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
+    ("lpc", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
+    ("cpe_it", "CSV export: first line", "/issues/export.csv", "export_first_open"),
+    ("cpe_it", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
 ]
 
 
@@ -86,7 +103,9 @@ def setup_django(database_url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcard_route.test_settings")
     os.environ["CELERY_BROKER_URL"] = "memory://"
     os.environ["DEBUG"] = "False"
-    os.environ.setdefault("DB_CONN_MAX_AGE", "60")  # one connection for the run, as a worker keeps one
+    # One connection for the whole run, as a worker keeps one (the database CPU is read off its
+    # server process; a run of the slow figures lasts minutes).
+    os.environ.setdefault("DB_CONN_MAX_AGE", "86400")
     import django
 
     django.setup()
@@ -208,7 +227,60 @@ def issue_page(person: Person) -> list[tuple[Any, ...]]:
     return issue + events
 
 
+def figures_floor(person: Person, weeks: int) -> list[tuple[Any, ...]]:
+    """What the figures read, in hand-written SQL: the period's issues opened and resolved per week,
+    resolved by step, the resolutions' two moments, each RA request with its first reply (no
+    working time worked out: the rows only)."""
+    from issues.selectors.figures import figures_period
+
+    period = figures_period(weeks=weeks)
+    params = {**person.params, "start": period.start, "now": period.now}
+    scope = person.scope_sql
+    week = "date_trunc('week', {} AT TIME ZONE 'Europe/London')"
+    rows = fetch(
+        f"SELECT {week.format('i.created_at')}, count(*) FROM issues_issue i WHERE {scope} "
+        "AND i.created_at >= %(start)s AND i.created_at <= %(now)s GROUP BY 1",
+        params,
+    )
+    resolved = f"{scope} AND i.state = 'resolved' AND i.resolved_at >= %(start)s AND i.resolved_at <= %(now)s"
+    rows += fetch(
+        f"SELECT {week.format('i.resolved_at')}, count(*) FROM issues_issue i WHERE {resolved} GROUP BY 1", params
+    )
+    rows += fetch(f"SELECT i.fixed_by_step, count(*) FROM issues_issue i WHERE {resolved} GROUP BY 1", params)
+    rows += fetch(f"SELECT i.fixed_by_step, i.created_at, i.resolved_at FROM issues_issue i WHERE {resolved}", params)
+    in_scope = (
+        "" if person.role == "cpe_it" else f"AND e.issue_id = ANY(ARRAY(SELECT i.id FROM issues_issue i WHERE {scope}))"
+    )
+    rows += fetch(
+        "SELECT e.data -> 'ra_id', e.created_at, (SELECT r.created_at FROM issues_issueevent r "
+        "WHERE r.issue_id = e.issue_id AND r.created_at >= e.created_at AND (r.kind = 'ra_reply' "
+        "OR (r.kind = 'phone_call' AND r.data -> 'with_ra' = 'true')) ORDER BY r.created_at LIMIT 1) "
+        "FROM issues_issueevent e WHERE e.kind = 'transition' AND e.data -> 'transition' = '\"contact_ra\"' "
+        f"AND e.created_at >= %(start)s AND e.created_at <= %(now)s {in_scope}",
+        params,
+    )
+    return rows
+
+
+def export_first(person: Person, where: str) -> list[tuple[Any, ...]]:
+    """The export's query in hand-written SQL through a server-side cursor: its first chunk."""
+    from django.db import connection, transaction
+
+    created = "i.created_at" if person.role == "cpe_it" else "COALESCE(i.created_at, i.created_at)"
+    with transaction.atomic(), connection.connection.cursor(name="export_floor") as cursor:
+        cursor.execute(
+            f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} ORDER BY {created} DESC, i.id DESC",
+            {**person.params, "open": OPEN},
+        )
+        return list(cursor.fetchmany(2000))[:1]
+
+
 FLOORS: dict[str, Callable[[Person], list[tuple[Any, ...]]]] = {
+    "figures_4": lambda p: figures_floor(p, 4),
+    "figures_13": lambda p: figures_floor(p, 13),
+    "figures_52": lambda p: figures_floor(p, 52),
+    "export_first": lambda p: export_first(p, ""),
+    "export_first_open": lambda p: export_first(p, "AND i.state = ANY(%(open)s)"),
     "list_open": lambda p: page_of(p, "AND i.state = ANY(%(open)s)", LIST_SIZE, 1),
     "list_open_last": lambda p: page_of(p, "AND i.state = ANY(%(open)s)", LIST_SIZE, p.values["last_page"]),
     "list_all_last": lambda p: page_of(p, "", LIST_SIZE, p.values["last_page_all"]),
@@ -262,11 +334,23 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
+def get(client: Any, url: str) -> Any:
+    """The response; a streamed one (the CSV export) read up to its first issue's line (after the
+    BOM and the headings), then closed."""
+    response = client.get(url)
+    if response.streaming:
+        chunks = iter(response.streaming_content)
+        for _ in range(3):
+            next(chunks, None)
+        response.close()
+    return response
+
+
 def timed_get(client: Any, url: str, cpu: list[float] | None = None) -> float:
     """The request's wall time; its CPU time in this process (Python: the stack, the ORM, the
     templates) appended to `cpu`, which waiting for a CPU on a busy machine does not inflate."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    response = client.get(url)
+    response = get(client, url)
     elapsed = time.perf_counter() - started
     if cpu is not None:
         cpu.append(time.process_time() - started_cpu)
@@ -287,7 +371,7 @@ def query_count(client: Any, url: str) -> int:
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
-        client.get(url)
+        get(client, url)
     return len(captured.captured_queries)
 
 
@@ -366,7 +450,7 @@ def main() -> None:
         queries = query_count(client, path)
         if args.explain:
             with CaptureQueriesContext(connection) as captured:
-                client.get(path)
+                get(client, path)
             print(f"\n{role}, {page} ({path}):")
             for query in captured.captured_queries:
                 sql = query["sql"]

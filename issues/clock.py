@@ -41,6 +41,7 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@functools.lru_cache(maxsize=16)
 def _parse_time(text: str) -> time:
     hours, _, minutes = text.strip().partition(":")
     return time(int(hours), int(minutes or 0))
@@ -193,14 +194,39 @@ def working_time_between(a: datetime, b: datetime) -> timedelta:
     _require_aware(b, "b")
     if b < a:
         return -working_time_between(b, a)
-    local_a, local_b = _to_local_naive(a), _to_local_naive(b)
-    total = timedelta(0)
-    day = local_a.date()
-    while day <= local_b.date():
-        if is_working_day(day):
-            opening, closing = _open_close(day)
-            overlap = min(closing, local_b) - max(opening, local_a)
-            if overlap > timedelta(0):
-                total += overlap
-        day += timedelta(days=1)
-    return total
+    # The sum over the days from a to b of each working day's hours between them is the working
+    # time from a fixed origin to b less that to a: constant time, however far apart (the figures
+    # add up hundreds of thousands of these).
+    hours = _hours()
+    return _working_time_since_origin(_to_local_naive(b), hours) - _working_time_since_origin(_to_local_naive(a), hours)
+
+
+_ORIGIN = date(2024, 1, 1)  # a Monday, near the issues' dates: what _working_days_before counts from
+
+
+@functools.lru_cache(maxsize=64)
+def _weekday_holidays(year: int) -> tuple[date, ...]:
+    return tuple(sorted(day for day in _bank_holidays(year) if day.weekday() < 5))
+
+
+@functools.lru_cache(maxsize=8192)
+def _working_days_before(day: date) -> int:
+    """The working days from _ORIGIN up to `day`, `day` not included (negative before _ORIGIN)."""
+    weeks, rest = divmod((day - _ORIGIN).days, 7)
+    weekdays = weeks * 5 + min(rest, 5)
+    first, last = (_ORIGIN, day) if day >= _ORIGIN else (day, _ORIGIN)
+    off = sum(
+        1 for year in range(first.year, last.year + 1) for holiday in _weekday_holidays(year) if first <= holiday < last
+    )
+    return weekdays - off if day >= _ORIGIN else weekdays + off
+
+
+def _working_time_since_origin(local: datetime, hours: tuple[time, time]) -> timedelta:
+    """The working time from _ORIGIN's midnight to `local` (local wall-clock time, naive)."""
+    start, end = hours
+    day = local.date()
+    opening, closing = datetime.combine(day, start), datetime.combine(day, end)
+    elapsed = (closing - opening) * _working_days_before(day)
+    if is_working_day(day):
+        elapsed += min(max(local, opening), closing) - opening
+    return elapsed

@@ -176,6 +176,14 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["pharmacy", "state"], condition=Q(lpc_involved_at__isnull=False), name="issue_lpc_involved"
             ),
+            # The figures (issues.selectors.figures): the issues resolved in a period, with what the
+            # figures read of them, so the counts and the durations are read off the index alone.
+            models.Index(
+                fields=["resolved_at"],
+                include=["created_at", "fixed_by_step"],
+                condition=Q(state="resolved"),
+                name="issue_resolved",
+            ),
             # CPE IT's dashboard: triaged issues by owner.
             models.Index(fields=["cpe_owner"], condition=Q(cpe_owner__isnull=False), name="issue_cpe_owner"),
         ]
@@ -303,6 +311,25 @@ class IssueEvent(models.Model):
         indexes = [
             models.Index(fields=["issue", "created_at"], name="event_issue_time"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="event_actor"),
+            # The figures (issues.selectors.figures): the requests to RAs of a period (contact_ra), and
+            # each one's first reply after it (RA_REPLY_EVENTS: of these kinds, by issue and time).
+            models.Index(
+                fields=["created_at"],
+                include=["issue"],
+                condition=Q(kind="transition", data__transition="contact_ra"),
+                name="event_ra_request",
+            ),
+            # The same requests by issue, for a scope's (an LPC officer's): read from its issues.
+            models.Index(
+                fields=["issue", "created_at"],
+                condition=Q(kind="transition", data__transition="contact_ra"),
+                name="event_ra_request_issue",
+            ),
+            models.Index(
+                fields=["issue", "created_at"],
+                condition=Q(kind__in=["ra_reply", "phone_call", "email_in"]),
+                name="event_ra_reply",
+            ),
         ]
 
     def __str__(self) -> str:

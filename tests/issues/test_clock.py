@@ -229,3 +229,30 @@ def test_it_undoes_add_working_days(end: datetime, days: float) -> None:
 def test_it_refuses_the_same_moment_without_a_zone(start: datetime) -> None:
     with pytest.raises(ValueError):
         add_working_days(start.replace(tzinfo=None), 1)
+
+
+def _working_time_day_by_day(a: datetime, b: datetime) -> timedelta:
+    """Each day's working hours between a and b, added up: the rule as DESIGN.md states it."""
+    local_a, local_b = a.astimezone(LONDON).replace(tzinfo=None), b.astimezone(LONDON).replace(tzinfo=None)
+    total, day = timedelta(0), local_a.date()
+    while day <= local_b.date():
+        if is_working_day(day):
+            opening, closing = datetime.combine(day, time(9)), datetime.combine(day, time(17))
+            total += max(timedelta(0), min(closing, local_b) - max(opening, local_a))
+        day += timedelta(days=1)
+    return total
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(start=moments, span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=800)))
+def test_it_measures_between_two_moments_what_each_day_adds_up_to(start: datetime, span: timedelta) -> None:
+    # working_time_between counts from a fixed origin (constant time for the figures): the same
+    # as adding up the days, across clock changes, bank holidays, years and the origin itself.
+    assert working_time_between(start, start + span) == _working_time_day_by_day(start, start + span)
+    assert working_time_between(start + span, start) == -_working_time_day_by_day(start, start + span)
+
+
+def test_it_measures_across_the_origin_and_years_before_it() -> None:
+    spans = [(london(2019, 12, 24, 10), london(2026, 1, 2, 12)), (london(2023, 12, 29, 16), london(2024, 1, 2, 10))]
+    for a, b in spans:
+        assert working_time_between(a, b) == _working_time_day_by_day(a, b)
