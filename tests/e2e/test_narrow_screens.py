@@ -25,6 +25,7 @@ def test_the_lists_and_dashboards_fit_a_phone(page):
     officer = UserFactory.create(email="officer@lpc.example")
     cpe_it = UserFactory.create(email="it@cpe.example", is_cpe_it=True)
     pharmacy = PharmacyFactory.create(name="Riverside Pharmacy", ra=ra)
+    assert pharmacy.lpc is not None
     pharmacy.lpc.officers.add(officer)
     for state in (State.LPC_CC, State.ESCALATED, State.RA_CONTACTED):
         IssueFactory.create(pharmacy=pharmacy, state=state, summary="Certificates expired on the card")
