@@ -15,7 +15,11 @@ class ApiRootView(APIRootView):
     authentication_classes = API_AUTHENTICATION
 
 
+# No format-suffix routes (`/api/v1/issues.json`, `/api/v1/cases/CASE-00001/close.json`, ...): the
+# API speaks JSON only (the export's CSV is its own endpoint), the schema never listed them, and the
+# viewsets' methods take no `format` argument, so every one of them answered 500 for every role.
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.APIRootView = ApiRootView
 router.register("issues", IssueViewSet, basename="issue")
 router.register("unmatched-mail", UnmatchedMailViewSet, basename="unmatched-mail")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -25,11 +25,14 @@ def contact_ra(request: HttpRequest, reference: str) -> HttpResponse:
     user = _user(request)
     issue = _issue_or_404(request, reference)
     row = route.CONTACT_RA
+    roles = selectors.issue_roles(user=user, issue=issue)
+    forbidden = row.forbidden(roles, {})
+    if forbidden is not None and request.method == "POST":
+        raise PermissionDenied(forbidden)  # 403, as for any action the role may not take
     if row.name not in selectors.issue_allowed_transitions(user=user, issue=issue):
         messages.error(request, f"You cannot {row.label.verb} about this issue at this stage.")
         return redirect("issues:detail", reference=issue.reference)
     form_class = issue_forms.ACTION_FORMS[row.name]
-    roles = selectors.issue_roles(user=user, issue=issue)
     if request.method == "GET":
         initial = {
             "question": default_ra_question(issue),

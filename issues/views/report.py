@@ -109,13 +109,15 @@ def report_step(request: HttpRequest, step: str) -> HttpResponse:
         return render(request, "issues/report/no_pharmacy.jinja", status=403)
     answers = _wizard(request, pharmacies)
     first_unanswered = _first_unanswered(answers)
-    if step not in _report_steps(answers) or REPORT_STEPS.index(step) > REPORT_STEPS.index(first_unanswered):
+    several = pharmacies.count() > 1
+    # The pharmacy question only of a user with several: anyone else asking for it goes on.
+    steps = _report_steps(answers, several_pharmacies=several)
+    if step not in steps or REPORT_STEPS.index(step) > REPORT_STEPS.index(first_unanswered):
         return redirect(_step_url(first_unanswered))
     if step == "check":
         return _report_check(request, user=user, answers=answers, pharmacies=pharmacies)
 
     changing = request.GET.get("change") == "1"
-    several = pharmacies.count() > 1
     form = _step_form(
         step, data=request.POST if request.method == "POST" else None, answers=answers, pharmacies=pharmacies
     )
