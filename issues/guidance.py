@@ -113,11 +113,14 @@ def ra_request_guidance(issue: Issue) -> dict[str, Any]:
     }
 
 
-def _stage(*, kind: str, state: str, waiting_for: str) -> dict[str, Any]:
-    """The section of the file the issue is at: its state's, or the RA-only or after-reply one."""
+def _stage(*, kind: str, state: str, waiting_for: str, triaged: bool = False) -> dict[str, Any]:
+    """The section of the file the issue is at: its state's, or the RA-only, after-reply or
+    after-triage one."""
     data = _data()
     if is_ready_to_contact_ra(state=state, kind=kind):
         return data["ra_only"]
+    if state == State.ESCALATED and triaged:
+        return data["after_triage"]
     if state == State.RA_CONTACTED and waiting_for == Deadline.PHARMACY_UPDATE:
         return data["after_ra_reply"]
     return data["states"][state]
@@ -132,13 +135,15 @@ def guidance(
     waiting_for: str = "",
     overdue: bool = False,
     tried: bool = False,
+    triaged: bool = False,
 ) -> Guidance:
     """The guidance for one kind of problem at one stage, for one role.
 
     `waiting_for` is the issue's due_kind (after the RA replied, pharmacy_update: the text says what
     to do next), `overdue` whether its deadline has passed, `tried` whether the report said what was
-    already tried in the pharmacy (then the checks are not asked for again)."""
-    section = _stage(kind=kind, state=state, waiting_for=waiting_for)
+    already tried in the pharmacy (then the checks are not asked for again), `triaged` whether CPE IT
+    triaged the escalation (then triage is not asked for again)."""
+    section = _stage(kind=kind, state=state, waiting_for=waiting_for, triaged=triaged)
     ra_only = section is _data()["ra_only"]
     role = role if role in ROLES else "staff"
 
@@ -184,6 +189,7 @@ def guidance_for(*, issue: Issue, user: User | Any = None, now: datetime | None 
         waiting_for=issue.due_kind,
         overdue=is_overdue(issue, now=now),
         tried=bool(issue.tried_in_pharmacy.strip()),
+        triaged=bool(issue.triage_outcome),
     )
 
 
@@ -200,7 +206,7 @@ def check_guidance_file() -> list[str]:
             if not section.get(key):
                 problems.append(f"kinds.{kind}.{key} is empty")
     sections = {f"states.{state}": data.get("states", {}).get(state) for state in State.values}
-    sections |= {name: data.get(name) for name in ("ra_only", "after_ra_reply")}
+    sections |= {name: data.get(name) for name in ("ra_only", "after_ra_reply", "after_triage")}
     for name, section in sections.items():
         if not section:
             problems.append(f"{name} is missing")
@@ -228,6 +234,7 @@ def check_guidance_file() -> list[str]:
                                 waiting_for=waiting_for,
                                 overdue=flag,
                                 tried=flag,
+                                triaged=flag,
                             )
         for emergency in (False, True):
             for tried in ("", "Tried the unlock link."):

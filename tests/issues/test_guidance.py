@@ -97,6 +97,23 @@ def test_it_tells_the_lpc_officer_about_escalating_to_cpe_it(settings):
     assert "it@cpe.example" in steps
 
 
+def test_it_stops_asking_cpe_it_to_triage_once_it_is_triaged():
+    before = guidance.guidance(kind="locked", state=State.ESCALATED, role="cpe_it")
+    after = guidance.guidance(kind="locked", state=State.ESCALATED, role="cpe_it", triaged=True)
+    assert any(step.startswith("Triage it:") for step in before.steps)
+    assert after.title == "Triaged by CPE IT"
+    assert not any(step.startswith("Triage it:") for step in after.steps)
+
+
+def test_it_tells_the_lpc_to_follow_up_the_advice_cpe_it_returned():
+    returned = guidance.guidance(
+        kind="locked", state=State.ESCALATED, role="lpc_officer", triaged=True, waiting_for="lpc_follow_up"
+    )
+    assert "follow their advice" in " ".join(returned.steps)
+    late = guidance.guidance(kind="locked", state=State.ESCALATED, role="lpc_officer", triaged=True, overdue=True)
+    assert late.title == "The LPC's follow-up of CPE IT's advice is due"
+
+
 def test_it_says_what_to_do_after_the_ra_replied():
     text = guidance.guidance(kind="locked", state=State.RA_CONTACTED, waiting_for="pharmacy_update")
     assert "The RA has replied" in text.text
