@@ -2,19 +2,14 @@
 
 from django.urls import path, register_converter
 
+from issues.urls import ReferenceConverter
 from issues.views import cases
 
 
-class CaseReferenceConverter:
+class CaseReferenceConverter(ReferenceConverter):
     """A case reference in a URL: 'CASE-00012' (any case); the view resolves it within scope."""
 
     regex = r"[Cc][Aa][Ss][Ee]-[0-9]{1,12}"
-
-    def to_python(self, value: str) -> str:
-        return value.upper()
-
-    def to_url(self, value: str) -> str:
-        return str(value).upper()
 
 
 register_converter(CaseReferenceConverter, "case_reference")

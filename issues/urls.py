@@ -4,7 +4,8 @@ from issues.views import contact_ra, detail, lists, report, unmatched_mail
 
 
 class ReferenceConverter:
-    """An issue reference in a URL: 'SC-000123' (any case); the view resolves it within scope."""
+    """An issue reference in a URL: 'SC-000123' (any case); the view resolves it within scope.
+    A case's reference (issues.case_urls) is the same with another prefix."""
 
     regex = r"[Ss][Cc]-[0-9]{1,12}"
 

@@ -154,19 +154,26 @@ def _issues_to_add(*, user: User, refs: Sequence[IssueRef], case: SystemicCase |
     return [found[pk] for pk in pks]
 
 
+def _issue_event(issue: Issue, case: SystemicCase, *, user: User, now: datetime, change: str) -> None:
+    """The CASE event on the issue's own timeline: the case's reference and title only (what
+    everyone who sees the issue may know of its case)."""
+    words = {"added": "Added to", "removed": "Taken out of"}[change]
+    record_event(
+        issue,
+        kind=EventKind.CASE,
+        actor=user,
+        text=f"{words} systemic case {case.reference}: {case.title}",
+        data={"case": case.reference, "case_title": case.title, "change": change},
+        now=now,
+    )
+
+
 def _link(case: SystemicCase, issues: list[Issue], *, user: User, now: datetime) -> None:
     """Link the issues to the case: the link rows, an ISSUE_ADDED case event and a CASE issue event each."""
     CaseIssue.objects.bulk_create([CaseIssue(case=case, issue=issue, added_by=user, added_at=now) for issue in issues])
     for issue in issues:
         _event(case, kind=CaseEventKind.ISSUE_ADDED, actor=user, issue=issue, text=issue.reference, now=now)
-        record_event(
-            issue,
-            kind=EventKind.CASE,
-            actor=user,
-            text=f"Added to systemic case {case.reference}: {case.title}",
-            data={"case": case.reference, "case_title": case.title, "change": "added"},
-            now=now,
-        )
+        _issue_event(issue, case, user=user, now=now, change="added")
 
 
 def _clean_title_description(title: Any, description: Any) -> tuple[str, str]:
@@ -223,14 +230,7 @@ def case_remove_issue(*, user: User, case: SystemicCase, issue: IssueRef) -> Iss
         removed = link.issue
         link.delete()
         _event(locked, kind=CaseEventKind.ISSUE_REMOVED, actor=user, issue=removed, text=removed.reference, now=now)
-        record_event(
-            removed,
-            kind=EventKind.CASE,
-            actor=user,
-            text=f"Taken out of systemic case {locked.reference}: {locked.title}",
-            data={"case": locked.reference, "case_title": locked.title, "change": "removed"},
-            now=now,
-        )
+        _issue_event(removed, locked, user=user, now=now, change="removed")
         locked.save(update_fields=["updated_at"])
     return removed
 
