@@ -116,19 +116,20 @@ SELECT r, 'Bench RA ' || r, 'icb', 'ra' || r || '@nhs.example', '0113 496 0000',
   'bench', false, now()
 FROM generate_series(1, {RAS}) r;
 
-INSERT INTO directory_lpc (id, name, email, phone, website, area, updated_at)
-SELECT l, 'Bench LPC ' || l, 'lpc' || l || '@lpc.example', '0161 496 0000', '', 'Area ' || l, now()
+INSERT INTO directory_lpc (id, name, code, email, phone, website, area, active, updated_at)
+SELECT l, 'Bench LPC ' || l, 'L' || l, 'lpc' || l || '@lpc.example', '0161 496 0000', '', 'Area ' || l, true, now()
 FROM generate_series(1, {LPCS}) l;
 
-INSERT INTO directory_pharmacyowner (id, name, email, phone)
+INSERT INTO directory_pharmacyowner (id, name, email, phone, active)
 SELECT o, 'Bench Owner ' || o || CASE WHEN o <= {CHAINS} THEN ' Chain plc' ELSE ' Ltd' END,
-  'owner' || o || '@owner.example', '0117 496 0000'
+  'owner' || o || '@owner.example', '0117 496 0000', true
 FROM generate_series(1, {OWNERS}) o;
 
-INSERT INTO directory_pharmacy (id, ods_code, name, address, postcode, email, phone, updated_at, lpc_id,
-  owner_id, ra_id)
+INSERT INTO directory_pharmacy (id, ods_code, name, address, postcode, email, phone, icb_code, icb_name,
+  ra_is_exception, active, updated_at, lpc_id, owner_id, ra_id)
 SELECT p, 'F' || lpad(upper(to_hex(p)), 4, '0'), 'Bench Pharmacy ' || p, p || ' High Street, Bench Town',
-  'LS1 ' || (p % 10) || 'AB', 'pharmacy' || p || '@nhs.example', '0113 496 0001', now(),
+  'LS1 ' || (p % 10) || 'AB', 'pharmacy' || p || '@nhs.example', '0113 496 0001',
+  'Q' || lpad((1 + p % {RAS})::text, 2, '0'), 'Bench ICB ' || (1 + p % {RAS}), false, true, now(),
   1 + p % {LPCS},
   CASE WHEN p <= {CHAINS * 200} THEN 1 + (p - 1) / 200 ELSE {CHAINS + 1} + (p - 1) % {OWNERS - CHAINS} END,
   1 + p % {RAS}

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from directory.validators import validate_ods_code
 from smartcard_route.mail.models import OutboundEmail
@@ -89,6 +90,8 @@ class RegistrationAuthority(models.Model):
         default=False, help_text="Set when mail to this RA bounced or a correction was reported."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # Every change, who made it and when, before and after (django-simple-history).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -105,16 +108,21 @@ class RegistrationAuthority(models.Model):
 
 class LPC(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    # NHSBSA's LPC_CODE (directory-sources.md), the key an import updates it by; empty if typed in.
+    code = models.CharField("LPC code", max_length=10, blank=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=60, blank=True)
     website = models.URLField(blank=True)
     area = models.TextField(blank=True)
     officers = models.ManyToManyField(User, related_name="lpcs", blank=True)
+    active = models.BooleanField(default=True, help_text="Deactivated rather than deleted.")
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
         verbose_name = "Local Pharmaceutical Committee"
+        constraints = [models.UniqueConstraint(fields=["code"], condition=~Q(code=""), name="lpc_code_unique")]
 
     def __str__(self) -> str:
         return self.name
@@ -127,6 +135,8 @@ class PharmacyOwner(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=60, blank=True)
     members = models.ManyToManyField(User, related_name="owned_organisations", blank=True)
+    active = models.BooleanField(default=True, help_text="Deactivated rather than deleted.")
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -154,8 +164,17 @@ class Pharmacy(models.Model):
     lpc = models.ForeignKey(
         LPC, verbose_name="LPC", on_delete=models.SET_NULL, null=True, blank=True, related_name="pharmacies"
     )
+    # The Integrated Care Board (NHSBSA's ICB_CODE, ICB_NAME): the RA follows from it through
+    # IcbRegistrationAuthority unless `ra_is_exception` (set by hand for this pharmacy).
+    icb_code = models.CharField("ICB code", max_length=10, blank=True)
+    icb_name = models.CharField("ICB name", max_length=200, blank=True)
+    ra_is_exception = models.BooleanField(
+        "RA set by hand", default=False, help_text="An import does not change this pharmacy's RA from its ICB."
+    )
     staff = models.ManyToManyField(User, related_name="pharmacies", blank=True)
+    active = models.BooleanField(default=True, help_text="Deactivated (closed) rather than deleted.")
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -164,6 +183,51 @@ class Pharmacy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.ods_code})"
+
+
+class IcbRegistrationAuthority(models.Model):
+    """Which RA serves the pharmacies of an ICB (directory-sources.md, "The RA for a pharmacy"):
+    kept by the directory manager, read by the NHSBSA import to set each pharmacy's RA."""
+
+    icb_code = models.CharField("ICB code", max_length=10, unique=True)
+    icb_name = models.CharField("ICB name", max_length=200, blank=True)
+    ra = models.ForeignKey(
+        RegistrationAuthority,
+        verbose_name="Registration Authority",
+        on_delete=models.PROTECT,
+        related_name="icbs",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("icb_code",)
+        verbose_name = "ICB's Registration Authority"
+        verbose_name_plural = "ICBs' Registration Authorities"
+
+    def __str__(self) -> str:
+        return f"{self.icb_code} {self.icb_name} -> {self.ra_id}"
+
+
+class SubjectAccessExport(models.Model):
+    """One subject-access export (DESIGN.md, "Personal data"): who asked, about whom, when. The
+    export itself is not stored; this row is its audit."""
+
+    class Format(models.TextChoices):
+        JSON = "json", "JSON"
+        PAGE = "page", "Readable page"
+
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="subject_access_exports")
+    subject_email = models.EmailField("email address looked up")
+    subject = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    format = models.CharField(max_length=10, choices=Format.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Subject-access export ({self.format}) by {self.requested_by_id} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class CorrectionReport(models.Model):
@@ -177,6 +241,9 @@ class CorrectionReport(models.Model):
         RegistrationAuthority, on_delete=models.CASCADE, null=True, blank=True, related_name="correction_reports"
     )
     lpc = models.ForeignKey(LPC, on_delete=models.CASCADE, null=True, blank=True, related_name="correction_reports")
+    pharmacy = models.ForeignKey(
+        Pharmacy, on_delete=models.CASCADE, null=True, blank=True, related_name="correction_reports"
+    )
     reporter = models.ForeignKey(User, on_delete=models.PROTECT, related_name="correction_reports")
     details = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
@@ -185,6 +252,7 @@ class CorrectionReport(models.Model):
     resolved_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="resolved_correction_reports"
     )
+    handling_note = models.TextField(blank=True, help_text="What the directory manager did; told to the reporter.")
     # The email to the directory manager, written to the outbox with the report (smartcard_route.mail).
     email = models.OneToOneField(
         OutboundEmail,
@@ -200,7 +268,11 @@ class CorrectionReport(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="correction_report_has_one_target",
-                condition=(Q(ra__isnull=False, lpc__isnull=True) | Q(ra__isnull=True, lpc__isnull=False)),
+                condition=(
+                    Q(ra__isnull=False, lpc__isnull=True, pharmacy__isnull=True)
+                    | Q(ra__isnull=True, lpc__isnull=False, pharmacy__isnull=True)
+                    | Q(ra__isnull=True, lpc__isnull=True, pharmacy__isnull=False)
+                ),
             )
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
@@ -209,7 +281,7 @@ class CorrectionReport(models.Model):
         return f"Correction to {self.target}"
 
     @property
-    def target(self) -> RegistrationAuthority | LPC:
-        target = self.ra or self.lpc
+    def target(self) -> RegistrationAuthority | LPC | Pharmacy:
+        target = self.ra or self.lpc or self.pharmacy
         assert target is not None
         return target

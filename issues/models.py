@@ -142,6 +142,9 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     )
     triage_outcome = models.CharField(max_length=20, choices=TriageOutcome.choices, blank=True)
     triaged_at = models.DateTimeField(null=True, blank=True)
+    # Retention (DESIGN.md, "Personal data"): when the personal data in the issue's fields, its
+    # events' texts and its mail were redacted in place; the states, times and events stay.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     # Unique through Meta.constraints: a field's own unique=True would also get a varchar_pattern_ops
     # twin index on PostgreSQL, for LIKE queries nobody makes, costing every write.
@@ -513,6 +516,8 @@ class SystemicCase(models.Model):
     guidance_text = models.TextField(blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closing_note = models.TextField(blank=True)
+    # Retention: when the case's free texts (and so its evidence pack) were redacted.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     issues = models.ManyToManyField(Issue, through="CaseIssue", related_name="cases", related_query_name="case")
 
@@ -577,3 +582,18 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {format_case_reference(self.case_id)}"
+
+
+class FiguresSnapshot(models.Model):
+    """The national figures (every issue, as CPE IT sees them) for one period, worked out by the
+    worker (issues.services.figures.figures_refresh, a beat task) because at England's size they
+    cannot be worked out from the raw rows within a page's time. The page says when they were
+    worked out (`computed_at`). An LPC officer's figures are worked out for each request."""
+
+    weeks = models.PositiveSmallIntegerField(unique=True, help_text="The period: the last 4, 13 or 52 weeks.")
+    computed_at = models.DateTimeField(help_text="The moment the figures are as of.")
+    seconds = models.FloatField(default=0, help_text="How long working them out took.")
+    data = models.JSONField(help_text="issues.selectors.figures.Figures, as figures_to_json wrote it.")
+
+    def __str__(self) -> str:
+        return f"National figures, last {self.weeks} weeks, as of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "csp",
+    # The directory's history: every change to an RA, LPC, owner, pharmacy or ICB's RA (issue 11).
+    "simple_history",
     "smartcard_route.mail",
     "directory",
     "issues",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Who made a change, for the directory's history (simple_history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "smartcard_route.middleware.LoginRequiredMiddleware",
 ]

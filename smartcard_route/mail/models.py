@@ -56,6 +56,8 @@ class OutboundEmail(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Retention (DESIGN.md, "Personal data"): when its bodies and context were redacted.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("created_at", "id")
@@ -98,6 +100,8 @@ class InboundPost(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True, help_text="Why it could not be read.")
     read_at = models.DateTimeField(null=True, blank=True)
+    # Retention: when the payload was redacted (emptied); the row stays as the trace.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-received_at", "-id")
@@ -149,10 +153,18 @@ class InboundEmail(models.Model):
         max_length=200, blank=True, help_text="Why it is taken for an auto-reply or a mail loop (empty: a person)."
     )
     spam_detected = models.BooleanField(null=True, blank=True)
+    # The sender authentication the provider reported (its own words, lower case: "pass", "fail",
+    # "softfail", "none", ...; empty when it said nothing). A failure stops no clock (DESIGN.md,
+    # "Inbound mail, stored first") and is shown on the message.
+    spf = models.CharField("SPF verdict", max_length=20, blank=True)
+    dkim = models.CharField("DKIM verdict", max_length=20, blank=True)
+    dmarc = models.CharField("DMARC verdict", max_length=20, blank=True)
     notes = models.TextField(blank=True, help_text="What happened while receiving it: refused attachments, errors.")
     # When the apps above were told of it (signals.inbound_email_received); null after a crash in
     # between, until the beat task tells them again.
     handed_over_at = models.DateTimeField(null=True, blank=True)
+    # Retention (DESIGN.md, "Personal data"): when its bodies, headers and attachments were redacted.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-received_at", "-id")
