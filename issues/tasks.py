@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from issues.nudges import nudge_digests_send, nudges_sweep
+from issues.services.figures import figures_refresh
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
@@ -23,3 +24,12 @@ def nudge_sweep() -> int:
 def send_nudge_digests() -> int:
     """Beat, weekday mornings: one email per person who chose the daily digest."""
     return nudge_digests_send().emails
+
+
+# Figures (issues.services.figures) --------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def refresh_figures() -> int:
+    """Beat, every FIGURES_REFRESH_MINUTES: work out the national figures (CPE IT's) again."""
+    return len(figures_refresh())

@@ -326,6 +326,17 @@ REOPEN_WITHIN_DAYS = env_int("REOPEN_WITHIN_DAYS", 30)
 # the same RA and kind of problem come from at least this many pharmacies within this many days.
 CASE_SUGGESTION_MIN_PHARMACIES = env_int("CASE_SUGGESTION_MIN_PHARMACIES", 3)
 CASE_SUGGESTION_WITHIN_DAYS = env_int("CASE_SUGGESTION_WITHIN_DAYS", 30)
+# The national figures (CPE IT's): worked out by the worker every FIGURES_REFRESH_MINUTES
+# (issues.services.figures), and said to be possibly out of date once older than
+# FIGURES_STALE_MINUTES (the worker or its beat may have stopped).
+FIGURES_REFRESH_MINUTES = env_int("FIGURES_REFRESH_MINUTES", 10)
+FIGURES_STALE_MINUTES = env_int("FIGURES_STALE_MINUTES", 3 * FIGURES_REFRESH_MINUTES)
+CELERY_BEAT_SCHEDULE["refresh-national-figures"] = {
+    "task": "issues.tasks.refresh_figures",
+    "schedule": 60.0 * FIGURES_REFRESH_MINUTES,
+    # One not started within its interval is dropped: the next one does its work.
+    "options": {"expires": 60.0 * FIGURES_REFRESH_MINUTES - 5},
+}
 
 # The outbox (smartcard_route.mail): tries per message, exponential backoff between them, and when the
 # requeue sweep takes back rows left queued (task lost) or sending (worker died).

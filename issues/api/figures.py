@@ -62,7 +62,12 @@ class RaSerializer(serializers.Serializer[Any]):
 class FiguresSerializer(serializers.Serializer[Any]):
     weeks = serializers.IntegerField(source="period.weeks")
     start = serializers.DateTimeField(source="period.start", help_text="The period's first moment.")
-    now = serializers.DateTimeField(source="period.now", help_text="The moment the figures were read.")
+    now = serializers.DateTimeField(source="period.now", help_text="The moment the figures are as of.")
+    snapshot_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="For every LPC's figures (CPE IT), when the worker worked them out (every few minutes); "
+        "null when they were worked out for this request.",
+    )
     resolved = serializers.IntegerField(help_text="Issues resolved in the period.")
     ra_window_days = serializers.FloatField(help_text="The RA reply window, in working days.")
     per_week = WeekSerializer(source="weeks", many=True)

@@ -23,7 +23,9 @@ the whole table: no join to the pharmacy and no subquery tested row by row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Func, IntegerField, Prefetch, Q, QuerySet, Subquery
@@ -200,14 +202,19 @@ class IssueCounts:
 
     by_state: dict[str, int]
     overdue: int
+    # When the closed states' counts were taken, when they come from the worker's snapshot
+    # (issues.selectors.cpe.national_counts); None: counted now.
+    closed_as_of: datetime | None = None
 
 
-def issue_counts(*, user: User | Any) -> IssueCounts:
+def issue_counts(*, user: User | Any, states: Sequence[str] | None = None) -> IssueCounts:
     """The dashboards' counts, in one query of two parts, each read off an index: by state (the
     scope's index holds the state, so no row is read) and overdue, a subquery run once (the partial
     index of issues with a deadline: only open issues have one). Counted in one pass, as before,
     every row of the scope was read for its deadline: for CPE IT, the whole table."""
     visible = issues_visible_to(user)
+    if states is not None:  # only these states counted; the others stay 0
+        visible = visible.filter(state__in=states)
     late = visible.filter(Issue.overdue_q(timezone.now())).order_by().values(n=_COUNT)
     by_state = {state: 0 for state in State.values}
     overdue = 0

@@ -14,7 +14,7 @@ Each is a constant number of queries, however many rows there are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
@@ -24,7 +24,8 @@ from directory.models import LPC, Pharmacy, User
 from directory.validators import LOCUM_ODS_CODE
 from issues.correspondence.inbound import REFERENCE_IN_SUBJECT, is_shared_mail_domain, unmatched_emails
 from issues.models import OPEN_STATES, EventKind, InboundEmailMatch, Issue, IssueEvent, State, UnmatchedEmail
-from issues.selectors import IssueCounts, issue_counts, issues_visible_to
+from issues.selectors import IssueCounts, issue_counts, issues_visible_to, sees_every_issue
+from issues.selectors.figures import national_closed_counts
 from smartcard_route.mail.models import InboundEmail
 
 DASHBOARD_SIZE = 50
@@ -131,8 +132,21 @@ def cpe_dashboard(*, user: User | Any) -> CpeDashboard:
         triaged_count=how_many["triaged"] or 0,
         unmatched_count=UnmatchedEmail.objects.count() if allowed else 0,
         unmatched_newest=list(unmatched_emails(user=user)[:UNMATCHED_SHOWN]),
-        counts=issue_counts(user=user),
+        counts=national_counts(user=user),
     )
+
+
+def national_counts(*, user: User | Any) -> IssueCounts:
+    """CPE IT's counts by state: the open states and the overdue counted now (a few per cent of
+    the issues, through the open issues' partial index), the closed states (nearly all of them, a
+    million at England's size) as the worker last counted them with the national figures, and
+    when. Before the worker's first snapshot, all counted now."""
+    closed = national_closed_counts() if sees_every_issue(user) else None
+    if closed is None:
+        return issue_counts(user=user)
+    by_state, as_of = closed
+    counts = issue_counts(user=user, states=OPEN_STATES)
+    return replace(counts, by_state={**counts.by_state, **by_state}, closed_as_of=as_of)
 
 
 # Suggestions for an unmatched email ---------------------------------------------------------------

@@ -14,6 +14,14 @@ the working time zone (Europe/London), the last one being the current week, so f
   answered within the RA reply window (2 working days, issues.windows) of the requests whose window
   is over or that were answered, and the requests with no reply yet; slowest first.
 
+CPE IT's figures (every issue) are read from the worker's FiguresSnapshot rows, which
+`issues.services.figures.figures_refresh` writes every FIGURES_REFRESH_MINUTES with
+`national_figures` (this module's own reading of every issue): at England's size they take
+seconds to work out from the raw rows (docs/benchmarks.md), too long for a page. The page says
+when they were worked out (`Figures.snapshot_at`), and that they may be out of date when the
+snapshot is older than FIGURES_STALE_MINUTES. Until the worker has written one (a new site),
+they are worked out for the request, as an LPC officer's always are.
+
 Counts are aggregated in the database (GROUP BY). Working time is the clock's own
 (`issues.clock.working_time_between`), in Python, over a bounded set: the resolutions and the
 requests of the period in the user's scope, two timestamps each. It is not approximated in SQL
@@ -26,17 +34,18 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from directory.models import RegistrationAuthority, User
 from issues.clock import working_day_length, working_time_between, working_zone
-from issues.models import Deadline, EventKind, IssueEvent, State, Step
+from issues.models import CLOSED_STATES, Deadline, EventKind, FiguresSnapshot, Issue, IssueEvent, State, Step
 from issues.selectors import issues_visible_to, sees_every_issue
 from issues.windows import window_days
 from smartcard_route.expressions import InIds
@@ -51,8 +60,12 @@ __all__ = [
     "StepFigure",
     "WeekFigure",
     "figures_for",
+    "figures_from_json",
     "figures_period",
+    "figures_to_json",
     "may_see_figures",
+    "national_closed_counts",
+    "national_figures",
 ]
 
 PERIOD_WEEKS: tuple[int, ...] = (4, 13, 52)
@@ -130,6 +143,19 @@ class Figures:
     resolved: int
     ras: list[RaFigure]
     ra_window_days: float
+    # Read from the worker's FiguresSnapshot (national figures): when it worked them out, which is
+    # also `period.now`. None: worked out for this request.
+    snapshot_at: datetime | None = None
+    # The closed issues of the country by state, counted with the snapshot (the CPE IT dashboard's
+    # counts read them from here: a million rows are not counted for a page). Empty when not a snapshot.
+    closed_by_state: dict[str, int] | None = None
+
+    @property
+    def is_stale(self) -> bool:
+        """A snapshot older than FIGURES_STALE_MINUTES: the worker may have stopped."""
+        if self.snapshot_at is None:
+            return False
+        return timezone.now() - self.snapshot_at > timedelta(minutes=settings.FIGURES_STALE_MINUTES)
 
 
 def may_see_figures(*, user: User | Any) -> bool:
@@ -149,17 +175,105 @@ def figures_period(*, weeks: int, now: datetime | None = None) -> Period:
 
 
 def figures_for(*, user: User | Any, weeks: int, now: datetime | None = None) -> Figures:
-    """The figures of the issues `user` may see (issues_visible_to) over the last `weeks` weeks."""
-    period = figures_period(weeks=weeks, now=now)
-    visible = issues_visible_to(user)
+    """The figures of the issues `user` may see (issues_visible_to) over the last `weeks` weeks.
+    CPE IT's (every issue) come from the worker's snapshot when there is one and no `now` is asked."""
+    every_issue = sees_every_issue(user)
+    if every_issue and now is None:
+        snapshot = FiguresSnapshot.objects.filter(weeks=weeks).values_list("data", flat=True).first()
+        if snapshot is not None:
+            return figures_from_json(snapshot)
+    return _figures(issues_visible_to(user), figures_period(weeks=weeks, now=now), every_issue=every_issue)
+
+
+def national_figures(*, weeks: int, now: datetime | None = None) -> Figures:
+    """The figures of every issue, worked out now from the rows (the worker's snapshot), with the
+    closed issues' counts by state."""
+    figures = _figures(Issue.objects.all(), figures_period(weeks=weeks, now=now), every_issue=True)
+    closed = dict(Issue.objects.filter(state__in=CLOSED_STATES).values_list("state").annotate(n=Count("*")).order_by())
+    return replace(
+        figures,
+        snapshot_at=figures.period.now,
+        closed_by_state={state: closed.get(state, 0) for state in CLOSED_STATES},
+    )
+
+
+def national_closed_counts() -> tuple[dict[str, int], datetime] | None:
+    """The closed issues of the country by state and when they were counted, from the newest
+    snapshot; None before the worker has written one."""
+    row = FiguresSnapshot.objects.order_by("-computed_at").values_list("data", flat=True).first()
+    if row is None or not row.get("closed_by_state"):
+        return None
+    return row["closed_by_state"], datetime.fromisoformat(row["snapshot_at"])
+
+
+def _figures(visible: Any, period: Period, *, every_issue: bool) -> Figures:
     resolved = visible.filter(state=State.RESOLVED, resolved_at__gte=period.start, resolved_at__lte=period.now)
     return Figures(
         period=period,
         weeks=_weeks(visible, resolved, period),
         steps=_steps(resolved),
         resolved=resolved.count(),
-        ras=_ras(visible, period, every_issue=sees_every_issue(user)),
+        ras=_ras(visible, period, every_issue=every_issue),
         ra_window_days=window_days(Deadline.RA_REPLY, is_emergency=False),
+    )
+
+
+def figures_to_json(figures: Figures) -> dict[str, Any]:
+    """The figures as JSON (FiguresSnapshot.data); figures_from_json reads them back equal."""
+    return {
+        "weeks": figures.period.weeks,
+        "start": figures.period.start.isoformat(),
+        "now": figures.period.now.isoformat(),
+        "per_week": [[row.week.isoformat(), row.opened, row.resolved] for row in figures.weeks],
+        "steps": [[row.step, row.resolved, row.share, row.median_days] for row in figures.steps],
+        "resolved": figures.resolved,
+        "ras": [
+            [
+                row.ra_id,
+                row.name,
+                row.requests,
+                row.answered,
+                row.unanswered,
+                row.median_reply_days,
+                row.within_window,
+                row.decided,
+            ]
+            for row in figures.ras
+        ],
+        "ra_window_days": figures.ra_window_days,
+        "snapshot_at": figures.snapshot_at.isoformat() if figures.snapshot_at else None,
+        "closed_by_state": figures.closed_by_state,
+    }
+
+
+def figures_from_json(data: dict[str, Any]) -> Figures:
+    labels = dict(Step.choices)
+    return Figures(
+        period=Period(
+            weeks=data["weeks"], start=datetime.fromisoformat(data["start"]), now=datetime.fromisoformat(data["now"])
+        ),
+        weeks=[WeekFigure(week=date.fromisoformat(w), opened=o, resolved=r) for w, o, r in data["per_week"]],
+        steps=[
+            StepFigure(step=step, label=str(labels.get(step, step)), resolved=n, share=share, median_days=median)
+            for step, n, share, median in data["steps"]
+        ],
+        resolved=data["resolved"],
+        ras=[
+            RaFigure(
+                ra_id=ra_id,
+                name=name,
+                requests=requests,
+                answered=answered,
+                unanswered=unanswered,
+                median_reply_days=median,
+                within_window=within,
+                decided=decided,
+            )
+            for ra_id, name, requests, answered, unanswered, median, within, decided in data["ras"]
+        ],
+        ra_window_days=data["ra_window_days"],
+        snapshot_at=datetime.fromisoformat(data["snapshot_at"]) if data.get("snapshot_at") else None,
+        closed_by_state=data.get("closed_by_state"),
     )
 
 

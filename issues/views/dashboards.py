@@ -17,6 +17,7 @@ from issues.selectors.cases import cases_dashboard_sections
 from issues.views.figures import figures_context
 from issues.views.lists import issue_rows
 from issues.views.shared import _user
+from smartcard_route.dates import moment_in_words
 
 DASHBOARD_SIZE = 50
 
@@ -57,6 +58,7 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
         "triaged_shown": sum(len(group.issues) for group in dashboard.triaged),
         "counts": _state_counts(dashboard.counts),
         "overdue_count": dashboard.counts.overdue,
+        "closed_as_of": moment_in_words(dashboard.counts.closed_as_of) if dashboard.counts.closed_as_of else None,
         "limit": cpe.DASHBOARD_SIZE,
         **cases_dashboard_sections(user=user),
         **figures_context(request),

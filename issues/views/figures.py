@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -18,7 +19,7 @@ from issues.forms import FiguresPeriodForm
 from issues.selectors.figures import DEFAULT_WEEKS, Figures, figures_for, may_see_figures
 from issues.views.shared import _user
 from issues.windows import working_days_in_words
-from smartcard_route.dates import day_in_words
+from smartcard_route.dates import day_in_words, moment_in_words
 
 
 def _days(days: float | None) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def figures_tables(figures: Figures) -> dict[str, Any]:
     """The rows of the figures' three tables: per week, per step, per RA."""
     return {
         "weeks": figures.period.weeks,
+        # When the worker worked out the national figures (None: for this request), in words.
+        "snapshot_at": moment_in_words(figures.snapshot_at) if figures.snapshot_at else None,
+        "stale": figures.is_stale,
+        "refresh_minutes": settings.FIGURES_REFRESH_MINUTES,
         "ra_window": working_days_in_words(figures.ra_window_days),
         "resolved": figures.resolved,
         "per_week": [

@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, IssueOutboundEmail, UnmatchedEmail
 from smartcard_route.mail.models import InboundEmail, OutboundEmail
-from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
+from tests.issues.factories import IssueFactory, UserFactory
 from tests.mail import payloads
 from tests.mail.payloads import Mail
 
@@ -37,9 +37,15 @@ def migrate_to_latest() -> None:
 def old_issue(apps: Any) -> Issue:
     """An issue written through the old schema's model (the issue table has gained columns since,
     such as the nudge cursor, next_nudge_at), read back as today's model once migrated."""
+    # The directory as that schema had it too (it has gained columns since, such as `active`).
+    owner = apps.get_model("directory", "PharmacyOwner").objects.create(name="Patel Pharmacies Ltd")
+    pharmacy = apps.get_model("directory", "Pharmacy").objects.create(
+        ods_code="FA123", name="High Street Pharmacy", owner_id=owner.pk
+    )
+    reporter = apps.get_model("directory", "User").objects.create(email="sam@example.org", full_name="Sam Patel")
     row = apps.get_model("issues", "Issue").objects.create(
-        pharmacy_id=PharmacyFactory.create().pk,
-        reporter_id=UserFactory.create().pk,
+        pharmacy_id=pharmacy.pk,
+        reporter_id=reporter.pk,
         kind="locked",
         summary="Card locked after three wrong passcodes",
         contact_name="Sam Patel",

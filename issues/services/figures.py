@@ -1,0 +1,40 @@
+"""The national figures the worker keeps (issues.models.FiguresSnapshot): CPE IT's figures over
+every issue, worked out from the rows by issues.selectors.figures.national_figures for each period
+and stored, so that a page reads one row instead of working through a country's resolutions and
+RA requests (seconds at England's size: docs/benchmarks.md). A beat task runs it every
+FIGURES_REFRESH_MINUTES; the page says when the figures were worked out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from django.utils import timezone
+
+from issues.models import FiguresSnapshot
+from issues.selectors.figures import PERIOD_WEEKS, figures_to_json, national_figures
+
+__all__ = ["figures_refresh"]
+
+log = logging.getLogger(__name__)
+
+
+def figures_refresh(*, now: datetime | None = None) -> list[FiguresSnapshot]:
+    """Work out the national figures of every period as of `now` (default: now) and store them,
+    replacing the last ones. Each period is its own short write; reading is outside any transaction
+    (a read of seconds holds no lock)."""
+    now = now or timezone.now()
+    snapshots = []
+    for weeks in PERIOD_WEEKS:
+        started = time.monotonic()
+        figures = national_figures(weeks=weeks, now=now)
+        seconds = time.monotonic() - started
+        snapshot, _ = FiguresSnapshot.objects.update_or_create(
+            weeks=weeks,
+            defaults={"computed_at": now, "seconds": seconds, "data": figures_to_json(figures)},
+        )
+        snapshots.append(snapshot)
+        log.info("national figures worked out", extra={"weeks": weeks, "seconds": round(seconds, 3)})
+    return snapshots

@@ -1,0 +1,154 @@
+"""The national figures the worker keeps (issues.services.figures, FiguresSnapshot): CPE IT's
+figures and closed counts read from the snapshot, equal to those worked out from the rows when it
+was taken, said to be as at that moment, not changed by what happens until the next refresh, and
+said to be possibly out of date when old. An LPC officer's figures never come from it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from issues.models import FiguresSnapshot, Issue, State
+from issues.selectors.figures import PERIOD_WEEKS, figures_for, figures_from_json, figures_to_json, national_figures
+from issues.services.figures import figures_refresh
+from issues.tasks import refresh_figures
+from tests.issues import figures_data
+from tests.issues.factories import IssueFactory
+
+URL = "/dashboard/figures/"
+
+
+@pytest.fixture
+def frozen() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(figures_data.NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def seeded(db: None, frozen: time_machine.Traveller) -> figures_data.Seeded:
+    return figures_data.seed()
+
+
+def _numbers(figures) -> dict:
+    """The figures' numbers, without when and how they were worked out."""
+    data = figures_to_json(figures)
+    for key in ("snapshot_at", "closed_by_state"):
+        data.pop(key)
+    return data
+
+
+def _report_one(seeded) -> None:
+    IssueFactory.create(pharmacy=seeded.issues[0].pharmacy, lpc_involved_at=figures_data.NOW)
+
+
+def test_it_keeps_a_snapshot_of_every_period_as_worked_out_from_the_rows(seeded):
+    snapshots = figures_refresh()
+    assert sorted(s.weeks for s in snapshots) == sorted(PERIOD_WEEKS)
+    for weeks in PERIOD_WEEKS:
+        live = national_figures(weeks=weeks)
+        read = figures_for(user=seeded.cpe_it, weeks=weeks)
+        assert read.snapshot_at == figures_data.NOW
+        assert _numbers(read) == _numbers(live)
+    # And the numbers are those the events imply (tests/issues/figures_data, not the selector).
+    want = figures_data.expected(figures_data.all_issues(seeded))
+    got = figures_for(user=seeded.cpe_it, weeks=4)
+    assert [(w.week, w.opened, w.resolved) for w in got.weeks] == want["per_week"]
+    assert got.resolved == want["resolved"]
+
+
+def test_it_reads_back_what_it_wrote(seeded):
+    figures = national_figures(weeks=13)
+    assert figures_to_json(figures_from_json(figures_to_json(figures))) == figures_to_json(figures)
+
+
+def test_cpe_its_figures_change_at_the_next_refresh_not_before(seeded, frozen):
+    figures_refresh()
+    before = sum(w.opened for w in figures_for(user=seeded.cpe_it, weeks=4).weeks)
+    _report_one(seeded)
+    assert sum(w.opened for w in figures_for(user=seeded.cpe_it, weeks=4).weeks) == before
+    frozen.shift(timedelta(minutes=10))
+    assert refresh_figures() == len(PERIOD_WEEKS)  # the beat task
+    after = figures_for(user=seeded.cpe_it, weeks=4)
+    assert sum(w.opened for w in after.weeks) == before + 1
+    assert after.snapshot_at == figures_data.NOW + timedelta(minutes=10)
+
+
+def test_an_officers_figures_are_worked_out_for_each_request_in_their_scope(seeded):
+    figures_refresh()
+    before = figures_for(user=seeded.officer, weeks=4)
+    assert before.snapshot_at is None
+    _report_one(seeded)  # a North pharmacy, the LPC involved
+    after = figures_for(user=seeded.officer, weeks=4)
+    assert sum(w.opened for w in after.weeks) == sum(w.opened for w in before.weeks) + 1
+    # Never the national numbers.
+    assert sum(w.opened for w in after.weeks) < sum(w.opened for w in figures_for(user=seeded.cpe_it, weeks=4).weeks)
+
+
+def test_without_a_snapshot_cpe_its_figures_are_worked_out_for_the_request(seeded):
+    assert not FiguresSnapshot.objects.exists()
+    figures = figures_for(user=seeded.cpe_it, weeks=4)
+    assert figures.snapshot_at is None
+    assert _numbers(figures) == _numbers(national_figures(weeks=4))
+
+
+def test_the_page_says_when_the_national_figures_were_worked_out(client, seeded, frozen):
+    figures_refresh()
+    client.force_login(seeded.cpe_it)
+    html = client.get(URL, {"weeks": 4}).content.decode()
+    assert "Figures for every LPC as at Thursday 26 November, 12:00" in html
+    assert "worked out again every 10 minutes" in html
+    assert "may be out of date" not in html
+    frozen.shift(timedelta(minutes=31))  # FIGURES_STALE_MINUTES is 30
+    html = client.get(URL, {"weeks": 4}).content.decode()
+    assert "These figures may be out of date" in html and "worker may have stopped" in html
+    # The officer's page has no such line: worked out now.
+    client.force_login(seeded.officer)
+    assert "as at" not in client.get(URL, {"weeks": 4}).content.decode()
+
+
+def test_the_api_says_when_the_national_figures_were_worked_out(client, seeded):
+    figures_refresh()
+    client.force_login(seeded.cpe_it)
+    body = client.get("/api/v1/figures/", {"weeks": 4}).json()
+    assert body["snapshot_at"] is not None and body["snapshot_at"].startswith("2026-11-26T12:00")
+    client.force_login(seeded.officer)
+    assert client.get("/api/v1/figures/", {"weeks": 4}).json()["snapshot_at"] is None
+
+
+def test_the_cpe_dashboard_counts_closed_issues_with_the_snapshot_and_open_ones_now(client, seeded):
+    figures_refresh()
+    resolved_then = FiguresSnapshot.objects.get(weeks=13).data["closed_by_state"][State.RESOLVED]
+    assert resolved_then == Issue.objects.filter(state=State.RESOLVED).count()
+    in_pharmacy_then = Issue.objects.filter(state=State.IN_PHARMACY).count()
+    IssueFactory.create(pharmacy=seeded.issues[0].pharmacy, state=State.IN_PHARMACY)
+    IssueFactory.create(pharmacy=seeded.issues[0].pharmacy, state=State.RESOLVED, resolved_at=figures_data.NOW)
+    client.force_login(seeded.cpe_it)
+    html = client.get("/dashboard/cpe-it/").content.decode()
+    counts = {row[0]: int(row[1]) for row in _state_count_rows(html)}
+    assert counts["Resolved"] == resolved_then  # as counted with the snapshot
+    assert counts["Trying to fix it in the pharmacy"] == in_pharmacy_then + 1  # counted now
+    assert "Resolved and withdrawn issues as counted at Thursday 26 November, 12:00" in html
+
+
+def _state_count_rows(html: str) -> list[list[str]]:
+    table = re.search(r'<table class="nhsuk-table app-state-counts">.*?</table>', html, re.S)
+    assert table
+    rows = re.findall(r"<tr class=\"nhsuk-table__row\">(.*?)</tr>", table.group(0).split("<tbody")[1], re.S)
+    return [
+        [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        for row in rows
+    ]
+
+
+def test_the_cpe_it_figures_page_reads_the_snapshot_in_a_few_queries(client, seeded, django_assert_max_num_queries):
+    figures_refresh()
+    client.force_login(seeded.cpe_it)
+    with django_assert_max_num_queries(6):
+        assert client.get(URL, {"weeks": 52}).status_code == 200
