@@ -114,8 +114,8 @@ def ra_request_guidance(issue: Issue) -> dict[str, Any]:
 
 
 def _stage(*, kind: str, state: str, waiting_for: str, triaged: bool = False) -> dict[str, Any]:
-    """The section of the file the issue is at: its state's, or the RA-only, after-reply or
-    after-triage one."""
+    """The section of the file the issue is at: its state's, or the RA-only, after-reply, LPC
+    follow-up or after-triage one."""
     data = _data()
     if is_ready_to_contact_ra(state=state, kind=kind):
         return data["ra_only"]
@@ -123,6 +123,8 @@ def _stage(*, kind: str, state: str, waiting_for: str, triaged: bool = False) ->
         return data["after_triage"]
     if state == State.RA_CONTACTED and waiting_for == Deadline.PHARMACY_UPDATE:
         return data["after_ra_reply"]
+    if state == State.LPC_CC and waiting_for == Deadline.LPC_FOLLOW_UP:
+        return data["lpc_follow_up"]
     return data["states"][state]
 
 
@@ -206,7 +208,7 @@ def check_guidance_file() -> list[str]:
             if not section.get(key):
                 problems.append(f"kinds.{kind}.{key} is empty")
     sections = {f"states.{state}": data.get("states", {}).get(state) for state in State.values}
-    sections |= {name: data.get(name) for name in ("ra_only", "after_ra_reply", "after_triage")}
+    sections |= {name: data.get(name) for name in ("ra_only", "after_ra_reply", "lpc_follow_up", "after_triage")}
     for name, section in sections.items():
         if not section:
             problems.append(f"{name} is missing")

@@ -128,3 +128,16 @@ def test_it_says_chase_once_the_ra_reply_is_overdue():
 
 def test_it_reads_guidance_for_an_issue_as_its_user(issue, owner, staff):
     assert guidance.guidance_for(issue=issue, user=owner).title == "Try to fix it in the pharmacy"
+
+
+def test_it_says_the_lpc_follows_up_once_it_logged_work(settings):
+    """In lpc_cc after LPC work the follow-up window runs: the text names it, not the LPC's time to act."""
+    settings.WINDOW_LPC_FOLLOW_UP_DAYS = 5
+    acting = guidance.guidance(kind="locked", state=State.LPC_CC, role="lpc_officer", waiting_for="lpc_action")
+    following = guidance.guidance(kind="locked", state=State.LPC_CC, role="lpc_officer", waiting_for="lpc_follow_up")
+    assert acting.title == "The LPC is helping"
+    assert following.title == "The LPC is working on it"
+    assert "5 working days" in following.text and "to act" not in following.text
+    assert "Follow up the work you logged" in " ".join(following.steps)
+    late = guidance.guidance(kind="locked", state=State.LPC_CC, role="staff", waiting_for="lpc_follow_up", overdue=True)
+    assert late.title == "The LPC's follow-up is due"

@@ -236,6 +236,8 @@ def test_the_issue_page_offers_the_form_and_shows_the_work_on_the_timeline(clien
     assert "A phone call with the RA" in page
     assert "Spoke to the RA manager." in page
     assert "LPC follow-up due by" in page
+    # "What to do now" follows the clock: the follow-up, not the LPC's time to act.
+    assert "The LPC is working on it" in page and "The LPC is helping" not in page
 
 
 def test_the_issue_page_shows_bad_input_in_the_error_summary(client, lpc_issue, lpc_officer):
