@@ -21,9 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    os.environ["DATABASE_URL"] = os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sr_bench_1m"
-    )
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sr_bench_1m")
     os.environ.setdefault("DEBUG", "True")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcard_route.settings")
     import django

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 
 from directory.models import LPC, Pharmacy, User
 from directory.validators import LOCUM_ODS_CODE
 from issues.correspondence.inbound import REFERENCE_IN_SUBJECT, is_shared_mail_domain, unmatched_emails
-from issues.models import OPEN_STATES, EventKind, InboundEmailMatch, Issue, IssueEvent, State, UnmatchedEmail
+from issues.models import OPEN_STATES, InboundEmailMatch, Issue, State, UnmatchedEmail
 from issues.selectors import IssueCounts, issue_counts, issues_visible_to, sees_every_issue
 from issues.selectors.figures import national_closed_counts
 from smartcard_route.mail.models import InboundEmail
@@ -50,25 +50,19 @@ def is_cpe_it(user: User | Any) -> bool:
 
 
 def _escalations(user: User | Any) -> QuerySet[Issue]:
-    """Visible escalated issues, with when each last entered escalated (`escalated_at`: its latest
-    status change to escalated) and what the tables show joined."""
+    """Visible escalated issues, with what the tables show joined."""
     if not is_cpe_it(user):
         return Issue.objects.none()
-    entered = (
-        IssueEvent.objects.filter(issue=OuterRef("pk"), kind=EventKind.TRANSITION, to_state=State.ESCALATED)
-        .order_by("-created_at", "-pk")
-        .values("created_at")[:1]
-    )
     return (
         issues_visible_to(user)
         .filter(state=State.ESCALATED)
-        .annotate(escalated_at=Subquery(entered))
         .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter", "cpe_owner")
     )
 
 
-# Not triaged since it last entered escalated (an issue with no such event counts as entered at once).
-AWAITING_TRIAGE = Q(triaged_at__isnull=True) | Q(escalated_at__isnull=False, triaged_at__lt=F("escalated_at"))
+# Not triaged since it last entered escalated: entering escalated clears the triage
+# (issues.services.transitions), so the issue's own field says it, with no look at its events.
+AWAITING_TRIAGE = Q(triaged_at__isnull=True)
 
 
 def escalations_to_triage(*, user: User | Any) -> QuerySet[Issue]:

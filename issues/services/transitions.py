@@ -36,7 +36,7 @@ from issues.correspondence.forwards import has_ra_correspondence, queue_forward,
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.events import record_event
 from issues.exceptions import IssueChangedConcurrently, TransitionNotAllowedNow
-from issues.models import EventKind, Issue, IssueEvent, MailPurpose
+from issues.models import EventKind, Issue, IssueEvent, MailPurpose, State
 from issues.services.events import CLOCK_FIELDS, clock_for_state
 from issues.services.steps import checked
 
@@ -56,6 +56,13 @@ class _Step:
         """Once the FSM method has run: the clock of the new state, the save and the TRANSITION event."""
         issue = self.issue
         clock_for_state(issue, actor=self.user, now=self.now)
+        if issue.state == State.ESCALATED and self.from_state != State.ESCALATED:
+            # A new escalation (escalated, or reopened into escalated): CPE IT's triage of an earlier
+            # one no longer holds, so the issue awaits triage again (issues.selectors.cpe), the LPC
+            # may not act on old advice (route.LPC_WORK) and the guidance asks for triage. The
+            # TRIAGE events keep the earlier triage; its owner stays as a hint.
+            issue.triage_outcome, issue.triaged_at = "", None
+            fields = (*fields, "triage_outcome", "triaged_at")
         issue.save(update_fields=["state", "updated_at", *CLOCK_FIELDS, *fields])
         return record_event(
             issue,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from issues import services
-from issues.models import Deadline, EventKind, Issue, IssueEvent, State, TriageOutcome, UnmatchedEmail
+from issues.models import Deadline, EventKind, Issue, State, TriageOutcome, UnmatchedEmail
 from smartcard_route.mail.models import InboundEmail
 from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 
@@ -75,15 +75,17 @@ def test_it_lists_the_escalations_to_triage_oldest_deadline_first_with_how_long_
 
 
 def test_it_asks_for_a_new_triage_once_an_issue_is_escalated_again(client, cpe_it, pharmacy):
+    """Resolved, then reopened into escalated: a new escalation, which the earlier triage does not cover."""
     issue = triaged(escalated(pharmacy), cpe_it)
     assert issue.triaged_at is not None
-    IssueEvent.objects.create(
-        issue=issue,
-        kind=EventKind.TRANSITION,
-        from_state=State.RESOLVED,
-        to_state=State.ESCALATED,
-        created_at=issue.triaged_at + timedelta(minutes=5),
-    )
+    staff = UserFactory.create()
+    pharmacy.staff.add(staff)
+    services.issue_resolve(user=staff, issue=issue, fixed_by_step="cpe_it", note="Fixed by the RA.")
+    services.issue_reopen(user=staff, issue=issue, reason="Locked again.")
+    issue.refresh_from_db()
+    assert issue.state == State.ESCALATED
+    assert (issue.triage_outcome, issue.triaged_at) == ("", None)
+    assert issue.events.filter(kind=EventKind.TRIAGE).exists()  # the earlier triage stays on the timeline
     client.force_login(cpe_it)
 
     page = client.get(CPE).content.decode()
