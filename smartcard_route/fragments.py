@@ -3,7 +3,8 @@
 The issue list's filters are ten NHS.UK form macros (label, hint, error message, attributes, each
 option of the RA and LPC lists): about half of the list page's Python at every request
 (docs/benchmarks.md, "Lists and issue pages after the deferred join"), for HTML that is the same
-for everyone with the same filter values and the same RA and LPC choices. `form_fragment` draws
+for everyone with the same filter values and the same RA and LPC choices; the issue page's action
+forms (radios, textareas) were 40% of that page's. `form_fragment` draws
 the form's template once per such combination and keeps the HTML (in this process, the most
 recently used FRAGMENTS_KEPT), so the page's HTML is byte for byte what drawing it each time gives.
 
@@ -49,6 +50,7 @@ def _field_key(field: forms.BoundField) -> tuple[Any, ...]:
         str(field.label),
         str(field.help_text),
         field.widget_type,
+        getattr(field.field.widget, "input_type", None),
         repr(field.value()),
         tuple(str(error) for error in field.errors),
         choices,
@@ -57,7 +59,12 @@ def _field_key(field: forms.BoundField) -> tuple[Any, ...]:
 
 def form_key(form: forms.Form) -> tuple[Any, ...]:
     """What a template drawing only the form's fields may depend on."""
-    return (type(form).__qualname__, *(_field_key(field) for field in form))
+    return (
+        type(form).__module__,
+        type(form).__qualname__,
+        tuple(str(error) for error in form.non_field_errors()),
+        *(_field_key(field) for field in form),
+    )
 
 
 def _drawn(html: str) -> Markup:
