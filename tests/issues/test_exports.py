@@ -212,7 +212,7 @@ def test_it_reads_the_lists_rows_in_short_chunks_with_no_transaction_open(
         lines: list[str] = []
         reads: list[str] = []
 
-        def count(execute, sql, params, many, context):
+        def count(execute, sql, params, many, context, reads=reads):
             reads.append(sql)
             return execute(sql, params, many, context)
 
