@@ -33,6 +33,9 @@ __all__ = ["BOM", "CHUNK_SIZE", "COLUMNS", "inert", "issue_chunks", "issue_csv_l
 
 BOM = "\ufeff"
 CHUNK_SIZE = 2000
+# The first chunk is small: a chunk is read whole into model instances (2,000 of them: about
+# 0.25 s of Python on the loaded 2-CPU machine) before its first line is written.
+FIRST_CHUNK = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -98,8 +101,9 @@ def newest_first(issues: QuerySet[Issue]) -> bool:
 
 
 def issue_chunks(issues: QuerySet[Issue], *, chunk_size: int | None = None) -> Iterator[list[Issue]]:
-    """`issues` (in the lists' order, `newest_first`) chunk after chunk, each chunk its own short
-    query that starts after the last row of the one before (keyset pagination on (created_at, pk),
+    """`issues` (in the lists' order, `newest_first`) chunk after chunk (the first of FIRST_CHUNK
+    rows, so that the first line comes soon; then `chunk_size`), each chunk its own short query
+    that starts after the last row of the one before (keyset pagination on (created_at, pk),
     which never change): `created_at <= last AND (created_at < last OR pk < last pk)`, the first
     part a range an index on created_at serves. No transaction or cursor stays open while the
     file downloads (a million rows take minutes; a long read holds back VACUUM), and each row comes
@@ -116,8 +120,9 @@ def issue_chunks(issues: QuerySet[Issue], *, chunk_size: int | None = None) -> I
         issues = issues._chain()  # type: ignore[attr-defined]
         issues.query.clear_limits()
     after = issues
+    size = min(chunk_size, FIRST_CHUNK)
     while remaining is None or remaining > 0:
-        size = chunk_size if remaining is None else min(chunk_size, remaining)
+        size = size if remaining is None else min(size, remaining)
         chunk = list(after[:size])
         if not chunk:
             return
@@ -126,6 +131,7 @@ def issue_chunks(issues: QuerySet[Issue], *, chunk_size: int | None = None) -> I
             remaining -= len(chunk)
         if len(chunk) < size:
             return
+        size = chunk_size
         last = chunk[-1]
         after = issues.filter(
             Q(created_at__lte=last.created_at) & (Q(created_at__lt=last.created_at) | Q(pk__lt=last.pk))
