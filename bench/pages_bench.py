@@ -512,6 +512,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (and per floor)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="roles or page names (substrings) to keep")
+    parser.add_argument("--skip", nargs="*", help='"role: page" substrings to leave out (e.g. "cpe_it: figures")')
+    parser.add_argument(
+        "--without",
+        nargs="*",
+        choices=["kept-forms", "deferred-join"],
+        default=[],
+        help="measure as before a change (same process, same load): forms drawn at every request "
+        "(smartcard_route.fragments), pages sliced whole (smartcard_route.pagination.deferred_join)",
+    )
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's queries")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -523,6 +532,14 @@ def main() -> None:
 
     from directory.models import User
 
+    if "kept-forms" in args.without:
+        from smartcard_route import fragments
+
+        fragments.FRAGMENTS_KEPT = 0
+    if "deferred-join" in args.without:
+        from smartcard_route import pagination
+
+        pagination.deferred_join = lambda items, bottom, top: list(items[bottom:top])
     persons = people()
     install_floor_view(persons)
     (issues,) = fetch("SELECT count(*) FROM issues_issue")[0]
@@ -543,6 +560,7 @@ def main() -> None:
         clients[role] = client
 
     rows = [row for row in PAGES if not args.only or any(word in row[0] or word in row[1] for word in args.only)]
+    rows = [row for row in rows if not any(word in f"{row[0]}: {row[1]}" for word in args.skip or [])]
     # The case pages last, inside one transaction that is rolled back: they need cases the data
     # set does not have (`case_rows`), and nothing may be left in it.
     rows = [row for row in rows if row[1] not in CASE_PAGES] + [row for row in rows if row[1] in CASE_PAGES]
