@@ -23,8 +23,11 @@ The people (the data set's fixed ids, bench/dataset.py):
 - lpc: an officer of LPC 1 (210 pharmacies);
 - cpe_it: the CPE IT team (everything).
 
-A streamed response (the CSV export) is timed to its first issue's line, then closed: the time to
-the first byte that matters, not to the whole file (bench/export_memory.py measures the whole).
+A streamed response is timed as its page's name says (`chunks_to_read`): the CSV export to its
+first piece ("first byte": the BOM and the headings, sent before any query) or to its first
+issue's line ("first line"), then closed (bench/export_memory.py measures the whole file); the
+evidence pack, a download, to its end. The case pages need cases, which the data set has none
+of: they run last, in a transaction that creates them and is rolled back (`case_rows`).
 
 To add a page, add a row to PAGES: (role, page name, path, floor). A path may use {issue} (the
 newest issue the role can see), {last_page} (the last page of the role's open issues) and
@@ -90,12 +93,26 @@ PAGES: list[tuple[str, str, str, str | None]] = [
     ("cpe_it", "figures, 13 weeks", "/dashboard/figures/", "figures_13"),
     ("cpe_it", "figures, 52 weeks", "/dashboard/figures/?weeks=52", "figures_52"),
     ("cpe_it", "API figures, 13 weeks", "/api/v1/figures/", "figures_13"),
-    # The CSV export's first byte: the time to the first issue's line of the streamed response.
+    # The CSV export: its first bytes (the BOM and the headings, sent before any query) and its
+    # first issue's line (the first chunk read), each timed from the request (see `get`).
+    ("pharmacy", "CSV export, all states: first byte", "/issues/export.csv?state=all", "nothing"),
     ("pharmacy", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
+    ("lpc", "CSV export, all states: first byte", "/issues/export.csv?state=all", "nothing"),
     ("lpc", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
+    ("cpe_it", "CSV export: first byte", "/issues/export.csv", "nothing"),
     ("cpe_it", "CSV export: first line", "/issues/export.csv", "export_first_open"),
+    ("cpe_it", "CSV export, all states: first byte", "/issues/export.csv?state=all", "nothing"),
     ("cpe_it", "CSV export, all states: first line", "/issues/export.csv?state=all", "export_first"),
+    # Systemic cases (CPE IT). The data set has none: the benchmark creates CASES cases (the first
+    # with CASE_ISSUES issues, each other with one) in a transaction of its own that it rolls back
+    # at the end (`case_rows`), so nothing is left in the database.
+    ("cpe_it", "cases list", "/cases/", "cases_list"),
+    ("cpe_it", "case page (20 issues)", "/cases/{case}/", "case_page"),
+    ("cpe_it", "case evidence pack (20 issues), whole file", "/cases/{case}/evidence-pack/", "case_evidence"),
 ]
+CASE_PAGES = {"cases list", "case page (20 issues)", "case evidence pack (20 issues), whole file"}
+CASES = 25
+CASE_ISSUES = 20
 
 
 def setup_django(database_url: str) -> None:
@@ -263,19 +280,64 @@ def figures_floor(person: Person, weeks: int) -> list[tuple[Any, ...]]:
 
 
 def export_first(person: Person, where: str) -> list[tuple[Any, ...]]:
-    """The export's query in hand-written SQL through a server-side cursor: its first chunk."""
-    from django.db import connection, transaction
+    """The export's first read in hand-written SQL: its first chunk (issues.exports.FIRST_CHUNK
+    rows of the list's query, one short query), of which the first row is answered."""
+    from issues.exports import FIRST_CHUNK
 
     created = "i.created_at" if person.role == "cpe_it" else "COALESCE(i.created_at, i.created_at)"
-    with transaction.atomic(), connection.connection.cursor(name="export_floor") as cursor:
-        cursor.execute(
-            f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} ORDER BY {created} DESC, i.id DESC",
-            {**person.params, "open": OPEN},
+    return fetch(
+        f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} "
+        f"ORDER BY {created} DESC, i.id DESC LIMIT {FIRST_CHUNK}",
+        {**person.params, "open": OPEN},
+    )[:1]
+
+
+CASE_COLUMNS = "c.id, c.title, c.status, c.created_at, c.updated_at, u.full_name"
+
+
+def cases_list(person: Person) -> list[tuple[Any, ...]]:
+    """A page of cases, newest first, with their number of issues."""
+    return fetch("SELECT count(*) FROM issues_systemiccase") + fetch(
+        f"SELECT {CASE_COLUMNS}, (SELECT count(*) FROM issues_caseissue ci WHERE ci.case_id = c.id) "
+        "FROM issues_systemiccase c JOIN directory_user u ON u.id = c.created_by_id "
+        f"ORDER BY c.created_at DESC, c.id DESC LIMIT {LIST_SIZE}"
+    )
+
+
+def case_page(person: Person, *, with_events: bool = False) -> list[tuple[Any, ...]]:
+    """The case, its issues (as a list's rows) and its own events; with_events: every event of
+    its issues too (the evidence pack's timelines)."""
+    params = {"case": person.values["case_pk"]}
+    rows = fetch(
+        "SELECT c.*, u.full_name FROM issues_systemiccase c JOIN directory_user u ON u.id = c.created_by_id "
+        "WHERE c.id = %(case)s",
+        params,
+    )
+    rows += fetch(
+        f"SELECT {LIST_COLUMNS} {LIST_JOINS} JOIN issues_caseissue ci ON ci.issue_id = i.id "
+        "WHERE ci.case_id = %(case)s ORDER BY ci.added_at, i.id",
+        params,
+    )
+    rows += fetch(
+        "SELECT e.*, a.full_name FROM issues_caseevent e JOIN directory_user a ON a.id = e.actor_id "
+        "WHERE e.case_id = %(case)s ORDER BY e.created_at, e.id",
+        params,
+    )
+    if with_events:
+        rows += fetch(
+            "SELECT e.*, a.full_name FROM issues_issueevent e LEFT JOIN directory_user a ON a.id = e.actor_id "
+            "JOIN issues_caseissue ci ON ci.issue_id = e.issue_id WHERE ci.case_id = %(case)s "
+            "ORDER BY e.issue_id, e.created_at, e.id",
+            params,
         )
-        return list(cursor.fetchmany(2000))[:1]
+    return rows
 
 
 FLOORS: dict[str, Callable[[Person], list[tuple[Any, ...]]]] = {
+    "nothing": lambda p: [],  # the stack alone: no query
+    "cases_list": cases_list,
+    "case_page": case_page,
+    "case_evidence": lambda p: case_page(p, with_events=True),
     "figures_4": lambda p: figures_floor(p, 4),
     "figures_13": lambda p: figures_floor(p, 13),
     "figures_52": lambda p: figures_floor(p, 52),
@@ -334,23 +396,46 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def get(client: Any, url: str) -> Any:
-    """The response; a streamed one (the CSV export) read up to its first issue's line (after the
-    BOM and the headings), then closed."""
+def chunks_to_read(page: str) -> int | None:
+    """How much of a streamed response a page's time covers: its first piece ("first byte": the
+    CSV's BOM and headings), its first two ("first line": and the first issue's line), or all of
+    it (None: a download, such as the evidence pack)."""
+    if page.endswith("first byte"):
+        return 1
+    if page.endswith("first line"):
+        return 2
+    return None
+
+
+def get(client: Any, url: str, chunks: int | None = None) -> Any:
+    """The response; a streamed one read up to its first `chunks` pieces (all of it if None), then closed."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
     response = client.get(url)
     if response.streaming:
-        chunks = iter(response.streaming_content)
-        for _ in range(3):
-            next(chunks, None)
-        response.close()
+        pieces = iter(response.streaming_content)
+        if chunks is None:
+            for _ in pieces:
+                pass
+        else:
+            for _ in range(chunks):
+                next(pieces, None)
+        # As the test client does: closing fires request_finished, whose close_old_connections
+        # would close the connection inside the case pages' transaction (autocommit off).
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
     return response
 
 
-def timed_get(client: Any, url: str, cpu: list[float] | None = None) -> float:
+def timed_get(client: Any, url: str, cpu: list[float] | None = None, chunks: int | None = None) -> float:
     """The request's wall time; its CPU time in this process (Python: the stack, the ORM, the
     templates) appended to `cpu`, which waiting for a CPU on a busy machine does not inflate."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    response = get(client, url)
+    response = get(client, url, chunks)
     elapsed = time.perf_counter() - started
     if cpu is not None:
         cpu.append(time.process_time() - started_cpu)
@@ -366,13 +451,43 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def query_count(client: Any, url: str) -> int:
+def query_count(client: Any, url: str, chunks: int | None = None) -> int:
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
-        get(client, url)
-    return len(captured.captured_queries)
+    # Counted by a wrapper rather than CaptureQueriesContext: a streamed response's queries run
+    # after the request has "finished" for Django's signals.
+    counted: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        counted.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        get(client, url, chunks)
+    return len(counted)
+
+
+def case_rows(persons: dict[str, Person]) -> None:
+    """Create the cases the case pages show (in the caller's transaction, rolled back after): the
+    first with CASE_ISSUES open issues, CASES - 1 others with one each, by CPE IT."""
+    from directory.models import User
+    from issues.services.cases import case_create
+
+    person = persons["cpe_it"]
+    user = User.objects.get(pk=person.user_id)
+    ids = [
+        row[0]
+        for row in fetch(
+            "SELECT id FROM issues_issue WHERE state = ANY(%(open)s) ORDER BY id DESC LIMIT %(n)s",
+            {"open": OPEN, "n": CASE_ISSUES + CASES - 1},
+        )
+    ]
+    first = case_create(
+        user=user, title="Smartcards locked after the update", description="Bench case.", issues=ids[:CASE_ISSUES]
+    )
+    for n, pk in enumerate(ids[CASE_ISSUES:]):
+        case_create(user=user, title=f"Bench case {n}", description="", issues=[pk])
+    person.values.update({"case": first.reference, "case_pk": first.pk})
 
 
 def machine() -> str:
@@ -397,17 +512,34 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (and per floor)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="roles or page names (substrings) to keep")
+    parser.add_argument("--skip", nargs="*", help='"role: page" substrings to leave out (e.g. "cpe_it: figures")')
+    parser.add_argument(
+        "--without",
+        nargs="*",
+        choices=["kept-forms", "deferred-join"],
+        default=[],
+        help="measure as before a change (same process, same load): forms drawn at every request "
+        "(smartcard_route.fragments), pages sliced whole (smartcard_route.pagination.deferred_join)",
+    )
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's queries")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     setup_django(url)
 
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from directory.models import User
 
+    if "kept-forms" in args.without:
+        from smartcard_route import fragments
+
+        fragments.FRAGMENTS_KEPT = 0
+    if "deferred-join" in args.without:
+        from smartcard_route import pagination
+
+        pagination.deferred_join = lambda items, bottom, top: list(items[bottom:top])
     persons = people()
     install_floor_view(persons)
     (issues,) = fetch("SELECT count(*) FROM issues_issue")[0]
@@ -428,13 +560,23 @@ def main() -> None:
         clients[role] = client
 
     rows = [row for row in PAGES if not args.only or any(word in row[0] or word in row[1] for word in args.only)]
+    rows = [row for row in rows if not any(word in f"{row[0]}: {row[1]}" for word in args.skip or [])]
+    # The case pages last, inside one transaction that is rolled back: they need cases the data
+    # set does not have (`case_rows`), and nothing may be left in it.
+    rows = [row for row in rows if row[1] not in CASE_PAGES] + [row for row in rows if row[1] in CASE_PAGES]
+    in_cases: Any = None
     results = []
     for role, page, template, floor in rows:
+        if page in CASE_PAGES and in_cases is None:
+            in_cases = transaction.atomic()
+            in_cases.__enter__()
+            case_rows(persons)
         person, client = persons[role], clients[role]
         path = template.format(**person.values)
+        chunks = chunks_to_read(page)
         floor_path = f"/_bench/floor/{role}/{floor}/" if floor else None
         for _ in range(args.warmup):
-            timed_get(client, path)
+            timed_get(client, path, chunks=chunks)
             if floor_path:
                 timed_get(client, floor_path)
         times: list[float] = []
@@ -443,14 +585,14 @@ def main() -> None:
         db_cpu = 0.0
         for _ in range(args.runs):
             db_started = backend_cpu(backend)
-            times.append(timed_get(client, path, cpu))
+            times.append(timed_get(client, path, cpu, chunks))
             db_cpu += backend_cpu(backend) - db_started
             if floor_path:
                 floors.append(timed_get(client, floor_path))
-        queries = query_count(client, path)
+        queries = query_count(client, path, chunks)
         if args.explain:
             with CaptureQueriesContext(connection) as captured:
-                get(client, path)
+                get(client, path, chunks)
             print(f"\n{role}, {page} ({path}):")
             for query in captured.captured_queries:
                 sql = query["sql"]
@@ -477,6 +619,9 @@ def main() -> None:
             + (f"   floor {result['floor'] * 1000:7.1f} ms" if result["floor"] is not None else ""),
             flush=True,
         )
+    if in_cases is not None:
+        transaction.set_rollback(True)
+        in_cases.__exit__(None, None, None)
     print(f"\nLoad average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     print(
         "\n| role | page | median | p95 | queries | CPU: Python (median) + database (mean) "

@@ -1,10 +1,12 @@
 """CSV exports of lists of issues (DESIGN.md, "Exports"): the rows of a filtered list (the same
 issues.filters.IssueFilter over the same selector as the page and the API), streamed.
 
-- Streamed: the rows are read with `QuerySet.iterator(chunk_size=CHUNK_SIZE)` (a server-side cursor
-  on PostgreSQL, in a transaction so that it is not WITH HOLD) and written one line at a time, so
-  an export of a million rows holds one chunk in memory, never the list, and its first line comes
-  as soon as the first chunk is read (bench/export_memory.py, bench/pages_bench.py).
+- Streamed: the BOM and the headings go out first, before any query; then the rows are read in
+  chunks of CHUNK_SIZE, each its own short query starting after the last row of the one before
+  (`issue_chunks`: keyset pagination on the list's order, (created_at, pk) newest first), and
+  written one line at a time, so an export of a million rows holds one chunk in memory, never the
+  list, its first line comes as soon as the first chunk is read, and no read stays open for the
+  length of the download (bench/export_memory.py, bench/pages_bench.py).
 - UTF-8 with a byte order mark, so Excel opens names with accents as they are.
 - Formula-safe: a cell that starts with = + - @, a tab or a carriage return would be run as a
   formula by a spreadsheet (CSV injection); it is written with a single quote in front, which makes
@@ -19,17 +21,21 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
 from issues import presentation
 from issues.models import Deadline, Issue
 from smartcard_route.dates import moment_iso
+from smartcard_route.expressions import SortedAfterFilter
 
-__all__ = ["BOM", "CHUNK_SIZE", "COLUMNS", "inert", "issue_csv_lines"]
+__all__ = ["BOM", "CHUNK_SIZE", "COLUMNS", "inert", "issue_chunks", "issue_csv_lines", "newest_first"]
 
 BOM = "\ufeff"
 CHUNK_SIZE = 2000
+# The first chunk is small: a chunk is read whole into model instances (2,000 of them: about
+# 0.25 s of Python on the loaded 2-CPU machine) before its first line is written.
+FIRST_CHUNK = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -78,18 +84,75 @@ def _lines(rows: Iterable[list[Any]]) -> Iterator[str]:
         yield writer.writerow([inert(cell) for cell in row])
 
 
-def issue_csv_lines(issues: QuerySet[Issue], *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+def newest_first(issues: QuerySet[Issue]) -> bool:
+    """Whether `issues` is in the lists' order (issues.selectors.issue_list): created_at, then pk,
+    both descending (created_at plain or as SortedAfterFilter, the same order)."""
+    order = list(issues.query.order_by)
+    if len(order) != 2 or order[1] != "-pk" or not issues.query.standard_ordering:
+        return False
+    first = order[0]
+    if first == "-created_at":
+        return True
+    if isinstance(first, OrderBy) and first.descending:
+        inner = first.expression
+        sources = inner.get_source_expressions() if isinstance(inner, SortedAfterFilter) else []
+        return len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == "created_at"  # type: ignore[attr-defined]
+    return False
+
+
+def issue_chunks(issues: QuerySet[Issue], *, chunk_size: int | None = None) -> Iterator[list[Issue]]:
+    """`issues` (in the lists' order, `newest_first`) chunk after chunk (the first of FIRST_CHUNK
+    rows, so that the first line comes soon; then `chunk_size`), each chunk its own short query
+    that starts after the last row of the one before (keyset pagination on (created_at, pk),
+    which never change): `created_at <= last AND (created_at < last OR pk < last pk)`, the first
+    part a range an index on created_at serves. No transaction or cursor stays open while the
+    file downloads (a million rows take minutes; a long read holds back VACUUM), and each row comes
+    once, in the list's order. A row that changes between two chunks is read as it is when its
+    chunk is read; one created meanwhile is newer than the first chunk, so not in the file. A slice
+    (`issues[:n]`, bench/export_memory.py) gives its first n rows."""
+    chunk_size = chunk_size or CHUNK_SIZE
+    remaining: int | None = None
+    if issues.query.is_sliced:
+        low, high = issues.query.low_mark, issues.query.high_mark
+        if low:
+            raise ValueError("An export reads from the first row.")
+        remaining = high
+        issues = issues._chain()  # type: ignore[attr-defined]
+        issues.query.clear_limits()
+    after = issues
+    size = min(chunk_size, FIRST_CHUNK)
+    while remaining is None or remaining > 0:
+        size = size if remaining is None else min(size, remaining)
+        chunk = list(after[:size])
+        if not chunk:
+            return
+        yield chunk
+        if remaining is not None:
+            remaining -= len(chunk)
+        if len(chunk) < size:
+            return
+        size = chunk_size
+        last = chunk[-1]
+        after = issues.filter(
+            Q(created_at__lte=last.created_at) & (Q(created_at__lt=last.created_at) | Q(pk__lt=last.pk))
+        )
+
+
+def issue_csv_lines(issues: QuerySet[Issue], *, chunk_size: int | None = None) -> Iterator[str]:
     """The CSV of `issues` (already scoped and filtered), line by line: the BOM and the headings
-    first, then one line per issue in the queryset's order."""
+    first, as one piece, before any query (the first bytes of the download go out at once), then
+    one line per issue in the queryset's order."""
     now = timezone.now()
-    yield BOM
-    yield from _lines([[heading for heading, _cell in COLUMNS]])
-    # In a transaction of its own, for as long as the file streams: outside one (autocommit),
-    # Django declares the server-side cursor WITH HOLD, and PostgreSQL then computes and stores the
-    # whole result before the first row comes back (at 1,000,000 issues, the first line took half
-    # a minute; docs/benchmarks.md, "The CSV export's first byte"). Inside one, rows stream as the
-    # index gives them. A download that stops closes the generator, which ends the transaction.
+    yield BOM + next(_lines([[heading for heading, _cell in COLUMNS]]))
+    if newest_first(issues):
+        rows: Iterable[Issue] = (issue for chunk in issue_chunks(issues, chunk_size=chunk_size) for issue in chunk)
+        yield from _lines([cell(issue, now) for _heading, cell in COLUMNS] for issue in rows)
+        return
+    # Another order (none of the site's lists): one read, in a transaction of its own for as long
+    # as the file streams, so that PostgreSQL's server-side cursor is not WITH HOLD (which computes
+    # and stores the whole result before the first row; docs/benchmarks.md).
     with transaction.atomic():
         yield from _lines(
-            [cell(issue, now) for _heading, cell in COLUMNS] for issue in issues.iterator(chunk_size=chunk_size)
+            [cell(issue, now) for _heading, cell in COLUMNS]
+            for issue in issues.iterator(chunk_size=chunk_size or CHUNK_SIZE)
         )

@@ -25,7 +25,7 @@ from django.conf import settings
 
 from directory.models import User
 from issues.models import OPEN_STATES, Deadline, Issue, Kind, State
-from issues.permissions import role_label, roles_for
+from issues.permissions import Roles, role_label, roles_for
 from issues.presentation import is_overdue, is_ready_to_contact_ra
 from issues.windows import window_in_words
 
@@ -180,9 +180,14 @@ def guidance(
     return Guidance(title=title, text=text, steps=steps, warning=warning)
 
 
-def guidance_for(*, issue: Issue, user: User | Any = None, now: datetime | None = None) -> Guidance:
-    """The guidance for this issue as this user should read it (their most specific role)."""
-    role = role_label(roles_for(user, issue)) if user is not None else "staff"
+def guidance_for(
+    *, issue: Issue, user: User | Any = None, now: datetime | None = None, roles: Roles | None = None
+) -> Guidance:
+    """The guidance for this issue as this user should read it (their most specific role); `roles`,
+    the user's roles for it (issues.permissions.roles_for) when the caller has them already."""
+    if roles is None and user is not None:
+        roles = roles_for(user, issue)
+    role = role_label(roles) if roles is not None else "staff"
     return guidance(
         kind=issue.kind,
         state=issue.state,

@@ -10,6 +10,35 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 
+def deferred_join(items: QuerySet[Any], bottom: int, top: int) -> list[Any]:
+    """Rows `bottom` to `top` of an ordered queryset, in one query that pages the ids first and
+    joins only the page's rows (a "deferred join"): `... WHERE id IN (SELECT id ... ORDER BY ...
+    LIMIT n OFFSET m) ORDER BY ...`.
+
+    Paged as it stands, PostgreSQL sorts (or skips past) whole rows with every joined table
+    (pharmacy, RA, LPC, reporter) joined for every row of the scope, not only the page's: for an
+    owner's 18,965 issues, a sort of 5 MB on disk. The inner query sorts and skips only what the
+    order needs (for CPE IT, index entries, read off the index alone); the outer joins 25 rows.
+    A queryset this cannot rebuild the same from its ids (annotations, extra, distinct, deferred
+    fields) is sliced as it is, as are lists."""
+    query = items.query
+    plain = (
+        not query.annotations
+        and not query.extra
+        and not query.distinct
+        and query.deferred_loading == (frozenset(), True)
+        and not query.combinator
+    )
+    if not plain:
+        return list(items[bottom:top])
+    ids = items.values("pk")[bottom:top]
+    page = items.model._default_manager.filter(pk__in=ids).order_by(*query.order_by)
+    page.query.standard_ordering = query.standard_ordering  # reversed (QuerySet.reverse) or not
+    page.query.select_related = query.select_related
+    page._prefetch_related_lookups = items._prefetch_related_lookups  # type: ignore[attr-defined]
+    return list(page)
+
+
 class EitherEndPaginator(Paginator):
     """A Paginator whose pages in the back half of an ordered queryset are read from its other end.
 
@@ -28,9 +57,11 @@ class EitherEndPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         items = self.object_list
-        if not isinstance(items, QuerySet) or not items.ordered or bottom <= self.count // 2:
+        if not isinstance(items, QuerySet) or not items.ordered:
             return super().page(number)
-        rows = list(items.reverse()[self.count - top : self.count - bottom])
+        if bottom <= self.count // 2:
+            return Page(deferred_join(items, bottom, top), number, self)
+        rows = deferred_join(items.reverse(), self.count - top, self.count - bottom)
         rows.reverse()
         return Page(rows, number, self)
 

@@ -174,13 +174,14 @@ def issue_roles(*, user: User | Any, issue: Issue) -> Roles:
     return roles_for(user, issue)
 
 
-def issue_allowed_actions(*, user: User | Any, issue: Issue) -> list[str]:
+def issue_allowed_actions(*, user: User | Any, issue: Issue, roles: Roles | None = None) -> list[str]:
     """The actions of the route table (issues.route) this user may take on this issue now, in the
     table's order: the row's rule over the user's roles, the issue's state and the row's conditions
     (a kind only the RA can fix, the reopen window, the RA asked), without side effects. What the
     directory or the timeline must hold (an RA with an email, an LPC, RA correspondence) is left to
-    the service, whose message tells the user what is missing."""
-    return [row.name for row in allowed_actions(roles_for(user, issue), issue)]
+    the service, whose message tells the user what is missing. `roles`: the user's roles for this
+    issue (`issue_roles`) when the caller has them already (the issue page: one query fewer)."""
+    return [row.name for row in allowed_actions(roles if roles is not None else roles_for(user, issue), issue)]
 
 
 def issue_allowed_transitions(*, user: User | Any, issue: Issue) -> list[str]:

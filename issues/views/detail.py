@@ -17,6 +17,7 @@ from issues.exceptions import IssueServiceError
 from issues.models import Issue
 from issues.selectors.cases import case_of_issue, may_see_cases
 from issues.views.shared import _issue_or_404, _status_for, _user
+from smartcard_route.fragments import form_fragment
 
 
 def _render_detail(
@@ -29,7 +30,7 @@ def _render_detail(
 ) -> HttpResponse:
     user = _user(request)
     roles = selectors.issue_roles(user=user, issue=issue)
-    allowed = selectors.issue_allowed_actions(user=user, issue=issue)
+    allowed = selectors.issue_allowed_actions(user=user, issue=issue, roles=roles)
     open_action = bound.prefix if bound is not None else None
     actions = []
     for row in route.ROUTE:
@@ -37,10 +38,12 @@ def _render_detail(
             continue
         is_open = row.name == open_action
         form = bound if is_open else issue_forms.ACTION_FORMS[row.name](prefix=row.name, roles=roles, user=user)
+        assert form is not None  # open only when bound
         actions.append(
             {
                 "action": {"name": row.name, "title": row.label.title, "button": row.label.button},
                 "form": form,
+                "fields_html": form_fragment("issues/_action_fields.jinja", form),
                 "open": is_open,
             }
         )
@@ -50,7 +53,7 @@ def _render_detail(
         "tag": presentation.status_tag(issue),
         "deadline": presentation.deadline_text(issue, now=now),
         "overdue": presentation.is_overdue(issue, now=now),
-        "guidance": guidance.guidance_for(issue=issue, user=user, now=now),
+        "guidance": guidance.guidance_for(issue=issue, user=user, now=now, roles=roles),
         "may_contact_ra": "contact_ra" in allowed,
         "contact_ra_title": route.CONTACT_RA.label.title,
         "actions": actions,

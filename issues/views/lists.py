@@ -14,6 +14,7 @@ from issues.filters import IssueFilter
 from issues.models import Issue
 from issues.selectors.cases import may_see_cases
 from issues.views.shared import _user
+from smartcard_route.fragments import form_fragment
 from smartcard_route.pagination import paginate
 
 PAGE_SIZE = 25
@@ -51,6 +52,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     page, pagination = paginate(request, filters.qs if valid else Issue.objects.none(), PAGE_SIZE)
     context = {
         "form": filters.form,
+        "filters_html": form_fragment("issues/_filters.jinja", filters.form),
         "page": page,
         "rows": issue_rows(page.object_list),
         "pagination": pagination,
