@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Requests by view and status for /metrics (django-prometheus): first and last, to see every answer.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "smartcard_route.middleware.StaticAndNhsukAssetsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "smartcard_route.middleware.LoginRequiredMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "smartcard_route.urls"
@@ -181,7 +184,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 # The preload directive only makes the site eligible for browsers' HTTPS-only lists (submission is a
 # separate, manual step); `check --deploy` asks for it in production.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
@@ -260,6 +263,32 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 REDIS_URL = env_str("REDIS_URL", "")
+
+# What an operator watches (docs/operations.md; smartcard_route.monitoring and .metrics, issue 11).
+# The `monitoring` cache holds what the worker tells the web processes (each beat task's last run,
+# Celery task failures): Redis when REDIS_URL is set, so every worker and web process on every
+# machine shares it; otherwise files under VAR_DIR (one machine, `make run`).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "monitoring": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "monitoring"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "monitoring")}
+    ),
+}
+# /healthz calls the worker stale when the nudge sweep (every minute) last finished longer ago than this.
+WORKER_BEAT_STALE_AFTER_SECONDS = env_int("WORKER_BEAT_STALE_AFTER_SECONDS", 300)
+# /metrics (Prometheus) answers only a scraper with this bearer token or from these addresses
+# (comma-separated IPs or networks, e.g. 10.0.0.0/8); with neither set it answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+# Under gunicorn with several workers, a folder (emptied when the server starts) where each worker
+# process writes its request counters, so a scrape adds up all of them (prometheus_client's
+# multiprocess mode, which reads the same variable).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+# The outbox's rows in finished states (sent, delivered, failed, ...) are counted over the whole
+# table, which no index serves: at most once per this many seconds, kept in the monitoring cache.
+METRICS_OUTBOX_TOTALS_EVERY_SECONDS = env_int("METRICS_OUTBOX_TOTALS_EVERY_SECONDS", 300)
 
 # Email: the console backend unless an ESP is configured through anymail.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

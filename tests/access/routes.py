@@ -99,6 +99,8 @@ ROUTES: dict[str, Route] = {
     # Public pages.
     "home": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302})),
     "healthz": Route(PUBLIC, read=EVERYONE),
+    # Prometheus' scrape: 404 for everyone while no METRICS_TOKEN or METRICS_ALLOWED_IPS is set (as here).
+    "metrics": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
     "login": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302})),
     "logout": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302, 405})),
     "password_reset": Route(PUBLIC, read=EVERYONE),
