@@ -130,6 +130,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "landing"  # by role (issues.views.home.landing)
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in with NHS CIS2 (OpenID Connect, private_key_jwt; directory.accounts.cis2, docs/sign-in.md),
+# beside the password login. Off unless the client id, the provider's discovery URL and the site's
+# private key are all given; some but not all of them stop the start with a message naming the rest.
+CIS2_CLIENT_ID = env_str("CIS2_CLIENT_ID")
+CIS2_SERVER_METADATA_URL = env_str("CIS2_SERVER_METADATA_URL")
+CIS2_PRIVATE_KEY_FILE = env_str("CIS2_PRIVATE_KEY_FILE")
+CIS2_KEY_ID = env_str("CIS2_KEY_ID")  # the kid registered with CIS2; default the key's JWK thumbprint
+CIS2_SCOPES = env_str("CIS2_SCOPES", "openid email profile")
+CIS2_SIGNING_ALG = env_str("CIS2_SIGNING_ALG", "RS512")
+CIS2_REQUIRE_VERIFIED_EMAIL = env_bool("CIS2_REQUIRE_VERIFIED_EMAIL", True)
+CIS2_TIMEOUT_SECONDS = env_float("CIS2_TIMEOUT_SECONDS", 10)
+_cis2_missing = [
+    name
+    for name, value in (
+        ("CIS2_CLIENT_ID", CIS2_CLIENT_ID),
+        ("CIS2_SERVER_METADATA_URL", CIS2_SERVER_METADATA_URL),
+        ("CIS2_PRIVATE_KEY_FILE", CIS2_PRIVATE_KEY_FILE),
+    )
+    if not value
+]
+if 0 < len(_cis2_missing) < 3:
+    raise ImproperlyConfigured(f"CIS2 sign-in is half configured: set {', '.join(_cis2_missing)} (docs/sign-in.md).")
+
 # Lock-out after repeated failed logins (django-axes): per account and per address.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("LOGIN_COOLOFF_HOURS", 0.25)

@@ -103,6 +103,9 @@ ROUTES: dict[str, Route] = {
     "metrics": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
     "login": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302})),
     "logout": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302, 405})),
+    # Sign-in with NHS CIS2: 404 for everyone while its settings are not given (as here).
+    "cis2_login": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
+    "cis2_callback": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
     "password_reset": Route(PUBLIC, read=EVERYONE),
     "password_reset_done": Route(PUBLIC, read=EVERYONE),
     "password_reset_confirm": Route(
