@@ -321,7 +321,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
     key: value
     for key, value in {
-        "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET"),
+        # While the secret is rotated (docs/operations.md), the previous one is accepted too.
+        "WEBHOOK_SECRET": (
+            [env_str("ANYMAIL_WEBHOOK_SECRET"), env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")]
+            if env_str("ANYMAIL_WEBHOOK_SECRET") and env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")
+            else env_str("ANYMAIL_WEBHOOK_SECRET")
+        ),
         "AMAZON_SES_CLIENT_PARAMS": {},
         "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
         "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
