@@ -318,21 +318,15 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Smartcard Route <noreply@smartcard-route.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ANYMAIL = {
-    key: value
-    for key, value in {
-        # While the secret is rotated (docs/operations.md), the previous one is accepted too.
-        "WEBHOOK_SECRET": (
-            [env_str("ANYMAIL_WEBHOOK_SECRET"), env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")]
-            if env_str("ANYMAIL_WEBHOOK_SECRET") and env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")
-            else env_str("ANYMAIL_WEBHOOK_SECRET")
-        ),
-        "AMAZON_SES_CLIENT_PARAMS": {},
-        "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
-        "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
-    }.items()
-    if value
+# While the webhook secret is rotated (docs/operations.md), the previous one is accepted too.
+_webhook_secrets = [env_str("ANYMAIL_WEBHOOK_SECRET"), env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")]
+_anymail: dict[str, object] = {
+    "WEBHOOK_SECRET": _webhook_secrets if all(_webhook_secrets) else _webhook_secrets[0],
+    "AMAZON_SES_CLIENT_PARAMS": {},
+    "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
+    "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
 }
+ANYMAIL = {key: value for key, value in _anymail.items() if value}
 DIRECTORY_MANAGER_EMAIL = env_str("DIRECTORY_MANAGER_EMAIL", "directory-manager@smartcard-route.localhost")
 CPE_IT_EMAIL = env_str("CPE_IT_EMAIL", "it@cpe.org.uk")
 INBOUND_LOCAL_PART = env_str("INBOUND_LOCAL_PART", "issues")
