@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 from requests import RequestException
@@ -77,6 +78,7 @@ NEXT_KEY = "cis2_next"
 
 
 @login_not_required
+@never_cache
 @require_GET
 def cis2_login(request: HttpRequest) -> HttpResponse:
     """Send the person to CIS2 to sign in (404 while CIS2 is off)."""
@@ -93,6 +95,7 @@ def cis2_login(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@never_cache
 @require_GET
 def cis2_callback(request: HttpRequest) -> HttpResponse:
     """CIS2 sends the person back here: check its answer, find their account by email, log them in."""

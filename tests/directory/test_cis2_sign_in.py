@@ -206,6 +206,7 @@ def test_it_tells_a_person_without_an_account_and_creates_none(client, cis2_on, 
     assert "log in with your email address and password" in body
     assert User.objects.count() == users
     assert "_auth_user_id" not in client.session
+    assert "no-store" in response["Cache-Control"]  # it names the person's address
 
 
 def test_it_refuses_an_email_the_provider_has_not_verified(client, cis2_on, alice):
