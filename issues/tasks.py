@@ -10,14 +10,18 @@ from celery import shared_task
 
 from issues.nudges import nudge_digests_send, nudges_sweep
 from issues.services.figures import figures_refresh
+from smartcard_route import monitoring
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
 
 @shared_task(acks_late=True)
 def nudge_sweep() -> int:
-    """Beat, every minute: nudge the issues whose next reminder is due (exactly once each)."""
-    return nudges_sweep().nudged
+    """Beat, every minute: nudge the issues whose next reminder is due (exactly once each); then
+    record the worker's heartbeat, which /healthz and /metrics show."""
+    nudged = nudges_sweep().nudged
+    monitoring.beat_record(name=monitoring.HEARTBEAT)
+    return nudged
 
 
 @shared_task(acks_late=True)

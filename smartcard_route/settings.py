@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Requests by view and status for /metrics (django-prometheus): first and last, to see every answer.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "smartcard_route.middleware.StaticAndNhsukAssetsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "smartcard_route.middleware.LoginRequiredMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "smartcard_route.urls"
@@ -127,6 +130,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "landing"  # by role (issues.views.home.landing)
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in with NHS CIS2 (OpenID Connect, private_key_jwt; directory.accounts.cis2, docs/sign-in.md),
+# beside the password login. Off unless the client id, the provider's discovery URL and the site's
+# private key are all given; some but not all of them stop the start with a message naming the rest.
+CIS2_CLIENT_ID = env_str("CIS2_CLIENT_ID")
+CIS2_SERVER_METADATA_URL = env_str("CIS2_SERVER_METADATA_URL")
+CIS2_PRIVATE_KEY_FILE = env_str("CIS2_PRIVATE_KEY_FILE")
+CIS2_KEY_ID = env_str("CIS2_KEY_ID")  # the kid registered with CIS2; default the key's JWK thumbprint
+CIS2_SCOPES = env_str("CIS2_SCOPES", "openid email profile")
+CIS2_SIGNING_ALG = env_str("CIS2_SIGNING_ALG", "RS512")
+CIS2_REQUIRE_VERIFIED_EMAIL = env_bool("CIS2_REQUIRE_VERIFIED_EMAIL", True)
+CIS2_TIMEOUT_SECONDS = env_float("CIS2_TIMEOUT_SECONDS", 10)
+_cis2_missing = [
+    name
+    for name, value in (
+        ("CIS2_CLIENT_ID", CIS2_CLIENT_ID),
+        ("CIS2_SERVER_METADATA_URL", CIS2_SERVER_METADATA_URL),
+        ("CIS2_PRIVATE_KEY_FILE", CIS2_PRIVATE_KEY_FILE),
+    )
+    if not value
+]
+if 0 < len(_cis2_missing) < 3:
+    raise ImproperlyConfigured(f"CIS2 sign-in is half configured: set {', '.join(_cis2_missing)} (docs/sign-in.md).")
+
 # Lock-out after repeated failed logins (django-axes): per account and per address.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("LOGIN_COOLOFF_HOURS", 0.25)
@@ -181,7 +207,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 # The preload directive only makes the site eligible for browsers' HTTPS-only lists (submission is a
 # separate, manual step); `check --deploy` asks for it in production.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
@@ -261,21 +287,46 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 REDIS_URL = env_str("REDIS_URL", "")
 
+# What an operator watches (docs/operations.md; smartcard_route.monitoring and .metrics, issue 11).
+# The `monitoring` cache holds what the worker tells the web processes (each beat task's last run,
+# Celery task failures): Redis when REDIS_URL is set, so every worker and web process on every
+# machine shares it; otherwise files under VAR_DIR (one machine, `make run`).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "monitoring": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "monitoring"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "monitoring")}
+    ),
+}
+# /healthz calls the worker stale when the nudge sweep (every minute) last finished longer ago than this.
+WORKER_BEAT_STALE_AFTER_SECONDS = env_int("WORKER_BEAT_STALE_AFTER_SECONDS", 300)
+# /metrics (Prometheus) answers only a scraper with this bearer token or from these addresses
+# (comma-separated IPs or networks, e.g. 10.0.0.0/8); with neither set it answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+# Under gunicorn with several workers, a folder (emptied when the server starts) where each worker
+# process writes its request counters, so a scrape adds up all of them (prometheus_client's
+# multiprocess mode, which reads the same variable).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+# The outbox's rows in finished states (sent, delivered, failed, ...) are counted over the whole
+# table, which no index serves: at most once per this many seconds, kept in the monitoring cache.
+METRICS_OUTBOX_TOTALS_EVERY_SECONDS = env_int("METRICS_OUTBOX_TOTALS_EVERY_SECONDS", 300)
+
 # Email: the console backend unless an ESP is configured through anymail.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Smartcard Route <noreply@smartcard-route.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ANYMAIL = {
-    key: value
-    for key, value in {
-        "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET"),
-        "AMAZON_SES_CLIENT_PARAMS": {},
-        "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
-        "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
-    }.items()
-    if value
+# While the webhook secret is rotated (docs/operations.md), the previous one is accepted too.
+_webhook_secrets = [env_str("ANYMAIL_WEBHOOK_SECRET"), env_str("ANYMAIL_WEBHOOK_SECRET_PREVIOUS")]
+_anymail: dict[str, object] = {
+    "WEBHOOK_SECRET": _webhook_secrets if all(_webhook_secrets) else _webhook_secrets[0],
+    "AMAZON_SES_CLIENT_PARAMS": {},
+    "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
+    "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
 }
+ANYMAIL = {key: value for key, value in _anymail.items() if value}
 DIRECTORY_MANAGER_EMAIL = env_str("DIRECTORY_MANAGER_EMAIL", "directory-manager@smartcard-route.localhost")
 CPE_IT_EMAIL = env_str("CPE_IT_EMAIL", "it@cpe.org.uk")
 INBOUND_LOCAL_PART = env_str("INBOUND_LOCAL_PART", "issues")

@@ -24,3 +24,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # Each pytest-xdist process has its own test database, so its Celery worker must only take its own tasks.
 CELERY_TASK_DEFAULT_QUEUE = "smartcard-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+# The monitoring cache (Redis when REDIS_URL is set) is shared by every test process: each has its
+# own keys. Never clear() it in a test: on Redis that empties the whole database, the broker's too.
+CACHES["monitoring"]["KEY_PREFIX"] = "test-monitoring-" + os.environ.get("PYTEST_XDIST_WORKER", "main")  # noqa: F405

@@ -9,6 +9,8 @@ urlpatterns = [
     # The start page tells the route, so it is the issues app's (named "home").
     path("", include("issues.start_urls")),
     path("healthz", views.healthz, name="healthz"),
+    # Prometheus' scrape: 404 unless METRICS_TOKEN or METRICS_ALLOWED_IPS is set (docs/operations.md).
+    path("metrics", views.metrics, name="metrics"),
     # Logging in and out, password reset (directory.accounts): not namespaced, as Django's LOGIN_URL expects.
     path("", include("directory.accounts.urls")),
     # The reminder-emails page of issues (namespace "notifications"), on the account's paths.

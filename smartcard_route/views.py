@@ -12,6 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from smartcard_route import metrics as site_metrics
+from smartcard_route import monitoring
 from smartcard_route.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -53,13 +55,42 @@ def _broker_ok() -> bool:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database and the broker answer, 503 when either does not. The worker's last beat
+    is reported beside them but does not change the answer: a load balancer takes a web server out
+    for its own faults, not for a stopped worker (which /metrics and its alert are for)."""
     checks = {"database": _database_ok(), "broker": _broker_ok()}
     healthy = all(checks.values())
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if healthy else "unavailable",
         **{k: "ok" if v else "unavailable" for k, v in checks.items()},
+        **_worker(),
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _worker() -> dict[str, object]:
+    try:
+        beat = monitoring.worker_beat()
+    except Exception:
+        logger.warning("health check: monitoring cache unreachable", exc_info=True)
+        return {"worker": "unknown", "worker_last_beat": None}
+    return {"worker": beat.status, "worker_last_beat": beat.last_run.isoformat() if beat.last_run else None}
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape (smartcard_route.metrics): 404 unless metrics are switched on, 401 without
+    the bearer token (from an address not on the allow-list)."""
+    access = site_metrics.metrics_access(request)
+    if access == site_metrics.Access.HIDDEN:
+        return page_not_found(request)
+    if access == site_metrics.Access.UNAUTHORISED:
+        response = HttpResponse("A bearer token is needed.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(site_metrics.metrics_text(), content_type=site_metrics.CONTENT_TYPE)
 
 
 @login_not_required

@@ -78,12 +78,17 @@ def _unreachable_database(port: int) -> dict[str, Any]:
     return {"HOST": "127.0.0.1", "PORT": port, "OPTIONS": {"connect_timeout": 2}}
 
 
+def checks(response: Any) -> dict[str, str]:
+    """The answer's checks of the database and broker (the worker's beat is tests/ops/test_healthz_worker.py's)."""
+    return {key: value for key, value in response.json().items() if key in ("status", "database", "broker")}
+
+
 @pytest.mark.django_db
 def test_it_answers_200_when_database_and_broker_answer(client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert checks(response) == {"status": "ok", "database": "ok", "broker": "ok"}
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -103,7 +108,7 @@ def test_it_answers_503_when_the_broker_refuses_connections(client, broker_at, r
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "broker": "unavailable"}
+    assert checks(response) == {"status": "unavailable", "database": "ok", "broker": "unavailable"}
 
 
 @pytest.mark.django_db
@@ -122,7 +127,7 @@ def test_it_answers_503_when_the_database_does_not_answer(refused_port):
     response = _get_healthz_in_own_thread(_unreachable_database(refused_port))
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unavailable", "broker": "ok"}
+    assert checks(response) == {"status": "unavailable", "database": "unavailable", "broker": "ok"}
 
 
 @pytest.mark.django_db(transaction=True)

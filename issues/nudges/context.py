@@ -49,8 +49,10 @@ def due_issues(*, now: datetime) -> QuerySet[Issue]:
     """Open issues whose next reminder is due, the longest waiting first: the sweep's query
     (partial index `issue_next_nudge_waiting`; rows another transaction holds are skipped on
     PostgreSQL)."""
-    return (
-        Issue.objects.filter(next_nudge_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)
-        .order_by("next_nudge_at")
-        .select_for_update(skip_locked=True, of=("self",))
-    )
+    return nudges_due(now=now).order_by("next_nudge_at").select_for_update(skip_locked=True, of=("self",))
+
+
+def nudges_due(*, now: datetime) -> QuerySet[Issue]:
+    """The issues the sweep serves whose next reminder is due: open, waiting on someone it nudges
+    (the one definition, shared by the sweep and its lag on /metrics)."""
+    return Issue.objects.filter(next_nudge_at__lte=now, state__in=OPEN_STATES, due_kind__in=NUDGED_KINDS)

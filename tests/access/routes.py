@@ -99,8 +99,13 @@ ROUTES: dict[str, Route] = {
     # Public pages.
     "home": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302})),
     "healthz": Route(PUBLIC, read=EVERYONE),
+    # Prometheus' scrape: 404 for everyone while no METRICS_TOKEN or METRICS_ALLOWED_IPS is set (as here).
+    "metrics": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
     "login": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302})),
     "logout": Route(PUBLIC, read=EVERYONE, ok=frozenset({200, 302, 405})),
+    # Sign-in with NHS CIS2: 404 for everyone while its settings are not given (as here).
+    "cis2_login": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
+    "cis2_callback": Route(PUBLIC, read=EVERYONE, ok=frozenset({404})),
     "password_reset": Route(PUBLIC, read=EVERYONE),
     "password_reset_done": Route(PUBLIC, read=EVERYONE),
     "password_reset_confirm": Route(

@@ -339,6 +339,9 @@ PUBLIC_URL_NAMES = {
     "password_reset_confirm",
     "password_reset_complete",
     "admin:login",  # Django's admin login form, behind the same lock-out
+    "metrics",  # Prometheus' scrape: its own bearer token or address allow-list (404 while off)
+    "cis2_login",  # sign-in with NHS CIS2 (404 while off), and where CIS2 sends the person back
+    "cis2_callback",
 }
 
 
