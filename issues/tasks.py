@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from issues.nudges import nudge_digests_send, nudges_sweep
+from issues.services.retention import retention_run
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
@@ -23,3 +24,12 @@ def nudge_sweep() -> int:
 def send_nudge_digests() -> int:
     """Beat, weekday mornings: one email per person who chose the daily digest."""
     return nudge_digests_send().emails
+
+
+# Retention (issues.services.retention) --------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def redact_expired_personal_data() -> int:
+    """Beat, nightly: redact the personal data kept past the retention period (counts logged)."""
+    return retention_run().total
