@@ -213,3 +213,18 @@ def test_it_redacts_a_closed_case_past_the_period_and_its_evidence_pack_shows_it
     assert REDACTED in summary and "Priya" not in summary and "td.person@england.example" not in summary
     for name in pack.namelist():
         assert b"Priya" not in pack.read(name), name
+
+
+def test_the_beat_schedule_runs_it_nightly_through_the_task(client: Any, settings: Any) -> None:
+    from celery.schedules import crontab
+    from django.conf import settings as live
+
+    from issues.tasks import redact_expired_personal_data
+
+    entry = live.CELERY_BEAT_SCHEDULE["retention-redact"]
+    assert entry["task"] == "issues.tasks.redact_expired_personal_data" == redact_expired_personal_data.name
+    assert entry["schedule"] == crontab(hour=2, minute=30)
+    journey_at(OLD, client, settings, "task")
+    with time_machine.travel(NOW, tick=False):
+        assert redact_expired_personal_data() > 0
+        assert redact_expired_personal_data() == 0
