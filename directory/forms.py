@@ -28,3 +28,27 @@ class CorrectionReportForm(forms.Form):
             "max_length": "What is wrong or missing must be 2000 characters or fewer (this has %(show_value)d)",
         },
     )
+
+
+class SubjectAccessForm(forms.Form):
+    """Whose data to export (a subject-access request): the person's email address."""
+
+    email = forms.EmailField(
+        label="The person's email address",
+        help_text="Their account, roles, the issues they reported or are named in, their events and their mail.",
+        max_length=254,
+        error_messages={
+            "required": "Enter the person's email address",
+            "invalid": "Enter an email address in the correct format, like name@example.com",
+        },
+    )
+
+
+CHOOSE_FORMAT = "Choose JSON or a readable page"
+
+
+class SubjectAccessExportForm(SubjectAccessForm):
+    format = forms.ChoiceField(
+        choices=[("json", "JSON"), ("page", "Readable page")],
+        error_messages={"required": CHOOSE_FORMAT, "invalid_choice": CHOOSE_FORMAT},
+    )

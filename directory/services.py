@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory import emails
-from directory.models import LPC, CorrectionReport, RegistrationAuthority, User
+from directory.models import LPC, CorrectionReport, RegistrationAuthority, SubjectAccessExport, User
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +50,17 @@ def correction_report_mark_done(*, user: User, report: CorrectionReport) -> bool
     if done:
         report.status, report.resolved_at, report.resolved_by = CorrectionReport.Status.DONE, now, user
     return bool(done)
+
+
+def subject_access_export_record(
+    *, requested_by: User, subject_email: str, subject: User | None, format: str
+) -> SubjectAccessExport:
+    """Audit one subject-access export (who asked, about which address and account, in which
+    format, when); the export itself is not stored. Logged by ids only."""
+    if format not in SubjectAccessExport.Format.values:
+        raise ValueError(f"unknown export format {format!r}")
+    export = SubjectAccessExport.objects.create(
+        requested_by=requested_by, subject_email=subject_email.strip().lower(), subject=subject, format=format
+    )
+    logger.info("subject-access export %s (%s) by user %s", export.pk, format, requested_by.pk)
+    return export

@@ -11,6 +11,7 @@ from celery import shared_task
 from issues.nudges import nudge_digests_send, nudges_sweep
 from issues.services.figures import figures_refresh
 from smartcard_route import monitoring
+from issues.services.retention import retention_run
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
@@ -37,3 +38,10 @@ def send_nudge_digests() -> int:
 def refresh_figures() -> int:
     """Beat, every FIGURES_REFRESH_MINUTES: work out the national figures (CPE IT's) again."""
     return len(figures_refresh())
+# Retention (issues.services.retention) --------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def redact_expired_personal_data() -> int:
+    """Beat, nightly: redact the personal data kept past the retention period (counts logged)."""
+    return retention_run().total

@@ -33,3 +33,25 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if request.path.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class NoStoreForSignedInMiddleware:
+    """`Cache-Control: no-store` on every answer to a signed-in user (DESIGN.md, "Personal data").
+
+    Pages and API answers for a signed-in user are the ones that hold personal data, and pharmacy
+    computers are shared: no browser or proxy may keep a copy. The rule is by user, not by route,
+    so a new page cannot forget it. The API's token users count too: the REST framework sets
+    `request.user` on the Django request when it authenticates one, before this runs on the way
+    out. Static files never get here (WhiteNoise answers them earlier in the chain) and keep their
+    long-lived caching. A response that already forbids storing (Django's `never_cache`) is left as it is.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (personal data; shared computers).
+    "smartcard_route.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -285,6 +287,24 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 300.0,
     },
 }
+
+# Retention (DESIGN.md, "Personal data"; issues.services.retention): personal data is redacted in
+# place this many months after an issue was resolved or withdrawn (a systemic case, closed), by a
+# nightly beat task working in batches of RETENTION_BATCH_SIZE rows, at RETENTION_TIME (TIME_ZONE).
+RETENTION_MONTHS = env_int("RETENTION_MONTHS", 24)
+if RETENTION_MONTHS < 1:
+    raise ImproperlyConfigured(f"RETENTION_MONTHS must be at least 1, not {RETENTION_MONTHS}")
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500)
+RETENTION_TIME = env_str("RETENTION_TIME", "02:30")
+try:
+    _retention_hour, _retention_minute = (int(part) for part in RETENTION_TIME.split(":"))
+except ValueError:
+    raise ImproperlyConfigured(f"RETENTION_TIME must be HH:MM, not {RETENTION_TIME!r}") from None
+CELERY_BEAT_SCHEDULE["retention-redact"] = {
+    "task": "issues.tasks.redact_expired_personal_data",
+    "schedule": crontab(hour=_retention_hour, minute=_retention_minute),
+}
+
 REDIS_URL = env_str("REDIS_URL", "")
 
 # What an operator watches (docs/operations.md; smartcard_route.monitoring and .metrics, issue 11).

@@ -19,6 +19,8 @@ urlpatterns = [
     path("issues/", include("issues.urls")),
     path("dashboard/", include("issues.dashboard_urls")),
     path("cases/", include("issues.case_urls")),
+    # Subject-access export (the directory manager and CPE IT): issues.subject_access_urls.
+    path("subject-access/", include("issues.subject_access_urls")),
     path("admin/", admin.site.urls),
     # ESP webhooks (inbound mail, delivery tracking): public, authenticated by ANYMAIL["WEBHOOK_SECRET"].
     path("webhooks/anymail/", include("smartcard_route.mail.urls")),

@@ -28,6 +28,8 @@ calls, the RA's replies, what mail from the RA counts for, and the clock change 
 window it starts), `triage` (CPE IT's triage of an escalation), `steps` (the row's checks every
 service runs first), `correspondence` (the RA thread and the LPC forward) and `events` (timeline
 events and the clock). Import from `issues.services`, which re-exports the public names.
+`retention` (redacting personal data past the retention period, a nightly task's) is imported from
+its own module.
 """
 
 from collections.abc import Callable

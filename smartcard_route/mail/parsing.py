@@ -73,8 +73,9 @@ def _safe(getter: Any, default: Any) -> Any:
     """A header the sender mangled must not lose the whole message: fall back and go on."""
     try:
         value = getter()
-    except Exception:  # the email package raises many kinds of error on hostile headers
-        logger.info("inbound mail: unreadable header part", exc_info=True)
+    except Exception as error:  # the email package raises many kinds of error on hostile headers
+        # The error's kind only: its text may quote the header (an address, a name).
+        logger.info("inbound mail: unreadable header part (%s)", type(error).__name__)
         return default
     return default if value is None else value
 
@@ -198,8 +199,9 @@ def _parse_attachment(part: Any, index: int, limit: int) -> ParsedAttachment:
         )
     try:
         content = part.get_content_bytes()
-    except Exception:
-        logger.warning("inbound mail: attachment %r could not be decoded", filename, exc_info=True)
+    except Exception as error:
+        # Not the file name, nor the traceback (it may quote the part): the sender's words stay out of logs.
+        logger.warning("inbound mail: an attachment could not be decoded (%s)", type(error).__name__)
         return ParsedAttachment(filename, content_type, size, None, "Not stored: it could not be decoded.")
     if content is None:
         content = b""

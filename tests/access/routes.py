@@ -134,6 +134,14 @@ ROUTES: dict[str, Route] = {
         post=frozenset({"directory_manager"}),
         ok=frozenset({405}),
     ),
+    # Subject-access export: the directory manager and CPE IT (anyone else 403).
+    "subject_access:search": Route(PAGE, read=frozenset({"directory_manager", "cpe_it"})),
+    "subject_access:export": Route(
+        PAGE,
+        read=frozenset({"directory_manager", "cpe_it"}),
+        post=frozenset({"directory_manager", "cpe_it"}),
+        ok=frozenset({405}),
+    ),
     # Issues: lists, exports, reporting, an issue's pages and its actions.
     "issues:list": Route(PAGE, read=EVERYONE),
     "issues:export_csv": Route(PAGE, read=EVERYONE),

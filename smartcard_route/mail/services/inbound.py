@@ -143,7 +143,8 @@ def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequ
 
 
 def _post_failed(post: InboundPost, reason: str) -> None:
-    logger.warning("inbound post %s (%s) not read: %s", post.pk, post.esp, reason[:300])
+    # The reason may quote the payload (an address, a header): it is on the row, not in the log.
+    logger.warning("inbound post %s (%s) not read; the reason is on the post", post.pk, post.esp)
     InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.FAILED, error=reason)
 
 
@@ -224,9 +225,8 @@ def _store(parsed: ParsedEmail, *, esp_name: str, esp_event_id: str, post: Inbou
         if attachment.content is not None:
             row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
         else:
-            logger.warning(
-                "inbound mail %s: attachment %r refused: %s", email.pk, attachment.filename, attachment.refused_reason
-            )
+            # Ids and sizes only: a file name is the sender's words (DESIGN.md, "Personal data").
+            logger.warning("inbound mail %s: an attachment of %s bytes refused", email.pk, attachment.size)
         row.save()
     return email
 

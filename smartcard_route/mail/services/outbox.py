@@ -282,7 +282,8 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> SendResult:
     permanent = isinstance(exc, PERMANENT_ERRORS)
     give_up = permanent or email.attempts >= outbox_max_attempts()
     now = timezone.now()
-    logger.warning("Outbound email %s attempt %s failed: %s", email.pk, email.attempts, error)
+    # The error's text may name a recipient (an SMTP refusal quotes the address): on the row only.
+    logger.warning("Outbound email %s attempt %s failed (%s)", email.pk, email.attempts, type(exc).__name__)
     with transaction.atomic():
         if give_up:
             OutboundEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(
