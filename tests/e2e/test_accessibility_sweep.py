@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db.models import Model
 from django.test import RequestFactory
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from directory.models import User
+from smartcard_route.mail.models import OutboundEmail
 from tests.access.routes import ADMIN, API, PAGE, PUBLIC, WEBHOOK, may
 from tests.access.world import PERSONAS, World, build_world
 from tests.e2e.browser import log_in, run_axe
@@ -58,9 +61,15 @@ NOT_OPENED = {
 def reason_not_opened(name: str) -> str | None:
     if name in NOT_OPENED:
         return NOT_OPENED[name]
+    if name.startswith("admin:") and name.endswith("/<path:object_id>/"):
+        return "the admin's redirect from an object's address to its change page, which is swept"
+    if name.startswith("admin:") and name.endswith("(?P<url>.*)$"):
+        return "the admin's catch-all (an added slash, or its 404)"
     route = route_for(name)
     if route.kind == API:
-        return "the JSON API (schemathesis checks it against its schema); its reference page is /api/docs/"
+        # Its HTML form for a browser (the REST framework's browsable API) still fails axe: see
+        # docs/accessibility.md, "Not yet". Its reference page, /api/docs/, is swept.
+        return "the JSON API (schemathesis checks it against its schema)"
     if route.kind == WEBHOOK:
         return "an email provider's webhook"
     if route.ok == frozenset({405}):
@@ -73,7 +82,9 @@ class Visit:
     name: str  # the route's name
     label: str  # the object it names ("-" for none)
     url: str
-    status: int = 200  # what the page answers (the API reference answers 403 to anonymous visitors)
+    # what the page may answer, after redirects: 200, or the matrix's other answers for a reader (a
+    # 400 page asking for what is missing); the API reference answers 403 to anonymous visitors
+    statuses: frozenset[int] = frozenset({200})
 
 
 # The pages each persona opens -------------------------------------------------------------------
@@ -85,15 +96,16 @@ def site_pages(world: World, persona: str) -> Iterator[Visit]:
             continue
         route = route_for(pattern.name)
         assert route.kind in (PAGE, PUBLIC), pattern.name
+        statuses = (route.ok | {200}) - {302}
         for label, kwargs in route.objects(world).items():
             url = url_for(pattern, {**kwargs, "action": route.actions[0]} if route.actions else dict(kwargs))
             if persona == "anonymous":
                 if route.kind == PUBLIC:
-                    yield Visit(pattern.name, label, url)
+                    yield Visit(pattern.name, label, url, statuses)
                 elif route.anonymous is not None:
-                    yield Visit(pattern.name, label, url, status=route.anonymous)
+                    yield Visit(pattern.name, label, url, frozenset({route.anonymous}))
             elif may(route.read, persona, label):
-                yield Visit(pattern.name, label, url)
+                yield Visit(pattern.name, label, url, statuses)
 
 
 ADMIN_MODEL_VIEW = re.compile(r"admin:(?P<model>[a-z0-9]+_[a-z0-9]+)_(?P<view>\w+)$")
@@ -118,8 +130,11 @@ def admin_pages(superuser: User) -> Iterator[Visit]:
         if pattern.name == "admin:login":
             continue  # the superuser is sent on to the index; anonymous visitors see it
         match = ADMIN_MODEL_VIEW.match(pattern.name)
-        assert match and match["model"] in registry, f"an admin page the sweep does not know: {pattern.name}"
-        model, model_admin = registry[match["model"]]
+        assert match, f"an admin page the sweep does not know: {pattern.name}"
+        # Django's UserAdmin names its password page auth_user_..., whatever the user model's app.
+        key = "directory_user" if match["model"] == "auth_user" else match["model"]
+        assert key in registry, f"an admin page the sweep does not know: {pattern.name}"
+        model, model_admin = registry[key]
         view = match["view"]
         if view == "add" and not model_admin.has_add_permission(request):
             continue  # the admin offers no add page for it (403)
@@ -127,7 +142,26 @@ def admin_pages(superuser: User) -> Iterator[Visit]:
         if view == "delete" and not model_admin.has_delete_permission(request, obj):
             continue  # the admin offers no delete page for it (403)
         kwargs = {name: obj.pk for name in re.findall(r"<(?:\w+:)?(\w+)>", pattern.pattern)}
-        yield Visit(pattern.name, match["model"], reverse(pattern.name, kwargs=kwargs))
+        yield Visit(pattern.name, key, reverse(pattern.name, kwargs=kwargs))
+
+
+def admin_rows(superuser: User) -> None:
+    """A row of each model the admin shows and the world has none of (its change pages need one)."""
+    Group.objects.create(name="Directory helpers")
+    Token.objects.create(user=superuser)
+    seen = {"user_agent": "Chromium", "ip_address": "192.0.2.1", "username": "x@example.org", "path_info": "/login/"}
+    AccessAttempt.objects.create(**seen, http_accept="*/*", get_data="", post_data="", failures_since_start=1)
+    AccessFailureLog.objects.create(**seen, http_accept="*/*")
+    AccessLog.objects.create(**seen, http_accept="*/*")
+    if not OutboundEmail.objects.exists():
+        OutboundEmail.objects.create(
+            purpose="ra_request",
+            from_email="a@example.org",
+            to=["b@example.org"],
+            subject="A",
+            body_text="A.",
+            message_id="<a@b>",
+        )
 
 
 def _first(model: type[Model]) -> Model:
@@ -140,31 +174,32 @@ def _first(model: type[Model]) -> Model:
 
 
 def open_every_operation(page: Any) -> None:
-    """Swagger UI: open every operation and every schema, so axe sees what a reader expands."""
+    """Swagger UI: open every operation and the list of schemas, so axe sees what a reader opens."""
     page.locator(".swagger-ui .opblock-summary").first.wait_for()
     for closed in (
         ".swagger-ui .opblock-summary-control[aria-expanded=false]",
         ".swagger-ui section.models .models-control[aria-expanded=false]",
-        ".swagger-ui .model-box-control[aria-expanded=false]",
     ):
         control = page.locator(closed)
-        for _ in range(500):  # more than the schema has; a nested schema opens more of them
+        for _ in range(200):  # more than the schema has
             if not control.count():
                 break
             control.first.click()
+    page.locator(".swagger-ui .opblock-body").last.wait_for()
 
 
 def check(page: Any, visit: Visit) -> list[str]:
     """The page's problems: a wrong status or type, axe's violations, a table wider than a phone."""
     response = page.goto(visit.url)
     where = f"{visit.name} [{visit.label}] {visit.url}"
-    if response is None or response.status != visit.status:
-        return [f"{where}: answered {response and response.status}, not {visit.status}"]
+    if response is None or response.status not in visit.statuses:
+        return [f"{where}: answered {response and response.status}, not {sorted(visit.statuses)}"]
     if "text/html" not in (response.headers.get("content-type") or ""):
         return [f"{where}: not an HTML page (list it in NOT_OPENED with the reason)"]
-    if visit.name == "api-docs" and visit.status == 200:
+    if visit.name == "api-docs" and response.status == 200:
         open_every_operation(page)
     problems = [f"{where}:\n{report}" for report in run_axe(page)]
+    print("\n".join(problems), flush=True)
     if page.locator("table").count():
         page.set_viewport_size({"width": PHONE_WIDTH, "height": DESKTOP["height"]})
         width = int(page.evaluate("document.documentElement.scrollWidth"))
@@ -195,7 +230,7 @@ def sweep(browser: Any, live_server: Any, visits: list[Visit], email: str | None
         for visit in visits:
             t = time.monotonic()
             problems += check(page, visit)
-            print("TIMING", visit.url, round(time.monotonic() - t, 2))
+            print("TIMING", visit.url, round(time.monotonic() - t, 2), flush=True)
     finally:
         context.close()
     assert visits
@@ -211,8 +246,8 @@ def test_every_page_a_persona_may_see_is_accessible(browser: Any, live_server: A
 
 
 def test_every_admin_page_the_superuser_uses_is_accessible(browser: Any, live_server: Any, world: World) -> None:
-    Group.objects.create(name="Directory helpers")
     superuser = UserFactory.create(email="super@cpe.example", full_name="Sue Super", is_staff=True, is_superuser=True)
+    admin_rows(superuser)
     sweep(browser, live_server, list(admin_pages(superuser)), superuser.email)
 
 
