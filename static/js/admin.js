@@ -1,7 +1,10 @@
 // Django's admin, as the superuser uses it: fixes for what axe-core finds that CSS cannot reach.
 // - the search box's label is only a magnifier image: it gets the word "Search" (label-title-only);
 // - the tooltips of the two-box selects (SelectFilter2.js) are spans with aria-label and no role:
-//   they become images with that name (aria-prohibited-attr).
+//   they become images with that name (aria-prohibited-attr);
+// - the autocomplete fields (select2): the search box gets the field's label (label), and the
+//   list of chosen items, which also holds select2's own spans, is no list (list, listitem).
+// select2 redraws its boxes when a choice changes, so a MutationObserver applies them again.
 function fixAdmin() {
   const label = document.querySelector("label[for=searchbar]");
   if (label && !label.querySelector(".app-admin-search-label")) {
@@ -15,8 +18,23 @@ function fixAdmin() {
   for (const tip of document.querySelectorAll("span.help-tooltip[aria-label]:not([role])")) {
     tip.setAttribute("role", "img");
   }
+  for (const field of document.querySelectorAll(".select2-search__field:not([aria-label])")) {
+    const container = field.closest(".select2-container");
+    const select = container && container.previousElementSibling;
+    const fieldLabel = select && select.id && document.querySelector(`label[for="${select.id}"]`);
+    field.setAttribute("aria-label", fieldLabel ? fieldLabel.textContent.replace(/:$/, "").trim() : "Search");
+  }
+  for (const list of document.querySelectorAll("ul.select2-selection__rendered:not([role])")) {
+    list.setAttribute("role", "none");
+  }
+  for (const item of document.querySelectorAll("ul.select2-selection__rendered > li:not([role])")) {
+    item.setAttribute("role", "none");
+  }
 }
 
-// SelectFilter2.js draws its boxes on the window's load event, from a listener added before this
-// deferred script's: this one runs after it.
-window.addEventListener("load", fixAdmin);
+// SelectFilter2.js and select2 draw their boxes on the window's load event or jQuery's ready, from
+// listeners added before this deferred script's: this one runs after them.
+window.addEventListener("load", () => {
+  fixAdmin();
+  new MutationObserver(fixAdmin).observe(document.body, { childList: true, subtree: true });
+});
