@@ -24,6 +24,26 @@ function fixAdmin() {
     const fieldLabel = select && select.id && document.querySelector(`label[for="${select.id}"]`);
     field.setAttribute("aria-label", fieldLabel ? fieldLabel.textContent.replace(/:$/, "").trim() : "Search");
   }
+  for (const box of document.querySelectorAll(".select2-selection[role=combobox]:not([aria-label])")) {
+    // Named by what it shows, so unnamed while empty (aria-input-field-name): named after the field.
+    const container = box.closest(".select2-container");
+    const select = container && container.previousElementSibling;
+    const fieldLabel = select && select.id && document.querySelector(`label[for="${select.id}"]`);
+    if (fieldLabel) {
+      box.removeAttribute("aria-labelledby");
+      box.setAttribute("aria-label", fieldLabel.textContent.replace(/:$/, "").trim());
+    }
+  }
+  // The inlines' headers over the object's own column and the delete column are empty
+  // (empty-table-header): they say what the column is, to screen readers.
+  for (const th of document.querySelectorAll(".inline-related thead th")) {
+    if (!th.textContent.trim()) {
+      const words = document.createElement("span");
+      words.className = "app-admin-visually-hidden";
+      words.textContent = th.classList.contains("original") ? "Entry" : "Actions";
+      th.append(words);
+    }
+  }
   for (const list of document.querySelectorAll("ul.select2-selection__rendered:not([role])")) {
     list.setAttribute("role", "none");
   }
