@@ -199,6 +199,8 @@ def check(page: Any, visit: Visit) -> list[str]:
         return [f"{where}: answered {response and response.status}, not {sorted(visit.statuses)}"]
     if "text/html" not in (response.headers.get("content-type") or ""):
         return [f"{where}: not an HTML page (list it in NOT_OPENED with the reason)"]
+    if visit.name == "api-docs" and response.status == 200:
+        page.locator(".swagger-ui .opblock-summary").first.wait_for()  # Swagger UI has drawn the schema
     if visit.open_operations:
         open_every_operation(page)
     problems = [f"{where}:\n{report}" for report in run_axe(page)]
