@@ -92,9 +92,10 @@ TEMPLATES = [
         },
     },
     {
-        # Django's admin and the REST framework's browsable API use Django templates.
+        # Django's admin and the REST framework's browsable API use Django templates; our overrides of
+        # the admin's (accessibility fixes, docs/accessibility.md) are in templates/django/.
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "templates" / "django"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

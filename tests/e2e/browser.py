@@ -18,6 +18,9 @@ def new_axe() -> Axe:
     return Axe.from_file(AXE_CORE) if AXE_CORE.exists() else Axe()  # type: ignore[return-value]
 
 
+_AXE = new_axe()
+
+
 def log_in(page: Any, email: str, password: str = PASSWORD) -> None:
     """Sign in afresh (whoever was signed in before is signed out) through the log-in page."""
     page.context.clear_cookies()
@@ -26,6 +29,23 @@ def log_in(page: Any, email: str, password: str = PASSWORD) -> None:
     page.locator("[name=password]").fill(password)
     page.locator("form button[type=submit]", has_text="Log in").click()
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+# axe-core's rules for WCAG 2.0, 2.1 and 2.2 at levels A and AA, and its best practices.
+WCAG_22_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+    "resultTypes": ["violations"],
+}
+
+
+def run_axe(page: Any, axe: Axe | None = None) -> list[str]:
+    """axe-core's violations on the page as it is now, one report per violated rule (none: [])."""
+    results = (axe or _AXE).run(page, options=WCAG_22_AA)
+    return [
+        f"  {violation['id']} ({violation['impact']}): {violation['help']}\n"
+        + "\n".join(f"    {' '.join(map(str, n['target']))}: {n['failureSummary']}" for n in violation["nodes"][:5])
+        for violation in results.response["violations"]
+    ]
 
 
 def assert_accessible(axe: Axe, page: Any) -> None:
