@@ -32,6 +32,8 @@ def test_the_site_answers_503_while_postgresql_is_down_and_recovers_by_itself(st
         503,
         {"status": "unavailable", "database": "unavailable", "broker": "ok"},
     )
+    with_a_session = web.get("/healthz")  # a browser's, with its cookie
+    assert with_a_session.status_code == 503 and with_a_session.json()["database"] == "unavailable"
     page = web.get(LIST)
     assert page.status_code == 500 and "Sorry, there is a problem with the service" in page.text
     api = web.get("/api/v1/issues/")
