@@ -10,8 +10,8 @@ from celery import shared_task
 
 from issues.nudges import nudge_digests_send, nudges_sweep
 from issues.services.figures import figures_refresh
-from smartcard_route import monitoring
 from issues.services.retention import retention_run
+from smartcard_route import monitoring
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
 
@@ -38,6 +38,8 @@ def send_nudge_digests() -> int:
 def refresh_figures() -> int:
     """Beat, every FIGURES_REFRESH_MINUTES: work out the national figures (CPE IT's) again."""
     return len(figures_refresh())
+
+
 # Retention (issues.services.retention) --------------------------------------------------------
 
 

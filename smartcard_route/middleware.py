@@ -32,6 +32,11 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
     ) -> HttpResponseBase | None:
         if request.path.startswith("/api/"):
             return None
+        if not getattr(view_func, "login_required", True):
+            # A public view (the health check, the login page) never loads the visitor's session
+            # first: /healthz must answer 503, not 500, to a browser with a cookie while the
+            # database is down.
+            return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 

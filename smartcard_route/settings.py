@@ -116,6 +116,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast instead of hanging a web worker (or the health check) when the server does not answer.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+
+# Faults (issue 10): no request waits on the database for ever. A statement that runs longer than
+# DB_STATEMENT_TIMEOUT_MS (a lock held elsewhere, a server in trouble) is cancelled, and the request
+# answers with an error instead of hanging a web worker (0 turns it off).
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_STATEMENT_TIMEOUT_MS > 0:
+    DATABASES["default"]["OPTIONS"].setdefault("options", f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
@@ -337,6 +344,14 @@ METRICS_OUTBOX_TOTALS_EVERY_SECONDS = env_int("METRICS_OUTBOX_TOTALS_EVERY_SECON
 # Email: the console backend unless an ESP is configured through anymail.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+# Sending through an SMTP relay (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend): where,
+# and how long to wait for it before the outbox counts the try as failed and retries later.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Smartcard Route <noreply@smartcard-route.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # While the webhook secret is rotated (docs/operations.md), the previous one is accepted too.

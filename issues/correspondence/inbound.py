@@ -192,6 +192,9 @@ def inbound_email_match(
     if not first_delivery:
         return [], ""
     reasons: list[str] = []
+    # A sender the provider's checks reject may not be who the From line says: by its thread or
+    # subject alone it lands on no issue (its tracking address, above, still takes it there).
+    failure = email.authentication_failure
 
     thread_ids = [*email.in_reply_to.split(), *reversed(email.references.split())]
     if thread_ids:
@@ -205,7 +208,12 @@ def inbound_email_match(
             if issue_id not in candidates:
                 candidates.append(issue_id)
         for issue in Issue.objects.select_related("pharmacy", "reporter").filter(pk__in=candidates):
-            if sender_role(issue, email.from_email) != Sender.UNKNOWN:
+            if failure:
+                reasons.append(
+                    f"It replies to an email on {issue.reference}, but the email provider reports that it failed "
+                    f"its sender checks ({failure}), so its sender is not taken to be known to that issue."
+                )
+            elif sender_role(issue, email.from_email) != Sender.UNKNOWN:
                 return [Match(issue, MatchedBy.THREAD)], ""
             reasons.append(
                 f"It replies to an email on {issue.reference}, but {email.from_email or 'the sender'} is not "
@@ -216,6 +224,11 @@ def inbound_email_match(
         issue = Issue.objects.select_related("pharmacy", "reporter").filter(pk=number).first()
         if issue is None:
             reasons.append(f"The subject names {format_reference(number)}, which does not exist.")
+        elif failure:
+            reasons.append(
+                f"The subject names {issue.reference}, but the email provider reports that it failed its sender "
+                f"checks ({failure}), so its sender is not taken to be known to that issue."
+            )
         elif sender_role(issue, email.from_email) != Sender.UNKNOWN:
             return [Match(issue, MatchedBy.REFERENCE)], ""
         else:
@@ -274,6 +287,10 @@ def inbound_email_record(
                     "sender_role": role,
                     "matched_by": matched_by,
                     "automatic": email.automatic_reason,
+                    "authentication_failure": email.authentication_failure,
+                    "spf": email.spf,
+                    "dkim": email.dkim,
+                    "dmarc": email.dmarc,
                     "attached_by": attached_by.pk if attached_by else None,
                 },
             )
@@ -294,8 +311,16 @@ def inbound_email_record(
             if email.automatic_reason:
                 notes.append(f"Recorded as an automatic email ({email.automatic_reason}): the deadline is unchanged.")
             else:
+                failure = email.authentication_failure
                 if role == Sender.RA:
-                    notes += services.issue_record_ra_email(issue=locked, event=event, now=event.created_at)
+                    notes += services.issue_record_ra_email(
+                        issue=locked, event=event, now=event.created_at, authentication_failure=failure
+                    )
+                elif role in (Sender.PHARMACY, Sender.REPORTER) and failure:
+                    notes.append(
+                        f"The email provider reports that it failed its sender checks ({failure}): not recorded as "
+                        "the request to the RA, and no clock changed."
+                    )
                 elif role in (Sender.PHARMACY, Sender.REPORTER):
                     notes += _record_own_mail_request(locked, email, sender_user)
                 if role != Sender.REPORTER:
@@ -320,6 +345,8 @@ def _event_text(email: InboundEmail, role: str, attached_by: User | None) -> str
     text = f"Email from {who} ({sender_label(role)}): {email.subject or '(no subject)'}"
     if email.automatic_reason:
         text += " [automatic reply]"
+    if email.authentication_failure:
+        text += f" [failed the provider's sender checks: {email.authentication_failure}]"
     if attached_by is not None:
         text += f". Attached by {attached_by.full_name}"
     return text

@@ -95,10 +95,20 @@ def issue_log_ra_reply(*, user: User, issue: Issue, text: str) -> IssueEvent:
     return event
 
 
+def not_counted_note(authentication_failure: str) -> str:
+    return (
+        f"The email provider reports that this email failed its sender checks ({authentication_failure}): "
+        "it may not be from the RA, so it does not count as the RA's reply and stops no clock. "
+        "If the RA did reply, log the reply."
+    )
+
+
 NOT_ASKED_MAIL = "The RA had not been asked about this issue yet, so this email does not count as the RA's reply."
 
 
-def issue_record_ra_email(*, issue: Issue, event: IssueEvent, now: datetime) -> list[str]:
+def issue_record_ra_email(
+    *, issue: Issue, event: IssueEvent, now: datetime, authentication_failure: str = ""
+) -> list[str]:
     """Mail from the issue's RA, just recorded as `event` (EMAIL_IN), inside the caller's transaction.
 
     Where the route allows an RA reply (route.ra_asked), it counts as the RA's reply and stops the RA
@@ -106,14 +116,20 @@ def issue_record_ra_email(*, issue: Issue, event: IssueEvent, now: datetime) -> 
     and its event says it does not count. Either way the event's data says which ("ra_reply"): the
     event just written is completed here, in the transaction that wrote it, as
     `issue_record_ra_response` completes its CLOCK event. Returns the notes for the stored email
-    (none when it counted)."""
+    (none when it counted).
+
+    Mail that failed the provider's sender checks (`authentication_failure`, the mail layer's
+    rule: "SPF fail, DMARC fail") never counts, even from the RA's exact address: anyone can
+    write that address in a From line. It stays on the timeline, shown as failing them."""
     fresh = _locked(issue)
-    counts = route.ra_asked(fresh)
+    asked = route.ra_asked(fresh)
+    counts = asked and not authentication_failure
     event.data = {**event.data, "ra_reply": counts}
-    if not counts:
-        event.text = f"{event.text}. {NOT_ASKED_MAIL}"
+    note = not_counted_note(authentication_failure) if authentication_failure else "" if asked else NOT_ASKED_MAIL
+    if note:
+        event.text = f"{event.text}. {note}"
     event.save(update_fields=["data", "text"])
     if counts:
         issue_record_ra_response(issue=issue, actor=None, source="email", now=now)
         return []
-    return [NOT_ASKED_MAIL]
+    return [note]

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from smartcard_route.mail.parsing import authentication_failure
+
 
 class OutboundEmail(models.Model):
     """The outbox: a row written in its caller's transaction, delivered by a task after commit
@@ -181,6 +183,12 @@ class InboundEmail(models.Model):
     @property
     def is_automatic(self) -> bool:
         return bool(self.automatic_reason)
+
+    @property
+    def authentication_failure(self) -> str:
+        """Which of the provider's sender checks failed ("SPF fail, DMARC fail"), "" when none did
+        (the rule: parsing.authentication_failure). Such an email stops no clock."""
+        return authentication_failure(spf=self.spf, dkim=self.dkim, dmarc=self.dmarc)
 
 
 class InboundAttachment(models.Model):

@@ -65,6 +65,9 @@ class ParsedEmail:
     body_html: str
     automatic_reason: str
     spam_detected: bool | None
+    spf: str = ""
+    dkim: str = ""
+    dmarc: str = ""
     attachments: list[ParsedAttachment] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -247,12 +250,92 @@ def _fallback_message_id(message: Any, *, esp_name: str, esp_event_id: str, text
     return f"<{digest}@no-message-id.invalid>"
 
 
+# Sender authentication (SPF, DKIM, DMARC) as the provider reported it ------------------------------
+
+AUTH_METHODS = ("spf", "dkim", "dmarc")
+# Amazon SES's receipt verdicts, in the words of RFC 8601 (Authentication-Results).
+SES_VERDICTS = {"PASS": "pass", "FAIL": "fail", "GRAY": "none", "PROCESSING_FAILED": "temperror"}
+AUTH_RESULT = re.compile(r"(?<![\w.-])(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+VERDICT_WORD = re.compile(r"[a-z]+")
+
+
+def _verdict(word: object) -> str:
+    match = VERDICT_WORD.match(str(word or "").strip().lower())
+    return match.group(0)[:20] if match else ""
+
+
+def _first_header(message: Any, name: str) -> str:
+    """The topmost header of this name: the one the provider's own server added last."""
+    values = _safe(lambda: message.get_all(name), []) or []
+    return str(values[0]) if values else ""
+
+
+def authentication_verdicts(message: Any, esp_event: Any = None) -> dict[str, str]:
+    """SPF, DKIM and DMARC verdicts ("pass", "fail", "softfail", "none"...; "" when not reported),
+    from what the provider says, best source first:
+
+    1. Amazon SES: the receipt's spfVerdict, dkimVerdict and dmarcVerdict (in the SNS payload);
+    2. the topmost Received-SPF header (Postmark's inbound server adds it; SES too), for SPF;
+    3. the topmost Authentication-Results header (RFC 8601), for what is still missing.
+
+    Only the topmost headers count: lower ones were there before the mail reached the provider,
+    so a sender could have written them. A forged "pass" gains nothing: "not reported" counts the
+    same (`authentication_failure`)."""
+    found = dict.fromkeys(AUTH_METHODS, "")
+    receipt = esp_event.get("receipt") if isinstance(esp_event, dict) else None
+    if isinstance(receipt, dict):
+        for method in AUTH_METHODS:
+            verdict = receipt.get(f"{method}Verdict")
+            status = verdict.get("status") if isinstance(verdict, dict) else None
+            if isinstance(status, str):
+                found[method] = SES_VERDICTS.get(status.upper(), _verdict(status))
+    if not found["spf"]:
+        found["spf"] = _verdict(_first_header(message, "Received-SPF"))
+    results: dict[str, list[str]] = {}
+    for method, word in AUTH_RESULT.findall(_first_header(message, "Authentication-Results")):
+        results.setdefault(method.lower(), []).append(word.lower())
+    for method, words in results.items():
+        if not found[method]:
+            # Several DKIM signatures: one that passes is enough.
+            found[method] = "pass" if "pass" in words else _verdict(words[0])
+    return found
+
+
+SPF_FAILURES = {"fail", "softfail"}
+
+
+def authentication_failure(*, spf: str, dkim: str, dmarc: str) -> str:
+    """Why the provider's sender checks say this email may not be from its From address; "" when
+    they do not say so. The one rule (an email that fails stops no clock and is shown as such):
+
+    - DMARC, when reported, decides: "fail" fails, "pass" passes (SPF or DKIM aligned with From);
+    - else SPF "fail" or "softfail" fails, and so does DKIM "fail" unless SPF passed.
+    Anything else (none, neutral, temperror, not reported) is not a failure."""
+    if dmarc == "fail":
+        failed = [f"SPF {spf}"] if spf in SPF_FAILURES else []
+        return ", ".join([*failed, "DMARC fail"])
+    if dmarc == "pass":
+        return ""
+    failed = []
+    if spf in SPF_FAILURES:
+        failed.append(f"SPF {spf}")
+    if dkim == "fail" and spf != "pass":
+        failed.append("DKIM fail")
+    return ", ".join(failed)
+
+
 def parse_inbound_message(
-    message: Any, *, esp_name: str = "", esp_event_id: str = "", envelope_recipients: list[str] | None = None
+    message: Any,
+    *,
+    esp_name: str = "",
+    esp_event_id: str = "",
+    envelope_recipients: list[str] | None = None,
+    esp_event: Any = None,
 ) -> ParsedEmail:
     """Everything we keep of an anymail AnymailInboundMessage, read defensively (hostile mail).
     `envelope_recipients`: the addresses the provider says it delivered it to, beyond the one
-    anymail records (Amazon SES lists every one its receipt rule matched)."""
+    anymail records (Amazon SES lists every one its receipt rule matched); `esp_event`: the
+    provider's own payload for it (SES's receipt verdicts)."""
     notes: list[str] = []
     from_name, from_email = parseaddr(_header(message, "From"))
     from_email = from_email.strip().lower()
@@ -313,6 +396,7 @@ def parse_inbound_message(
         body_html=body_html,
         automatic_reason=automatic_reason(message, from_email=from_email, envelope_sender=envelope_sender),
         spam_detected=spam if isinstance(spam, bool) else None,
+        **_safe(lambda: authentication_verdicts(message, esp_event), dict.fromkeys(AUTH_METHODS, "")),
         attachments=attachments,
         notes=notes,
     )

@@ -2,14 +2,15 @@
 (`ESPS`: Amazon SES and Postmark); settings.MAIL_WEBHOOK_ESPS says which of them are mounted.
 Inbound posts are stored first (RawFirstInboundMixin).
 
-anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth: a wrong or
-missing secret answers 400, or 401 for Amazon SNS) and parses the ESP's payload. On top of anymail,
-these views:
+anymail checks the shared secret (settings.ANYMAIL["WEBHOOK_SECRET"], HTTP basic auth) and parses
+the ESP's payload. On top of anymail, these views:
 
-- refuse every post (403) while no secret is configured, where anymail would accept anyone's;
-- answer 400 (and log why) when the payload is malformed, where anymail would let a parsing error
-  become a 500 that the ESP retries forever; an error while handling a well-formed tracking
-  payload is still a 500, so the ESP tries again later (inbound posts are kept instead: 200);
+- refuse every post (403) while no secret is configured, where anymail would accept anyone's, and
+  a wrong or missing secret with 401 (and a Basic challenge) before anything is read or stored;
+- inbound: store the post first and answer 200 once stored, malformed or not (RawFirstInboundMixin);
+- tracking: answer 400 (and log why) when the payload is malformed, where anymail would let a
+  parsing error become a 500 that the ESP retries forever; an error while handling a well-formed
+  tracking payload is still a 500, so the ESP tries again later;
 - accept, from an authenticated ESP, posts larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (an
   email with big attachments), up to settings.INBOUND_MAX_WEBHOOK_BYTES (413 beyond);
 - hand each tracking event to `services.outbound_delivery_record` (no global signal).
@@ -73,7 +74,14 @@ class SafeWebhookMixin:
         if length > limit:
             logger.warning("%s webhook: %s bytes refused (limit %s)", self.esp_name, length, limit)
             return HttpResponse("Payload too large.", status=413, content_type="text/plain")
-        if self._authenticated(request) and not _read_body(request, limit):
+        if not self._authenticated(request):
+            # A wrong or missing secret: refused, and nothing stored. 401 with a Basic challenge
+            # (Amazon SNS posts without credentials first and retries with them on this answer).
+            logger.warning("%s webhook: wrong or missing secret", self.esp_name)
+            response = HttpResponse("Wrong or missing webhook secret.", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
+            return response
+        if not _read_body(request, limit):
             logger.warning("%s webhook: body over %s bytes refused", self.esp_name, limit)
             return HttpResponse("Payload too large.", status=413, content_type="text/plain")
         return None
@@ -96,7 +104,7 @@ class SafeWebhookMixin:
             raise  # anymail's own 400 (wrong secret, mismatched SNS headers), logged by Django
         except PAYLOAD_ERRORS as error:
             # The error's text may quote the payload (addresses, headers): its kind only.
-            logger.warning("%s webhook: malformed payload refused (%s)", self.esp_name, type(error).__name__)
+            logger.warning("%s webhook: malformed payload (%s)", self.esp_name, type(error).__name__)
             raise BadRequest(f"Malformed {self.esp_name} webhook payload.") from error
 
 
@@ -134,13 +142,13 @@ class TrackingMixin(SafeWebhookMixin):
 class RawFirstInboundMixin(SafeWebhookMixin):
     """An inbound webhook that stores what the provider posted before anything else can fail.
 
-    1. Refuse (403, 413) as SafeWebhookMixin does; a wrong or missing secret gets anymail's own
-       answer (400, or 401 for Amazon SNS), and nothing is stored.
+    1. Refuse (401 wrong or missing secret, 403 no secret configured, 413 too large) as
+       SafeWebhookMixin does: nothing is stored.
     2. Store the post in one INSERT (`services.inbound_post_store`).
     3. Read it (`read`: anymail's other checks and parser) and store its emails, in this request
-       (`services.inbound_post_process`). A malformed payload answers 400 (the post stays, with the
-       reason, for CPE IT); anything else answers 200, an error of ours included: the post is kept
-       and can be read again, and the provider has no reason to retry.
+       (`services.inbound_post_process`), and answer 200 whatever comes of it: a malformed payload
+       (kept "failed" with the reason, on CPE IT's list) and an error of ours alike (kept, read
+       again once fixed). Once stored, the provider has nothing to retry.
     """
 
     esp: str  # our name for the provider, as in ESPS and the URL
@@ -149,15 +157,13 @@ class RawFirstInboundMixin(SafeWebhookMixin):
         refused = self._refusal(request)
         if refused is not None:
             return refused
-        if not self._authenticated(request):
-            return super().post(request, *args, **kwargs)  # anymail answers 400 or 401
         stored = services.inbound_post_store(esp=self.esp, request=request)
-        result = services.inbound_post_process(post=stored, reader=self.read, request=request)
-        if result.outcome is services.PostOutcome.UNREADABLE:
-            return HttpResponse("Malformed payload.", status=400, content_type="text/plain")
+        # Stored: whatever happens next, the provider has nothing to send again (200). A post that
+        # cannot be read stays "failed" with the reason, on CPE IT's list.
+        services.inbound_post_process(post=stored, reader=self.read, request=request)
         return HttpResponse()
 
-    def read(self, request: HttpRequest) -> list[tuple[str, Any, list[str]]]:
+    def read(self, request: HttpRequest) -> list[tuple[str, Any, list[str], Any]]:
         """Each email of a stored post: anymail's checks (but the secret, checked when it came:
         it is never stored) and its parser. Raises services.Unreadable on a malformed payload."""
         try:
@@ -165,7 +171,10 @@ class RawFirstInboundMixin(SafeWebhookMixin):
             events = self.parse_events(request)
         except (BadRequest, AnymailWebhookValidationFailure) as error:
             raise services.Unreadable(str(error.__cause__ or error)[:500]) from error
-        return [(str(event.event_id or ""), event.message, self.envelope_recipients(event)) for event in events]
+        return [
+            (str(event.event_id or ""), event.message, self.envelope_recipients(event), event.esp_event)
+            for event in events
+        ]
 
     def _run_checks_but_the_secret(self, request: HttpRequest) -> None:
         for validator in self.validators:  # type: ignore[attr-defined]

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from tests.access.world import USERS, World
 
 PAGE, API, PUBLIC, WEBHOOK, ADMIN = "page", "api", "public", "webhook", "admin"
@@ -226,10 +228,11 @@ ROUTES: dict[str, Route] = {
         f"api:case-{name}": Route(API, objects=_case, read=CPE_IT, post=CPE_IT, ok=frozenset({405}))
         for name in ("edit", "add-issues", "remove-issue", "highlight", "guidance", "close")
     },
-    # Webhooks: public, authenticated by the provider's secret (none given here).
+    # Webhooks: public, authenticated by the provider's secret (none given here: 401, or 403 while
+    # no secret is configured). Mounted only for the providers the settings name (MAIL_WEBHOOK_ESPS).
     **{
         f"mail_webhooks:{esp}_{kind}": Route(WEBHOOK, read=EVERYONE, ok=frozenset({401, 403, 405}))
-        for esp in ("amazon_ses", "postmark")
+        for esp in settings.MAIL_WEBHOOK_ESPS
         for kind in ("inbound", "tracking")
     },
 }

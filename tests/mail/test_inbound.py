@@ -143,8 +143,8 @@ def test_it_rejects_a_wrong_or_missing_secret_and_changes_nothing(
 ) -> None:
     response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]), secret=secret)
 
-    assert response.status_code in (400, 401, 403)
-    assert not InboundEmail.objects.exists()
+    assert response.status_code == 401
+    assert not InboundPost.objects.exists() and not InboundEmail.objects.exists()
     assert email_events(issue) == []
     issue.refresh_from_db()
     assert issue.due_kind == Deadline.RA_REPLY
@@ -165,15 +165,18 @@ def test_it_refuses_every_post_while_no_secret_is_configured(deliver: Deliver, i
     ["this is not json", "[1, 2, 3]", '{"FromFull": "nonsense", "Headers": 7, "Attachments": [{"Name": 1}]}', ""],
     ids=["not-json", "a-list", "wrong-types", "empty"],
 )
-def test_it_answers_400_to_a_malformed_postmark_payload_and_logs_it(
+def test_it_keeps_a_malformed_postmark_payload_answers_200_and_logs_it(
     client: Any, body: str, caplog: pytest.LogCaptureFixture
 ) -> None:
 
     with caplog.at_level(logging.WARNING, logger="smartcard_route.mail.webhooks"):
         response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, body)
 
-    assert response.status_code == 400
+    assert response.status_code == 200  # stored: the provider has nothing to retry
     assert not InboundEmail.objects.exists()
+    post = InboundPost.objects.get()
+    assert (post.status, bytes(post.body)) == (InboundPost.Status.FAILED, body.encode())
+    assert post.error.startswith("The provider's post could not be read")
     assert any("malformed payload" in record.getMessage() for record in caplog.records)
 
 
@@ -181,7 +184,7 @@ def test_it_answers_400_to_a_malformed_postmark_payload_and_logs_it(
     "case",
     ["not-json", "message-not-json", "content-not-base64", "header-type-mismatch", "tracking-event-at-inbound"],
 )
-def test_it_answers_400_to_a_malformed_sns_payload(client: Any, issue: Issue, case: str) -> None:
+def test_it_keeps_a_malformed_sns_payload_and_answers_200(client: Any, issue: Issue, case: str) -> None:
 
     envelope = payloads.ses_inbound(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)]))
     headers: dict[str, str] = {}
@@ -206,8 +209,10 @@ def test_it_answers_400_to_a_malformed_sns_payload(client: Any, issue: Issue, ca
             envelope = payloads.ses_tracking("bounce", esp_message_id="x", recipient=RA_EMAIL)
         response = payloads.post_sns(client, payloads.SES_INBOUND_URL, envelope, **headers)
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert not InboundEmail.objects.exists()
+    post = InboundPost.objects.get()
+    assert post.status == InboundPost.Status.FAILED and post.error.startswith("The provider's post could not be read")
 
 
 def test_it_asks_sns_for_basic_auth_first(client: Any, issue: Issue) -> None:
@@ -329,7 +334,7 @@ def test_it_keeps_a_malformed_post_with_the_reason(client: Any) -> None:
 
     response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, "this is not json")
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     post = InboundPost.objects.get()
     assert (post.status, bytes(post.body)) == (InboundPost.Status.FAILED, b"this is not json")
     assert "could not be read" in post.error

@@ -60,7 +60,8 @@ def test_it_ignores_events_about_mail_it_never_sent(
 def test_it_rejects_a_wrong_secret_and_changes_nothing(track: Track, ra_request: OutboundEmail, ra: Any) -> None:
     response = track("bounced", secret="anymail:wrong")
 
-    assert response.status_code == 400
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
     ra_request.refresh_from_db()
     ra.refresh_from_db()
     assert ra_request.status == OutboundEmail.Status.SENT and ra.needs_checking is False

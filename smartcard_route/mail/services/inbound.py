@@ -49,8 +49,9 @@ class Unreadable(Exception):
 
 
 # A provider's reader: the stored request in, (event id, AnymailInboundMessage, envelope
-# recipients) for each email in it out; raises Unreadable on a malformed payload.
-Reader = Callable[[HttpRequest], list[tuple[str, Any, list[str]]]]
+# recipients, the provider's own event payload) for each email in it out; raises Unreadable on a
+# malformed payload.
+Reader = Callable[[HttpRequest], list[tuple[str, Any, list[str], Any]]]
 
 
 class PostOutcome(enum.Enum):
@@ -77,17 +78,23 @@ def inbound_post_store(*, esp: str, request: HttpRequest) -> InboundPost:
     """One INSERT: what the provider posted, as it came. Call it outside any transaction (as the
     webhook does), so the row is committed before anything else runs."""
     headers = {
-        name: str(value)
+        _storable(name): _storable(str(value))
         for name, value in request.META.items()
         if name.startswith("HTTP_") and name not in KEPT_HEADERS_NOT
     }
     return InboundPost.objects.create(
         esp=esp[:40],
-        content_type=str(request.META.get("CONTENT_TYPE", ""))[:200],
+        content_type=_storable(str(request.META.get("CONTENT_TYPE", "")))[:200],
         headers=headers,
         body=request.body,
         received_at=timezone.now(),
     )
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL can store (no NUL, no lone surrogate): the header of a post must never stop
+    it being stored. The body is stored as bytes, untouched."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def stored_request(post: InboundPost) -> HttpRequest:
@@ -118,7 +125,7 @@ def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequ
             reason = f"The provider's post could not be read: {error}"[:2000]
             _post_failed(post, reason)
             return PostResult(PostOutcome.UNREADABLE, error=reason)
-        for event_id, message, envelope_recipients in messages:
+        for event_id, message, envelope_recipients, esp_event in messages:
             stored.append(
                 inbound_email_store(
                     message=message,
@@ -126,6 +133,7 @@ def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequ
                     esp_event_id=event_id,
                     envelope_recipients=envelope_recipients,
                     post=post,
+                    esp_event=esp_event,
                 )
             )
     except Exception as error:
@@ -155,6 +163,7 @@ def inbound_email_store(
     esp_event_id: str = "",
     envelope_recipients: list[str] | None = None,
     post: InboundPost | None = None,
+    esp_event: Any = None,
 ) -> StoredEmail:
     """Parse one email and store it once per Message-ID and content.
 
@@ -163,7 +172,11 @@ def inbound_email_store(
     a transaction of its own, with its attachments.
     """
     parsed = parse_inbound_message(
-        message, esp_name=esp_name, esp_event_id=esp_event_id, envelope_recipients=envelope_recipients
+        message,
+        esp_name=esp_name,
+        esp_event_id=esp_event_id,
+        envelope_recipients=envelope_recipients,
+        esp_event=esp_event,
     )
     existing = InboundEmail.objects.filter(message_id=parsed.message_id, content_hash=parsed.content_hash).first()
     if existing is None:
@@ -212,6 +225,9 @@ def _store(parsed: ParsedEmail, *, esp_name: str, esp_event_id: str, post: Inbou
         body_html=parsed.body_html,
         automatic_reason=parsed.automatic_reason,
         spam_detected=parsed.spam_detected,
+        spf=parsed.spf,
+        dkim=parsed.dkim,
+        dmarc=parsed.dmarc,
         notes="\n".join(parsed.notes),
     )
     for attachment in parsed.attachments:
