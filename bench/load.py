@@ -299,7 +299,13 @@ def run_phase(
     users: int,
     seconds: int,
 ) -> tuple[list[dict[str, str]], dict[str, float]]:
-    environment = {**os.environ, "BENCH_LOAD_PLAN": str(plan_path), "BENCH_THINK_SECONDS": args.think, **extra}
+    environment = {
+        **os.environ,
+        "BENCH_LOAD_PLAN": str(plan_path),
+        "BENCH_THINK_SECONDS": args.think,
+        "BENCH_SKIP": args.skip,
+        **extra,
+    }
     command = [
         str(VENV_BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
         "--host", f"http://{host}", "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{seconds}s",
@@ -386,6 +392,7 @@ def main() -> None:
     parser.add_argument("--webhook-users", type=int, default=8, help="ESP users in the webhook phase (no wait)")
     parser.add_argument("--webhook-time", type=int, default=30, help="seconds of the webhook phase (0: none)")
     parser.add_argument("--staff-people", type=int, default=40, help="pharmacies whose staff member takes part")
+    parser.add_argument("--skip", default="", help="pages to leave out of the mix, by name, comma-separated")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-load")
     args = parser.parse_args()
 

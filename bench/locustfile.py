@@ -47,6 +47,8 @@ from tests.mail.payloads import Mail, postmark_inbound  # noqa: E402 (the real p
 PLAN: dict[str, Any] = json.loads(Path(os.environ["BENCH_LOAD_PLAN"]).read_text())
 THINK = [float(part) for part in os.environ.get("BENCH_THINK_SECONDS", "1-3").split("-")]
 WEBHOOK_RATE = float(os.environ.get("BENCH_WEBHOOK_RATE", "0"))  # posts a second per ESP user; 0: as fast as it can
+# Pages left out (names, comma-separated): to see the rest without the slowest.
+SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))  # user classes to run (the webhook phase)
 
 _people = {role: itertools.cycle(PLAN[role]) for role in ("staff", "owners", "officers", "cpe_it")}
@@ -68,6 +70,8 @@ class Person(FastHttpUser):
         return {"Cookie": self.cookie, "X-Forwarded-Proto": "https", "X-Bench-Page": page, **extra}
 
     def page(self, name: str, path: str, *, expect: int = 200, contains: str | None = None) -> None:
+        if name in SKIP:
+            return
         with self.client.get(
             path, name=name, headers=self.headers(name), allow_redirects=False, catch_response=True
         ) as response:
