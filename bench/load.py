@@ -269,8 +269,9 @@ class LoadSampler(threading.Thread):
 WARM_UP = {
     "staff": ["/issues/", "/issues/{issue}/", "/issues/report/kind/"],
     "owners": ["/issues/", "/issues/{issue}/", "/api/v1/issues/"],
-    "officers": ["/dashboard/lpc/", "/issues/", "/issues/{issue}/", "/dashboard/figures/"],
-    "cpe_it": ["/dashboard/cpe-it/", "/issues/", "/issues/{issue}/", "/issues/unmatched-mail/", "/cases/"],
+    "officers": ["/dashboard/lpc/", "/issues/", "/issues/{issue}/"],
+    # (not CPE IT's dashboard and figures: tens of seconds each on the 1,000,000 data set, busy machine)
+    "cpe_it": ["/issues/", "/issues/{issue}/", "/issues/unmatched-mail/", "/cases/"],
 }
 
 
@@ -287,6 +288,40 @@ def warm_up(host: str, plan: dict[str, Any]) -> None:
             )
             with urllib.request.urlopen(request, timeout=120) as response:
                 response.read()
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (/proc/<pid>/stat), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited (a worker restarted)
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def server_pids(master: int, server: str, database: str) -> tuple[list[int], list[int]]:
+    """The gunicorn workers (children of the master) and the PostgreSQL backends on the database."""
+    import psycopg2
+
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    conn = psycopg2.connect(f"{server}/postgres")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
+            backends = [row[0] for row in cursor.fetchall()]
+    finally:
+        conn.close()
+    return workers, backends
 
 
 def run_phase(
@@ -321,6 +356,26 @@ def run_phase(
     with (out / f"{name}_stats.csv").open() as stats:
         rows = list(csv.DictReader(stats))
     return rows, sampler.summary()
+
+
+def cpu_used(
+    master: int, args: argparse.Namespace, before: tuple[list[int], list[int]], cpu: list[float], rows: list[dict]
+) -> dict[str, float]:
+    """CPU seconds the workers and the database backends spent in a phase, and per request: what the
+    requests cost, however many other processes shared the CPUs (a worker restarted in the phase is
+    not counted; backends opened during it count from zero)."""
+    after = server_pids(master, args.server, args.database)
+    workers = process_cpu_seconds([pid for pid in after[0] if pid in before[0]]) - cpu[0]
+    backends = (
+        process_cpu_seconds(after[1]) - cpu[1] + process_cpu_seconds([pid for pid in before[1] if pid not in after[1]])
+    )
+    requests = sum(int(row["Request Count"]) for row in rows if row["Name"] != "Aggregated") or 1
+    return {
+        "workers_cpu_s": workers,
+        "database_cpu_s": backends,
+        "cpu_ms_per_request": 1000 * (workers + backends) / requests,
+        "workers_cpu_ms_per_request": 1000 * workers / requests,
+    }
 
 
 def worker_times(access_log: Path, since: int) -> dict[str, list[float]]:
@@ -439,9 +494,12 @@ def main() -> None:
             "BENCH_WEBHOOK_RATE": str(args.mix_webhook_rate),
             "BENCH_BARE_USERS": "1",
         }
+        pids = server_pids(server.pid, args.server, args.database)
+        cpu = [process_cpu_seconds(group) for group in pids]
         rows, machine["mix"] = run_phase(
             "mix", args, plan_path, host, out, mix_extra, args.users + args.mix_webhook_users + 1, args.time
         )
+        machine["mix"].update(cpu_used(server.pid, args, pids, cpu, rows))
         results += report("mix", rows, worker_times(access_log, start), args.time)
         if args.webhook_time:
             start = access_log.stat().st_size
@@ -451,9 +509,12 @@ def main() -> None:
                 "BENCH_WEBHOOK_RATE": "0",
                 "BENCH_BARE_USERS": "1",
             }
+            pids = server_pids(server.pid, args.server, args.database)
+            cpu = [process_cpu_seconds(group) for group in pids]
             rows, machine["webhook"] = run_phase(
                 "webhook", args, plan_path, host, out, webhook_extra, args.webhook_users + 1, args.webhook_time
             )
+            machine["webhook"].update(cpu_used(server.pid, args, pids, cpu, rows))
             results += report("webhook", rows, worker_times(access_log, start), args.webhook_time)
     finally:
         os.killpg(server.pid, 15)
