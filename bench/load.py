@@ -290,17 +290,17 @@ def warm_up(host: str, plan: dict[str, Any]) -> None:
                 response.read()
 
 
-def process_cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of these processes (/proc/<pid>/stat), in seconds."""
+def process_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU time of each of these processes still running (/proc/<pid>/stat), in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue  # exited (a worker restarted)
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+            continue  # exited (a worker restarted, a connection closed)
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def server_pids(master: int, server: str, database: str) -> tuple[list[int], list[int]]:
@@ -359,15 +359,15 @@ def run_phase(
 
 
 def cpu_used(
-    master: int, args: argparse.Namespace, before: tuple[list[int], list[int]], cpu: list[float], rows: list[dict]
+    master: int, args: argparse.Namespace, before: list[dict[int, float]], rows: list[dict[str, str]]
 ) -> dict[str, float]:
     """CPU seconds the workers and the database backends spent in a phase, and per request: what the
-    requests cost, however many other processes shared the CPUs (a worker restarted in the phase is
-    not counted; backends opened during it count from zero)."""
-    after = server_pids(master, args.server, args.database)
-    workers = process_cpu_seconds([pid for pid in after[0] if pid in before[0]]) - cpu[0]
-    backends = (
-        process_cpu_seconds(after[1]) - cpu[1] + process_cpu_seconds([pid for pid in before[1] if pid not in after[1]])
+    requests cost, however many other processes share the CPUs. A process that ended during the
+    phase (a worker restarted, a connection closed) is not counted; one that began counts from zero."""
+    after = [process_cpu_seconds(group) for group in server_pids(master, args.server, args.database)]
+    workers, backends = (
+        sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
+        for now, earlier in zip(after, before, strict=True)
     )
     requests = sum(int(row["Request Count"]) for row in rows if row["Name"] != "Aggregated") or 1
     return {
@@ -390,6 +390,27 @@ def worker_times(access_log: Path, since: int) -> dict[str, list[float]]:
     return times
 
 
+def _number(text: str) -> float:
+    return float("nan") if text in ("", "N/A") else float(text)
+
+
+def drain(host: str, limit: float = 180) -> None:
+    """Wait until the bare view answers within a second: requests a phase left queued in the
+    listen backlog (their clients gone) are still served, and would count in the next phase."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        request = urllib.request.Request(f"http://{host}/bench/bare/", headers={"X-Forwarded-Proto": "https"})
+        try:
+            with urllib.request.urlopen(request, timeout=limit) as response:
+                response.read()
+        except OSError:
+            pass
+        if time.monotonic() - started < 1:
+            return
+    print("  the server was still busy after the drain", flush=True)
+
+
 def report(name: str, rows: list[dict[str, str]], times: dict[str, list[float]], seconds: int) -> list[dict[str, Any]]:
     bare = times.get("bare view") or [float("nan")]
     bare_mean = statistics.fmean(bare)
@@ -406,8 +427,8 @@ def report(name: str, rows: list[dict[str, str]], times: dict[str, list[float]],
                 "requests": int(row["Request Count"]),
                 "errors": int(row["Failure Count"]),
                 "throughput": float(row["Requests/s"]),
-                "median_ms": float(row["50%"]),
-                "p95_ms": float(row["95%"]),
+                "median_ms": _number(row["50%"]),
+                "p95_ms": _number(row["95%"]),
                 "worker_mean_ms": mean,
                 "ratio_to_bare": bare_mean / mean if served else float("nan"),
             }
@@ -439,7 +460,7 @@ def main() -> None:
     parser.add_argument("--template", default="sr_bench_1m", help="copied into --database when it does not exist")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--users", type=int, default=50, help="people (staff, owners, LPC officers, CPE IT)")
-    parser.add_argument("--time", type=int, default=90, help="seconds of the mix")
+    parser.add_argument("--time", type=int, default=90, help="seconds of the mix (0: none)")
     parser.add_argument("--think", default="1-3", help="seconds a person waits between pages: MIN-MAX")
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--mix-webhook-users", type=int, default=2, help="ESP users in the mix")
@@ -494,14 +515,16 @@ def main() -> None:
             "BENCH_WEBHOOK_RATE": str(args.mix_webhook_rate),
             "BENCH_BARE_USERS": "1",
         }
-        pids = server_pids(server.pid, args.server, args.database)
-        cpu = [process_cpu_seconds(group) for group in pids]
-        rows, machine["mix"] = run_phase(
-            "mix", args, plan_path, host, out, mix_extra, args.users + args.mix_webhook_users + 1, args.time
-        )
-        machine["mix"].update(cpu_used(server.pid, args, pids, cpu, rows))
-        results += report("mix", rows, worker_times(access_log, start), args.time)
+        cpu = [process_cpu_seconds(group) for group in server_pids(server.pid, args.server, args.database)]
+        if args.time:
+            rows, machine["mix"] = run_phase(
+                "mix", args, plan_path, host, out, mix_extra, args.users + args.mix_webhook_users + 1, args.time
+            )
+            machine["mix"].update(cpu_used(server.pid, args, cpu, rows))
+            results += report("mix", rows, worker_times(access_log, start), args.time)
+            drain(host)
         if args.webhook_time:
+            cpu = [process_cpu_seconds(group) for group in server_pids(server.pid, args.server, args.database)]
             start = access_log.stat().st_size
             webhook_extra = {
                 "BENCH_ONLY": "Esp,Bare",
@@ -509,12 +532,10 @@ def main() -> None:
                 "BENCH_WEBHOOK_RATE": "0",
                 "BENCH_BARE_USERS": "1",
             }
-            pids = server_pids(server.pid, args.server, args.database)
-            cpu = [process_cpu_seconds(group) for group in pids]
             rows, machine["webhook"] = run_phase(
                 "webhook", args, plan_path, host, out, webhook_extra, args.webhook_users + 1, args.webhook_time
             )
-            machine["webhook"].update(cpu_used(server.pid, args, pids, cpu, rows))
+            machine["webhook"].update(cpu_used(server.pid, args, cpu, rows))
             results += report("webhook", rows, worker_times(access_log, start), args.webhook_time)
     finally:
         os.killpg(server.pid, 15)
