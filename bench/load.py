@@ -41,6 +41,7 @@ import platform
 import re
 import secrets
 import shlex
+import shutil
 import socket
 import statistics
 import string
@@ -540,6 +541,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        shutil.rmtree(var_dir, ignore_errors=True)
 
     server_errors = sum(1 for line in access_log.read_text().splitlines() if re.search(r"\|5\d\d\|", line))
     summary = {
