@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint setup deps clean help
+.PHONY: run test lint audit setup deps clean help
 
 help:
 	@echo "make run   - install, migrate, load demo data and serve on http://127.0.0.1:8000 (with a Celery worker)"
 	@echo "make test  - install and run the whole test suite"
 	@echo "make lint  - ruff, mypy and the migrations check"
+	@echo "make audit - known vulnerabilities in both Python locks (pip-audit) and the npm lock (npm audit)"
 
 # Python dependencies, pinned: requirements.lock (production) and requirements-dev.lock (test and lint
 # tools, which includes the first); reinstalled only when a lock changes.
@@ -49,6 +50,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=smartcard_route.test_settings $(PY) manage.py makemigrations --check --dry-run
+
+# Known vulnerabilities in the pinned dependencies (docs/security.md, "Dependency audit"). Not part of
+# `make test`: it needs the advisory services (PyPI's JSON API per release, npm's bulk advisory
+# endpoint), not only the package indexes. --strict fails when a package could not be checked.
+audit: deps
+	$(BIN)/pip-audit --strict --disable-pip --no-deps -r requirements.lock
+	$(BIN)/pip-audit --strict --disable-pip --no-deps -r requirements-dev.lock
+	npm audit --audit-level=low
 
 clean:
 	rm -rf var/broker var/static static/build

@@ -464,6 +464,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The load benchmark (bench/load.py): a bare view at /bench/bare/, the floor its pages are compared
+# with, served by the same server. Never mounted unless this is set; the benchmark sets it.
+BENCH_BARE_VIEW = env_bool("BENCH_BARE_VIEW", False)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

@@ -1,5 +1,6 @@
 """The site's URLs. The plumbing imports no app: each app's URLs are included by module name."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -27,6 +28,10 @@ urlpatterns = [
     path("api/v1/", include("issues.api.urls")),
     path("api/", include("issues.api.reference_urls")),
 ]
+
+if settings.BENCH_BARE_VIEW:
+    # The load benchmark's floor (bench/load.py), only when the setting asks for it.
+    urlpatterns.append(path("bench/bare/", views.bench_bare, name="bench_bare"))
 
 handler403 = "smartcard_route.views.permission_denied"
 handler404 = "smartcard_route.views.page_not_found"

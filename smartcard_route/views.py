@@ -94,6 +94,15 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@never_cache
+@require_GET
+def bench_bare(request: HttpRequest) -> HttpResponse:
+    """The load benchmark's floor (bench/load.py): the whole middleware stack, then no query, no
+    template. Mounted only when settings.BENCH_BARE_VIEW is set (smartcard_route/urls.py)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_not_required
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "errors/404.jinja", status=404)
 

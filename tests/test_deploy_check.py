@@ -67,6 +67,50 @@ def test_it_passes_check_deploy_with_production_values(tmp_path):
     assert "WARNING" not in result.stderr
 
 
+# What `docker compose` would give the web service: its environment, interpolated from a .env
+# holding the values the file asks for (${NAME:?...}) and nothing else (${NAME:-default} as written).
+COMPOSE_DOT_ENV = {
+    "SECRET_KEY": PRODUCTION_SECRET_KEY,
+    "POSTGRES_PASSWORD": "a-long-random-database-password",
+    "ALLOWED_HOSTS": "smartcard-route.example.org",
+    "SITE_URL": "https://smartcard-route.example.org",
+}
+
+
+def compose_interpolated(value: str, dot_env: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, operator, word = match["name"], match["operator"], match["word"]
+        if operator == ":?":
+            assert dot_env.get(name), f"compose would refuse to start: {word}"
+            return dot_env[name]
+        return dot_env.get(name) or word
+
+    return re.sub(r"\$\{(?P<name>\w+)(?P<operator>:[?-])(?P<word>[^}]*)\}", replace, value)
+
+
+def test_it_passes_check_deploy_with_the_compose_files_environment(tmp_path):
+    environment = {
+        name: compose_interpolated(str(value), COMPOSE_DOT_ENV)
+        for name, value in compose()["services"]["web"]["environment"].items()
+    }
+    assert environment["BEHIND_TLS_PROXY"] == "True"
+    assert environment["DATABASE_URL"].startswith("postgres://smartcard:a-long-random-database-password@postgres:")
+
+    # `check --deploy` reads the settings only: it connects to no database or broker.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env={**production_environment(tmp_path), **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
 def test_it_reports_debug_left_on_in_production(tmp_path):
     # The control: the same check does see a real problem.
     result = subprocess.run(
