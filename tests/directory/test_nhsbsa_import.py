@@ -66,7 +66,7 @@ def write(tmp_path: Path, *rows: str, header: str = HEADER_2025) -> Path:
 
 @pytest.fixture
 def north_dales_ra(db):
-    ra = RegistrationAuthorityFactory(name="North Dales ICB RA")
+    ra = RegistrationAuthorityFactory.create(name="North Dales ICB RA")
     IcbRegistrationAuthority.objects.create(icb_code="QX1", icb_name="NHS North Dales ICB", ra=ra)
     return ra
 
@@ -123,8 +123,8 @@ def test_it_changes_nothing_the_second_time(north_dales_ra, path):
 
 
 def test_it_updates_by_ods_code_and_lpc_code_and_keeps_what_the_file_does_not_give(north_dales_ra):
-    lpc = LPCFactory(name="North Dales LPC (typed in)", code="7X", email="lpc@dales.example")
-    pharmacy = PharmacyFactory(ods_code="FQ101", name="Old name", email="fq101@nhs.example", lpc=None, ra=None)
+    lpc = LPCFactory.create(name="North Dales LPC (typed in)", code="7X", email="lpc@dales.example")
+    pharmacy = PharmacyFactory.create(ods_code="FQ101", name="Old name", email="fq101@nhs.example", lpc=None, ra=None)
 
     output = run(FILE_2025)
 
@@ -137,7 +137,7 @@ def test_it_updates_by_ods_code_and_lpc_code_and_keeps_what_the_file_does_not_gi
 
 
 def test_it_gives_a_code_to_an_lpc_typed_in_under_the_same_name():
-    typed_in = LPCFactory(name="South Moors LPC", code="")
+    typed_in = LPCFactory.create(name="South Moors LPC", code="")
 
     run(FILE_2025)
 
@@ -148,7 +148,7 @@ def test_it_gives_a_code_to_an_lpc_typed_in_under_the_same_name():
 
 def test_it_deactivates_pharmacies_no_longer_in_the_file_and_reactivates_those_back(north_dales_ra, tmp_path):
     run(FILE_2025)
-    locum = PharmacyFactory(ods_code="FFFFF", name="Locum")
+    locum = PharmacyFactory.create(ods_code="FFFFF", name="Locum")
 
     output = run(FILE_2024)  # FQ104 is not in it
 
@@ -172,8 +172,8 @@ def test_it_keeps_missing_pharmacies_active_when_asked(tmp_path):
 
 
 def test_it_keeps_an_ra_set_by_hand(north_dales_ra):
-    by_hand = RegistrationAuthorityFactory(name="Dales Trust RA")
-    PharmacyFactory(ods_code="FQ101", ra=by_hand, ra_is_exception=True)
+    by_hand = RegistrationAuthorityFactory.create(name="Dales Trust RA")
+    PharmacyFactory.create(ods_code="FQ101", ra=by_hand, ra_is_exception=True)
 
     run(FILE_2025)
 
@@ -244,7 +244,7 @@ def test_it_refuses_a_file_that_is_not_contractor_details(tmp_path):
 
 
 def test_it_refuses_an_lpc_name_that_belongs_to_another_code(tmp_path):
-    LPCFactory(name="COMMUNITY PHARMACY NORTH DALES", code="9Z")
+    LPCFactory.create(name="COMMUNITY PHARMACY NORTH DALES", code="9Z")
 
     problems = rejected(write(tmp_path, row_2025()))
 
@@ -255,7 +255,7 @@ def test_it_refuses_an_lpc_name_that_belongs_to_another_code(tmp_path):
 
 
 def test_it_warns_of_a_phone_number_it_cannot_read_and_leaves_it(tmp_path):
-    PharmacyFactory(ods_code="FQ201", phone="0113 496 0999")
+    PharmacyFactory.create(ods_code="FQ201", phone="0113 496 0999")
 
     output = run(write(tmp_path, row_2025(PHONE_NUMBER="ask at the counter")))
 
