@@ -83,7 +83,7 @@ def test_it_imports_the_2025_layout(north_dales_ra):
     assert ilkley.address == "UNIT 2, THE PARADE\nBROOK STREET\nILKLEY"
     assert (ilkley.postcode, ilkley.phone) == ("LS29 8AB", "01134960102")
     assert ilkley.owner.name == "DALEBROOK PHARMACY LTD"
-    assert (ilkley.lpc.code, ilkley.lpc.name) == ("7X", "COMMUNITY PHARMACY NORTH DALES")
+    assert ilkley.lpc is not None and (ilkley.lpc.code, ilkley.lpc.name) == ("7X", "COMMUNITY PHARMACY NORTH DALES")
     assert (ilkley.icb_code, ilkley.icb_name) == ("QX1", "NHS NORTH DALES INTEGRATED CARE BOARD")
     assert ilkley.ra == north_dales_ra  # from the ICB -> RA table
     assert Pharmacy.objects.get(ods_code="FQ101").owner == ilkley.owner  # one owner, two pharmacies
