@@ -14,7 +14,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from directory.models import CorrectionReport, User
+from directory.models import CorrectionReport, IcbRegistrationAuthority, User
 from issues import services
 from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, State, UnmatchedEmail
 from smartcard_route.mail.models import InboundAttachment, InboundEmail, InboundPost
@@ -141,6 +141,8 @@ def build_world() -> World:
         ra=pharmacy_a.ra,
         lpc_a=lpc_a,
         correction_report=report,
+        owner_a_organisation=pharmacy_a.owner,
+        icb=IcbRegistrationAuthority.objects.create(icb_code="QX9", icb_name="NHS Riverside ICB", ra=pharmacy_a.ra),
     )
     return world
 
