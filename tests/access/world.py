@@ -142,7 +142,7 @@ def build_world() -> World:
         lpc_a=lpc_a,
         correction_report=report,
         owner_a_organisation=pharmacy_a.owner,
-        icb=IcbRegistrationAuthority.objects.create(icb_code="QX9", icb_name="NHS Riverside ICB", ra=pharmacy_a.ra),
+        icb=IcbRegistrationAuthority.objects.create(icb_code="QX9", icb_name="NHS Riverside ICB", ra_id=pharmacy_a.ra_id),
     )
     return world
 
