@@ -209,7 +209,8 @@ def nhsbsa_upload(request: HttpRequest) -> HttpResponse:
 
     The import runs in the request (about 10 s for England's 12,000 rows: docs/benchmarks.md)."""
     user = _manager(request)
-    form = forms.NhsbsaUploadForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = forms.NhsbsaUploadForm(request.POST if posted else None, request.FILES if posted else None)
     context: dict[str, Any] = {"form": form}
     if form.is_valid():
         upload = form.cleaned_data["file"]
