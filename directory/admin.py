@@ -150,16 +150,16 @@ class PharmacyAdmin(admin.ModelAdmin):
 @admin.register(CorrectionReport)
 class CorrectionReportAdmin(admin.ModelAdmin):
     list_display = ("created_at", "target_name", "reporter", "status", "resolved_at")
-    list_select_related = ("ra", "lpc", "reporter")
+    list_select_related = ("ra", "lpc", "pharmacy", "reporter")
     list_filter = ("status",)
-    search_fields = ("details", "ra__name", "lpc__name", "reporter__email", "reporter__full_name")
-    autocomplete_fields = ("ra", "lpc", "reporter", "resolved_by")
+    search_fields = ("details", "ra__name", "lpc__name", "pharmacy__name", "reporter__email", "reporter__full_name")
+    autocomplete_fields = ("ra", "lpc", "pharmacy", "reporter", "resolved_by")
     readonly_fields = ("created_at", "email", "resolved_at", "resolved_by", "status")
     date_hierarchy = "created_at"
     actions = ("mark_done",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # reports are made on the RA and LPC pages, which also email the directory manager
+        return False  # reports are made on the RA, LPC and pharmacy pages, which also email the directory manager
 
     @admin.display(description="about")
     def target_name(self, obj: CorrectionReport) -> str:
