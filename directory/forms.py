@@ -55,6 +55,17 @@ class CorrectionHandledForm(forms.Form):
 # the form refuses too, with the same message.
 
 
+def _in_sentence(label: Any) -> str:
+    """A field's label inside a sentence: "Kind of body" -> "kind of body"; "ICB code" and
+    "Registration Authority" (names) as they are."""
+    text = str(label)
+    return text[:1].lower() + text[1:] if text[1:] == text[1:].lower() else text
+
+
+def _required_message(label: Any) -> str:
+    return f"Enter the {_in_sentence(label)}"
+
+
 def _import_cleaners(kind: str, *names: str) -> dict[str, Cleaner]:
     spec = SPECS[kind]
     return {name: spec.column(name).clean for name in names}
@@ -82,11 +93,18 @@ class EntryForm(forms.ModelForm):
                 help_text=old.help_text,
                 required=old.required,
                 widget=old.widget,
-                error_messages={"required": f"Enter the {str(old.label).lower()}"},
+                error_messages={"required": _required_message(old.label)},
             )
         for field in self.fields.values():
-            if field.required and "required" not in field.error_messages:
-                field.error_messages["required"] = f"Enter the {str(field.label).lower()}"
+            if (
+                field.required
+                and field.error_messages.get("required") == forms.Field.default_error_messages["required"]
+            ):
+                field.error_messages["required"] = (
+                    f"Choose the {_in_sentence(field.label)}"
+                    if isinstance(field, forms.ChoiceField | forms.ModelChoiceField)
+                    else _required_message(field.label)
+                )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
