@@ -368,6 +368,14 @@ def _apply(obj: Any, values: dict[str, Any], fields: set[str], now: datetime.dat
     return bool(changed)
 
 
+def _keep_own_case(obj: Any, values: dict[str, Any], names: tuple[str, ...]) -> None:
+    """NHSBSA writes names in capitals: a value the directory has in its own case (typed by the
+    directory manager, "Dalebrook Pharmacy" for "DALEBROOK PHARMACY") is kept as it is."""
+    for name in names:
+        if name in values and _name_key(getattr(obj, name)) == _name_key(values[name]):
+            values[name] = getattr(obj, name)
+
+
 def _write_owners(read: _Read, writer: _Writer) -> tuple[NhsbsaCounts, dict[str, int]]:
     wanted: dict[str, str] = {}
     for row in read.rows:
@@ -418,7 +426,9 @@ def _write_lpcs(read: _Read, writer: _Writer, errors: list[RowError]) -> tuple[N
                 RowError(read.result.file, line, f"LPC_NAME {name!r}: another LPC of the directory has that name")
             )
             continue
-        if _apply(lpc, {"name": name, "code": code, "active": True}, fields, writer.now):
+        values = {"name": name, "code": code, "active": True}
+        _keep_own_case(lpc, values, ("name",))
+        if _apply(lpc, values, fields, writer.now):
             update.append(lpc)
         else:
             counts.unchanged += 1
@@ -455,6 +465,8 @@ def _write_pharmacies(
         if row.icb_code is not None:
             values["icb_code"], values["icb_name"] = row.icb_code, row.icb_name
         pharmacy = existing.get(row.ods_code)
+        if pharmacy is not None:
+            _keep_own_case(pharmacy, values, ("name", "address"))
         icb = row.icb_code if row.icb_code is not None else (pharmacy.icb_code if pharmacy else "")
         icb_ra = ra_of_icb.get(icb)
         if icb_ra is not None and not (pharmacy is not None and pharmacy.ra_is_exception):

@@ -298,3 +298,15 @@ def test_the_layouts_are_the_documented_ones():
         "LPC_CODE",
         "LPC_NAME",
     }
+
+
+def test_it_keeps_a_name_the_directory_has_in_its_own_case(tmp_path):
+    pharmacy = PharmacyFactory.create(ods_code="FQ201", name="Acorn Pharmacy", address="1 Main Street")
+    LPCFactory.create(name="Community Pharmacy North Dales", code="7X")
+
+    output = run(write(tmp_path, row_2025()))
+
+    pharmacy.refresh_from_db()
+    assert (pharmacy.name, pharmacy.address) == ("Acorn Pharmacy", "1 Main Street")
+    assert LPC.objects.get(code="7X").name == "Community Pharmacy North Dales"
+    assert "lpcs: 1 in the file: 0 created, 0 updated, 1 unchanged" in output
