@@ -1,4 +1,7 @@
-"""Django admin for the directory: where the directory manager edits RAs, LPCs, owners, pharmacies and people."""
+"""Django admin for the directory: the superuser's tool (people, memberships, repairs).
+
+The directory manager edits the directory on their own pages (directory.manage_views), not here:
+the admin is open to superusers only, whatever `is_staff` says (`superusers_only` below)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,15 @@ from django.http import HttpRequest
 from directory.models import LPC, CorrectionReport, Pharmacy, PharmacyOwner, RegistrationAuthority, User
 from directory.services import correction_report_mark_done
 from directory.validators import normalise_ods_code, normalise_phone, normalise_postcode
+
+
+def superusers_only(request: HttpRequest) -> bool:
+    """admin.site.has_permission: an active superuser; `is_staff` alone is no longer enough."""
+    user = request.user
+    return bool(user.is_active and user.is_superuser)
+
+
+admin.site.has_permission = superusers_only  # type: ignore[method-assign]
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -138,16 +150,16 @@ class PharmacyAdmin(admin.ModelAdmin):
 @admin.register(CorrectionReport)
 class CorrectionReportAdmin(admin.ModelAdmin):
     list_display = ("created_at", "target_name", "reporter", "status", "resolved_at")
-    list_select_related = ("ra", "lpc", "reporter")
+    list_select_related = ("ra", "lpc", "pharmacy", "reporter")
     list_filter = ("status",)
-    search_fields = ("details", "ra__name", "lpc__name", "reporter__email", "reporter__full_name")
-    autocomplete_fields = ("ra", "lpc", "reporter", "resolved_by")
+    search_fields = ("details", "ra__name", "lpc__name", "pharmacy__name", "reporter__email", "reporter__full_name")
+    autocomplete_fields = ("ra", "lpc", "pharmacy", "reporter", "resolved_by")
     readonly_fields = ("created_at", "email", "resolved_at", "resolved_by", "status")
     date_hierarchy = "created_at"
     actions = ("mark_done",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # reports are made on the RA and LPC pages, which also email the directory manager
+        return False  # reports are made on the RA, LPC and pharmacy pages, which also email the directory manager
 
     @admin.display(description="about")
     def target_name(self, obj: CorrectionReport) -> str:

@@ -15,7 +15,7 @@ Environment variables read (all optional):
   DEMO_OWNER_EMAIL              pharmacy owner
   DEMO_LPC_OFFICER_EMAIL        LPC officer
   DEMO_CPE_IT_EMAIL             CPE IT
-  DEMO_DIRECTORY_MANAGER_EMAIL  directory manager (also a Django admin superuser)
+  DEMO_DIRECTORY_MANAGER_EMAIL  directory manager (not a superuser: edits on the directory's own pages)
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ ROLES: tuple[DemoRole, ...] = (
     DemoRole("cpe_it", "CPE IT", "Sam Okafor", "DEMO_CPE_IT_EMAIL", "cpe.it@example.com"),
     DemoRole(
         "directory_manager",
-        "Directory manager (and admin)",
+        "Directory manager",
         "Ruth Ellison",
         "DEMO_DIRECTORY_MANAGER_EMAIL",
         "directory.manager@example.com",
@@ -94,8 +94,10 @@ def _ensure_user(role: DemoRole, password: str) -> User:
         "is_active": True,
         "is_cpe_it": role.key == "cpe_it",
         "is_directory_manager": role.key == "directory_manager",
-        "is_staff": role.key == "directory_manager",
-        "is_superuser": role.key == "directory_manager",
+        # Nobody of the demo is a superuser: the directory manager works on the directory's pages, and a
+        # superuser could read every issue (issue 11). `manage.py createsuperuser` makes an admin.
+        "is_staff": False,
+        "is_superuser": False,
     }
     user = User.objects.filter(email__iexact=role.email).first()
     if user is None:

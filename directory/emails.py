@@ -17,6 +17,24 @@ logger = logging.getLogger(__name__)
 
 # The outbox's name for this kind of mail.
 CORRECTION_REPORT = "correction_report"
+CORRECTION_HANDLED = "correction_report_handled"
+
+_KIND_LABEL = {"ras": "Registration Authority", "lpcs": "LPC", "pharmacies": "pharmacy"}
+
+
+def _kind_of(report: CorrectionReport) -> str:
+    """The report's target as the directory manager's pages name it (directory.urls, `entry_edit`)."""
+    return "ras" if report.ra_id else "lpcs" if report.lpc_id else "pharmacies"
+
+
+def target_page(report: CorrectionReport) -> str:
+    """The page of the entry a report is about, as everyone sees it."""
+    if report.ra_id:
+        return reverse("directory:ra_detail", args=[report.ra_id])
+    if report.lpc_id:
+        return reverse("directory:lpc_detail", args=[report.lpc_id])
+    assert report.pharmacy is not None
+    return reverse("directory:pharmacy_detail", args=[report.pharmacy.ods_code])
 
 
 def directory_manager_addresses() -> list[str]:
@@ -37,20 +55,13 @@ def correction_report_queue(*, report: CorrectionReport) -> OutboundEmail | None
         logger.warning("correction report %s: DIRECTORY_MANAGER_EMAIL is not set; not emailed", report.pk)
         return None
     target = report.target
-    kind = "Registration Authority" if report.ra_id else "LPC"
-    page = (
-        reverse("directory:ra_detail", args=[target.pk])
-        if report.ra_id
-        else reverse("directory:lpc_detail", args=[target.pk])
-    )
     context = {
         "report": report,
         "target": target,
-        "kind": kind,
-        "target_url": settings.SITE_URL + page,
-        "reports_url": settings.SITE_URL + reverse("directory:correction_reports"),
-        "admin_url": settings.SITE_URL
-        + reverse(f"admin:directory_{'registrationauthority' if report.ra_id else 'lpc'}_change", args=[target.pk]),
+        "kind": _KIND_LABEL[_kind_of(report)],
+        "target_url": settings.SITE_URL + target_page(report),
+        "reports_url": settings.SITE_URL + reverse("directory:correction_report_detail", args=[report.pk]),
+        "edit_url": settings.SITE_URL + reverse("directory:entry_edit", args=[_kind_of(report), target.pk]),
     }
     text, html = render_bodies("directory_correction_report", context)
     return mail.outbound_email_queue(
@@ -60,4 +71,25 @@ def correction_report_queue(*, report: CorrectionReport) -> OutboundEmail | None
         body_text=text,
         body_html=html,
         reply_to=report.reporter.email,
+    )
+
+
+def correction_report_handled_queue(*, report: CorrectionReport) -> OutboundEmail:
+    """Queue the email that tells the person who reported wrong details that the directory manager
+    has handled their report, with the manager's note, in the caller's transaction."""
+    target = report.target
+    context = {
+        "report": report,
+        "target": target,
+        "kind": _KIND_LABEL[_kind_of(report)],
+        "target_url": settings.SITE_URL + target_page(report),
+    }
+    text, html = render_bodies("directory_correction_handled", context)
+    return mail.outbound_email_queue(
+        purpose=CORRECTION_HANDLED,
+        to=[report.reporter.email],
+        subject=f"Your report about {target.name} has been handled",
+        body_text=text,
+        body_html=html,
+        reply_to=settings.DIRECTORY_MANAGER_EMAIL,
     )

@@ -21,12 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
 from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, RegistrationAuthority
-from directory.validators import normalise_ods_code, normalise_phone, normalise_postcode
+from directory.validators import (
+    clean_multiline,
+    clean_text,
+    normalise_email,
+    normalise_ods_code,
+    normalise_phone,
+    normalise_postcode,
+    normalise_url,
+)
 
 Cleaner = Callable[[str], Any]
 Progress = Callable[[str], None]
@@ -40,43 +48,13 @@ BATCH_SIZE = 1000
 
 
 def _text(max_length: int) -> Cleaner:
-    def clean(value: str) -> str:
-        text = " ".join(value.split())
-        if len(text) > max_length:
-            raise ValidationError(f"Use {max_length} characters or fewer (this has {len(text)}).")
-        return text
-
-    return clean
+    return lambda value: clean_text(value, max_length)
 
 
-def _multiline(value: str) -> str:
-    lines = (" ".join(line.split()) for line in value.replace("\r\n", "\n").split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def _email(value: str) -> str:
-    email = value.strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError("Enter an email address like ra.team@nhs.net.") from None
-    return email
-
-
-def _phone(value: str) -> str:
-    return normalise_phone(value)
-
-
-_url_validator = URLValidator(schemes=["http", "https"])
-
-
-def _url(value: str) -> str:
-    url = value.strip()
-    try:
-        _url_validator(url)
-    except ValidationError:
-        raise ValidationError("Enter a full web address starting with https://.") from None
-    return url
+_multiline = clean_multiline
+_email = normalise_email
+_phone = normalise_phone
+_url = normalise_url
 
 
 def _ra_kind(value: str) -> str:
@@ -292,25 +270,37 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             next_line = reader.line_num + 1
 
 
+def read_records(path: Path, display_name: str, errors: list[RowError]) -> list[tuple[int, list[str]]] | None:
+    """The file's records (header first) with their line numbers, or None with the problem reported."""
+
+    def problem(message: str) -> None:
+        errors.append(RowError(display_name, None, message))
+
+    try:
+        records = list(_records(path))
+    except FileNotFoundError:
+        problem("file not found")
+        return None
+    except UnicodeDecodeError:
+        problem("is not UTF-8 text: save it from your spreadsheet as 'CSV UTF-8'")
+        return None
+    except csv.Error as exc:
+        problem(f"is not a readable CSV file ({exc})")
+        return None
+    if not records:
+        problem("is empty: the first line must name the columns")
+        return None
+    return records
+
+
 def _read_file(spec: Spec, path: Path, errors: list[RowError], progress: Progress, progress_every: int) -> _File | None:
     loaded = _File(spec=spec, display_name=path.name)
 
     def problem(line: int | None, message: str) -> None:
         errors.append(RowError(loaded.display_name, line, message))
 
-    try:
-        records = list(_records(path))
-    except FileNotFoundError:
-        problem(None, "file not found")
-        return None
-    except UnicodeDecodeError:
-        problem(None, "is not UTF-8 text: save it from your spreadsheet as 'CSV UTF-8'")
-        return None
-    except csv.Error as exc:
-        problem(None, f"is not a readable CSV file ({exc})")
-        return None
-    if not records:
-        problem(None, "is empty: the first line must name the columns")
+    records = read_records(path, loaded.display_name, errors)
+    if records is None:
         return None
 
     _, header = records[0]
@@ -399,6 +389,24 @@ def _check_references(files: dict[str, _File], errors: list[RowError]) -> None:
 # --- writing ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Bulk writes that also write each row's history (who, when, why), as a form's save does."""
+
+    user: Any
+    reason: str
+
+    def create(self, objs: list[Any], model: type[models.Model]) -> None:
+        bulk_create_with_history(
+            objs, model, batch_size=BATCH_SIZE, default_user=self.user, default_change_reason=self.reason
+        )
+
+    def update(self, objs: list[Any], model: type[models.Model], fields: list[str]) -> None:
+        bulk_update_with_history(
+            objs, model, fields, batch_size=BATCH_SIZE, default_user=self.user, default_change_reason=self.reason
+        )
+
+
 def _ids_by_key(kind: str) -> dict[str, int]:
     spec = SPECS[kind]
     pairs = spec.model._default_manager.values_list(spec.key_column, "pk")  # type: ignore[attr-defined]
@@ -416,7 +424,11 @@ def _field_values(loaded: _File, row: _Row, references: Mapping[str, dict[str, i
 
 
 def _write(
-    loaded: _File, references: Mapping[str, dict[str, int]], progress: Progress, progress_every: int
+    loaded: _File,
+    references: Mapping[str, dict[str, int]],
+    progress: Progress,
+    progress_every: int,
+    audit: Audit,
 ) -> KindCounts:
     spec = loaded.spec
     model = spec.model
@@ -448,7 +460,7 @@ def _write(
 
     for start in range(0, len(to_create), progress_every):
         batch = to_create[start : start + progress_every]
-        manager.bulk_create(batch, batch_size=BATCH_SIZE)
+        audit.create(batch, model)
         counts.created += len(batch)
         if len(to_create) > progress_every:
             progress(f"{loaded.display_name}: created {counts.created} of {len(to_create)}")
@@ -456,7 +468,7 @@ def _write(
         fields = sorted(changed_fields | ({"updated_at"} if has_updated_at else set()))
         for start in range(0, len(to_update), progress_every):
             batch = to_update[start : start + progress_every]
-            manager.bulk_update(batch, fields, batch_size=BATCH_SIZE)
+            audit.update(batch, model, fields)
             counts.updated += len(batch)
             if len(to_update) > progress_every:
                 progress(f"{loaded.display_name}: updated {counts.updated} of {len(to_update)}")
@@ -469,11 +481,13 @@ def directory_import(
     dry_run: bool = False,
     progress: Progress | None = None,
     progress_every: int = 1000,
+    user: Any = None,
 ) -> ImportResult:
     """Check every row of `files` (kind -> CSV path), then upsert them all in one transaction.
 
     Raises DirectoryImportRejected, having written nothing, when any row is bad. With `dry_run`
-    the counts are computed in a transaction that is rolled back.
+    the counts are computed in a transaction that is rolled back. Each row written gets its history
+    row (django-simple-history), by `user` (None: the command line), reason "CSV import".
     """
     unknown = set(files) - set(KINDS)
     if unknown:
@@ -495,13 +509,14 @@ def directory_import(
         raise DirectoryImportRejected(errors)
 
     result = ImportResult(dry_run=dry_run)
+    audit = Audit(user=user, reason="CSV import")
     with transaction.atomic():
         references: dict[str, dict[str, int]] = {}
         for kind in KINDS:
             if kind == "pharmacies":
                 references = {ref: _ids_by_key(ref) for ref in ("owners", "ras", "lpcs")}
             if kind in loaded:
-                result.counts[kind] = _write(loaded[kind], references, report, progress_every)
+                result.counts[kind] = _write(loaded[kind], references, report, progress_every, audit)
         if dry_run:
             transaction.set_rollback(True)
     return result

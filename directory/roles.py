@@ -104,3 +104,8 @@ def _exists(user: User, **subqueries: QuerySet[Any] | None) -> dict[str, bool]:
     }
     row = User.objects.filter(pk=user.pk).annotate(**annotations).values(*annotations).first()
     return {name: bool(row[f"has_{name}"]) if row else False for name in subqueries}
+
+
+def may_edit_directory(user: Any) -> bool:
+    """The directory manager (and a superuser) edits the directory and handles correction reports."""
+    return holds_roles(user) and bool(user.is_directory_manager or user.is_superuser)

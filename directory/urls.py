@@ -1,12 +1,28 @@
-from django.urls import path
+from django.urls import path, register_converter
 
-from directory import views
+from directory import manage_views, views
+
+
+class EntryKindConverter:
+    """The kinds of entry the directory manager keeps (directory.manage_views.KINDS)."""
+
+    regex = "|".join(manage_views.KINDS)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(EntryKindConverter, "entrykind")
 
 app_name = "directory"
 
 urlpatterns = [
     path("", views.pharmacy_search, name="pharmacy_search"),
     path("pharmacies/<str:ods_code>/", views.pharmacy_detail, name="pharmacy_detail"),
+    path("pharmacies/<str:ods_code>/report/", views.pharmacy_report, name="pharmacy_report"),
     path("ras/", views.ra_list, name="ra_list"),
     path("ras/<int:pk>/", views.ra_detail, name="ra_detail"),
     path("ras/<int:pk>/report/", views.ra_report, name="ra_report"),
@@ -14,5 +30,14 @@ urlpatterns = [
     path("lpcs/<int:pk>/", views.lpc_detail, name="lpc_detail"),
     path("lpcs/<int:pk>/report/", views.lpc_report, name="lpc_report"),
     path("corrections/", views.correction_reports, name="correction_reports"),
+    path("corrections/<int:pk>/", views.correction_report_detail, name="correction_report_detail"),
     path("corrections/<int:pk>/done/", views.correction_report_done, name="correction_report_done"),
+    # The directory manager's pages.
+    path("manage/", manage_views.manage_index, name="manage"),
+    path("manage/import/", manage_views.nhsbsa_upload, name="nhsbsa_upload"),
+    path("manage/without-ra/", manage_views.pharmacies_without_ra, name="pharmacies_without_ra"),
+    path("manage/<entrykind:kind>/", manage_views.entry_list, name="entry_list"),
+    path("manage/<entrykind:kind>/new/", manage_views.entry_create, name="entry_create"),
+    path("manage/<entrykind:kind>/<int:pk>/", manage_views.entry_edit, name="entry_edit"),
+    path("manage/<entrykind:kind>/<int:pk>/history/", manage_views.entry_history, name="entry_history"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 
 LOCUM_ODS_CODE = "FFFFF"
 _ODS_OLD = re.compile(r"^F[A-Z0-9]{4}$")
@@ -71,3 +72,54 @@ def normalise_postcode(value: str) -> str:
     if not match:
         raise ValidationError("Enter a full UK postcode, like LS1 4AP.", code="invalid_postcode")
     return f"{match.group(1)} {match.group(2)}"
+
+
+# --- values of the directory's entries ------------------------------------------------------------
+# The one set of rules for the directory's text, email, web address and code values: the CSV and
+# NHSBSA imports (directory.importer, directory.nhsbsa) and the directory manager's forms
+# (directory.forms) all call these, so a value one accepts the others accept, with the same message.
+
+
+def clean_text(value: str, max_length: int) -> str:
+    """One line of text, repeated spaces collapsed, at most `max_length` characters."""
+    text = " ".join((value or "").split())
+    if len(text) > max_length:
+        raise ValidationError(f"Use {max_length} characters or fewer (this has {len(text)}).", code="max_length")
+    return text
+
+
+def clean_multiline(value: str) -> str:
+    """Several lines, each tidied, blank lines dropped."""
+    lines = (" ".join(line.split()) for line in (value or "").replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def normalise_email(value: str) -> str:
+    email = (value or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError("Enter an email address like ra.team@nhs.net.", code="invalid_email") from None
+    return email
+
+
+def normalise_url(value: str) -> str:
+    url = (value or "").strip()
+    try:
+        _url_validator(url)
+    except ValidationError:
+        raise ValidationError("Enter a full web address starting with https://.", code="invalid_url") from None
+    return url
+
+
+_url_validator = URLValidator(schemes=["http", "https"])
+_ORG_CODE = re.compile(r"^[A-Z0-9]{1,10}$")
+
+
+def normalise_org_code(value: str, what: str = "code") -> str:
+    """An NHS organisation code as NHSBSA publishes it (an LPC code, an ICB code): 1 to 10 letters
+    or digits, stored in capitals."""
+    code = "".join((value or "").split()).upper()
+    if not _ORG_CODE.match(code):
+        raise ValidationError(f"Enter the {what} as 1 to 10 letters or digits, like QWO.", code="invalid_code")
+    return code

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory import selectors, services
-from directory.forms import CorrectionReportForm, PharmacySearchForm
-from directory.models import LPC, CorrectionReport, RegistrationAuthority, User
+from directory.emails import target_page
+from directory.forms import CorrectionHandledForm, CorrectionReportForm, PharmacySearchForm
+from directory.models import LPC, CorrectionReport, Pharmacy, RegistrationAuthority, User
+from directory.roles import may_edit_directory
 from smartcard_route.pagination import paginate
 
 RESULTS_PER_PAGE = 25
@@ -74,7 +76,9 @@ def lpc_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "directory/lpc_detail.jinja", {"lpc": lpc, "page": page, "pagination": pagination})
 
 
-def _report_correction(request: HttpRequest, target: RegistrationAuthority | LPC, target_url: str) -> HttpResponse:
+def _report_correction(
+    request: HttpRequest, target: RegistrationAuthority | LPC | Pharmacy, target_url: str
+) -> HttpResponse:
     form = CorrectionReportForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         services.correction_report_create(reporter=_user(request), target=target, details=form.cleaned_data["details"])
@@ -96,10 +100,18 @@ def lpc_report(request: HttpRequest, pk: int) -> HttpResponse:
     return _report_correction(request, lpc, reverse("directory:lpc_detail", args=[lpc.pk]))
 
 
+@require_http_methods(["GET", "POST"])
+def pharmacy_report(request: HttpRequest, ods_code: str) -> HttpResponse:
+    pharmacy = selectors.pharmacy_by_ods_code(ods_code=ods_code)
+    if pharmacy is None:
+        raise Http404("No pharmacy with that ODS code")
+    return _report_correction(request, pharmacy, reverse("directory:pharmacy_detail", args=[pharmacy.ods_code]))
+
+
 def _directory_manager(request: HttpRequest) -> User:
-    """The directory manager; anyone else gets 404, as for anything outside their scope."""
+    """The directory manager (or a superuser); anyone else gets 404, as for anything outside their scope."""
     user = _user(request)
-    if not user.is_directory_manager:
+    if not may_edit_directory(user):
         raise Http404("Not found")
     return user
 
@@ -112,12 +124,35 @@ def correction_reports(request: HttpRequest) -> HttpResponse:
     return render(request, "directory/correction_reports.jinja", context)
 
 
+def _report_page(request: HttpRequest, report: CorrectionReport, form: CorrectionHandledForm) -> HttpResponse:
+    kind = "ras" if report.ra_id else "lpcs" if report.lpc_id else "pharmacies"
+    context = {
+        "report": report,
+        "form": form,
+        "target_url": target_page(report),
+        "edit_url": reverse("directory:entry_edit", args=[kind, report.target.pk]) + f"?report={report.pk}",
+        "history_url": reverse("directory:entry_history", args=[kind, report.target.pk]),
+    }
+    return render(request, "directory/correction_report.jinja", context, status=400 if form.errors else 200)
+
+
+@require_GET
+def correction_report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _directory_manager(request)
+    report = get_object_or_404(CorrectionReport.objects.select_related("ra", "lpc", "pharmacy", "reporter"), pk=pk)
+    return _report_page(request, report, CorrectionHandledForm())
+
+
 @require_POST
 def correction_report_done(request: HttpRequest, pk: int) -> HttpResponse:
     user = _directory_manager(request)
-    report = get_object_or_404(CorrectionReport, pk=pk)
-    if services.correction_report_mark_done(user=user, report=report):
-        messages.success(request, f"Marked done: the report about {report.target.name}.")
+    report = get_object_or_404(CorrectionReport.objects.select_related("ra", "lpc", "pharmacy", "reporter"), pk=pk)
+    form = CorrectionHandledForm(request.POST)
+    if not form.is_valid():
+        return _report_page(request, report, form)
+    name = report.target.name
+    if services.correction_report_mark_done(user=user, report=report, note=form.cleaned_data["handling_note"]):
+        messages.success(request, f"Marked done: the report about {name}. {report.reporter.full_name} has been told.")
     else:
-        messages.info(request, f"The report about {report.target.name} was already marked done.")
+        messages.info(request, f"The report about {name} was already marked done.")
     return redirect("directory:correction_reports")

@@ -77,6 +77,7 @@ def _site(*, with_issue_pages: bool) -> ModuleType:
     directory_pages = [
         path("", _placeholder, name="pharmacy_search"),
         path("corrections/", _placeholder, name="correction_reports"),
+        path("manage/", _placeholder, name="manage"),
     ]
     urlpatterns = [
         path("", home_views.home, name="home"),
@@ -130,7 +131,7 @@ def _texts(items: list[dict[str, object]]) -> list[object]:
         ("owner", ["Your issues", "Report a problem", "Reminder emails", "Directory"]),
         ("lpc_officer", ["Issues", "LPC dashboard", "Reminder emails", "Directory"]),
         ("cpe_it", ["Issues", "CPE IT", "Systemic cases", "Unmatched mail", "Reminder emails", "Directory"]),
-        ("directory_manager", ["Correction reports", "Directory"]),
+        ("directory_manager", ["Manage the directory", "Correction reports", "Directory"]),
         ("nobody", ["Directory"]),
     ],
 )
@@ -151,6 +152,7 @@ def test_it_combines_the_links_of_several_roles(staff, lpc_officer, pharmacy, se
         "Your issues",
         "Report a problem",
         "LPC dashboard",
+        "Manage the directory",
         "Correction reports",
         "Reminder emails",
         "Directory",

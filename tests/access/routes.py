@@ -25,6 +25,7 @@ NOBODY: frozenset[str] = frozenset()
 CPE_IT = frozenset({"cpe_it"})
 PHARMACY_PEOPLE = frozenset({"staff_a", "owner_a", "staff_b"})
 OFFICERS = frozenset({"officer_a", "officer_b"})
+DIRECTORY_MANAGER = frozenset({"directory_manager"})
 
 # Who sees each issue of the world (issues_visible_to, by DESIGN).
 SEES_ISSUE = {
@@ -93,6 +94,22 @@ def _pk(name: str) -> Callable[[World], dict[str, dict[str, Any]]]:
     return lambda w: {name: {"pk": w.objects[name].pk}}
 
 
+def _entry_kinds(w: World) -> dict[str, dict[str, Any]]:
+    return {kind: {"kind": kind} for kind in ("ras", "lpcs", "owners", "pharmacies", "icbs")}
+
+
+def _entries(w: World) -> dict[str, dict[str, Any]]:
+    """One entry of each kind the directory manager keeps."""
+    objects = {
+        "ras": "ra",
+        "lpcs": "lpc_a",
+        "owners": "owner_a_organisation",
+        "pharmacies": "pharmacy_b",
+        "icbs": "icb",
+    }
+    return {name: {"kind": kind, "pk": w.objects[name].pk} for kind, name in objects.items()}
+
+
 def _attachment_visible(persona: str, label: str) -> bool:
     return persona in SEES_ISSUE["issue_a"]
 
@@ -128,7 +145,22 @@ ROUTES: dict[str, Route] = {
     "directory:lpc_list": Route(PAGE, read=EVERYONE),
     "directory:lpc_detail": Route(PAGE, objects=_pk("lpc_a"), read=EVERYONE),
     "directory:lpc_report": Route(PAGE, objects=_pk("lpc_a"), read=EVERYONE, post=EVERYONE),
+    "directory:pharmacy_report": Route(
+        PAGE,
+        objects=lambda w: {"pharmacy_b": {"ods_code": w.objects["pharmacy_b"].ods_code}},
+        read=EVERYONE,
+        post=EVERYONE,
+    ),
     "directory:correction_reports": Route(PAGE, read=frozenset({"directory_manager"})),
+    "directory:correction_report_detail": Route(PAGE, objects=_pk("correction_report"), read=DIRECTORY_MANAGER),
+    # The directory manager's own pages (issue 11): theirs alone (and a superuser's, not in the matrix).
+    "directory:manage": Route(PAGE, read=DIRECTORY_MANAGER),
+    "directory:nhsbsa_upload": Route(PAGE, read=DIRECTORY_MANAGER, post=DIRECTORY_MANAGER),
+    "directory:pharmacies_without_ra": Route(PAGE, read=DIRECTORY_MANAGER),
+    "directory:entry_list": Route(PAGE, objects=_entry_kinds, read=DIRECTORY_MANAGER),
+    "directory:entry_create": Route(PAGE, objects=_entry_kinds, read=DIRECTORY_MANAGER, post=DIRECTORY_MANAGER),
+    "directory:entry_edit": Route(PAGE, objects=_entries, read=DIRECTORY_MANAGER, post=DIRECTORY_MANAGER),
+    "directory:entry_history": Route(PAGE, objects=_entries, read=DIRECTORY_MANAGER),
     "directory:correction_report_done": Route(
         PAGE,
         objects=_pk("correction_report"),
@@ -237,7 +269,8 @@ ROUTES: dict[str, Route] = {
     },
 }
 
-# The Django admin: nobody of the matrix is staff, so every admin page sends them to its login page.
+# The Django admin: superusers only (directory.admin.superusers_only) and nobody of the matrix is one, so every
+# admin page sends them to its login page.
 ADMIN_OPEN = {
     "admin:login": frozenset({200, 302}),
     "admin:logout": frozenset({200, 302, 405}),

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from directory.models import CorrectionReport, User
+from directory.models import CorrectionReport, IcbRegistrationAuthority, User
 from issues import services
 from issues.models import EventKind, InboundEmailMatch, Issue, IssueEvent, State, UnmatchedEmail
 from smartcard_route.mail.models import InboundAttachment, InboundEmail, InboundPost
@@ -126,7 +126,9 @@ def build_world() -> World:
     unreadable = InboundPost.objects.create(
         esp="postmark", body=f"not json {MARKER_UNMATCHED}".encode(), status=InboundPost.Status.FAILED, error="Bad"
     )
-    report = CorrectionReport.objects.create(ra=pharmacy_a.ra, reporter=u["staff_a"], details="Wrong phone number.")
+    ra_a = pharmacy_a.ra
+    assert ra_a is not None
+    report = CorrectionReport.objects.create(ra=ra_a, reporter=u["staff_a"], details="Wrong phone number.")
 
     world.objects.update(
         issue_a=issue_a,
@@ -141,6 +143,8 @@ def build_world() -> World:
         ra=pharmacy_a.ra,
         lpc_a=lpc_a,
         correction_report=report,
+        owner_a_organisation=pharmacy_a.owner,
+        icb=IcbRegistrationAuthority.objects.create(icb_code="QX9", icb_name="NHS Riverside ICB", ra=ra_a),
     )
     return world
 

@@ -1,4 +1,6 @@
-"""The Django admin of the directory, as the directory manager uses it."""
+"""The Django admin of the directory, as a superuser uses it. (It used to be the directory manager's
+tool; now the admin is for superusers only and the directory manager works on their own pages:
+tests/directory/test_manage_pages.py, which also checks that staff alone is refused here.)"""
 
 from __future__ import annotations
 

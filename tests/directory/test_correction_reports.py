@@ -198,7 +198,8 @@ def test_it_shows_the_manager_the_open_reports(client, directory_manager, report
     assert response.status_code == 200
     assert "Open (31)" in content
     assert "The phone number is now 0113 496 0999." in content
-    assert reverse("directory:correction_report_done", args=[report.pk]) in content
+    # Each report links to its own page, where the manager edits the entry and marks it done.
+    assert reverse("directory:correction_report_detail", args=[report.pk]) in content
 
 
 def test_it_lets_the_manager_mark_a_report_done(client, directory_manager, report):

@@ -64,7 +64,7 @@ def test_it_seeds_a_realistic_directory_and_a_user_for_each_role():
     assert owner.owned_organisations.get().pharmacies.count() == 4
     assert officer.lpcs.get().pharmacies.count() >= 3
     assert cpe_it.is_cpe_it and not cpe_it.is_staff
-    assert manager.is_directory_manager and manager.is_staff and manager.is_superuser
+    assert manager.is_directory_manager and not manager.is_staff and not manager.is_superuser
     assert staff.check_password(DEFAULT_PASSWORD)
     assert set(pharmacies_for_user(user=staff)) < set(pharmacies_for_user(user=owner))
     assert "Demo data ready: 5 RAs, 4 LPCs, 12 pharmacies" in output

@@ -20,7 +20,7 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 
 from directory.accounts.tasks import password_reset_send
-from directory.emails import correction_report_queue
+from directory.emails import correction_report_handled_queue, correction_report_queue
 from directory.models import CorrectionReport
 from issues import nudges, services
 from issues.correspondence.inbound import inbound_email_record
@@ -178,6 +178,13 @@ def correction_report(world: World) -> tuple[str, str]:
     return outbound_email_bodies(row)
 
 
+def correction_handled(world: World) -> tuple[str, str]:
+    report = CorrectionReport.objects.create(
+        ra=world.ra, reporter=world.owner, details="The email bounces.", handling_note="Fixed St Mary's & co's email."
+    )
+    return outbound_email_bodies(correction_report_handled_queue(report=report))
+
+
 def password_reset(world: World) -> tuple[str, str]:
     mail.outbox.clear()
     assert password_reset_send(email=world.reporter.email)
@@ -224,6 +231,7 @@ SENT_BY: dict[str, Callable[[World], tuple[str, str]]] = {
     "nudge_nobody_to_remind": lambda w: row(issue=w.forgotten, template="nudge_nobody_to_remind"),
     "digest_nudges": lambda w: row(purpose=Purpose.DIGEST, to=[w.digest_reader.email]),
     "directory_correction_report": correction_report,
+    "directory_correction_handled": correction_handled,
     "password_reset": password_reset,  # with its subject, password_reset_subject
     "case_closed_notice": case_closed_notice,
 }
