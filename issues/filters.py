@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from directory.models import LPC, RegistrationAuthority
 from directory.validators import normalise_ods_code
@@ -29,6 +30,14 @@ from issues.models import Issue, Kind, State, parse_reference
 STATE_CHOICES = [("open", "Open issues"), ("all", "All issues"), *State.choices]
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 MAX_SEARCH = 200
+
+
+@extend_schema_field(
+    {"type": "string", "description": "A date, 2026-03-17 or 17/03/2026; blank for any date.", "example": "2026-03-17"}
+)
+class DateOrBlankFilter(django_filters.DateFilter):
+    """A date in either of DATE_FORMATS, or blank (a page's filter form sends its empty fields):
+    the API's schema says so, rather than `format: date`, which allows neither."""
 
 
 class YesNoField(forms.Field):
@@ -124,14 +133,14 @@ class IssueFilter(django_filters.FilterSet):
         empty_label="Any LPC",
         help_text="The id of an LPC of a pharmacy you can see.",
     )
-    reported_after = django_filters.DateFilter(
+    reported_after = DateOrBlankFilter(
         field_name="created_at",
         lookup_expr="date__gte",
         input_formats=DATE_FORMATS,
         label="Reported on or after",
         help_text="For example, 2026-03-17 or 17/03/2026.",
     )
-    reported_before = django_filters.DateFilter(
+    reported_before = DateOrBlankFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         input_formats=DATE_FORMATS,
