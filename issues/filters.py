@@ -33,7 +33,12 @@ MAX_SEARCH = 200
 
 
 @extend_schema_field(
-    {"type": "string", "description": "A date, 2026-03-17 or 17/03/2026; blank for any date.", "example": "2026-03-17"}
+    {
+        "type": "string",
+        "pattern": r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})?$",
+        "description": "A date, 2026-03-17 or 17/03/2026 (one that exists); blank for any date.",
+        "example": "2026-03-17",
+    }
 )
 class DateOrBlankFilter(django_filters.DateFilter):
     """A date in either of DATE_FORMATS, or blank (a page's filter form sends its empty fields):
@@ -179,6 +184,6 @@ class IssueFilter(django_filters.FilterSet):
         if pk is not None:
             match |= Q(pk=pk)
         digits = term.replace(" ", "")
-        if digits.isdigit():
+        if digits.isascii() and digits.isdigit():
             match |= Q(smartcard_number__contains=digits)
         return queryset.filter(match)
