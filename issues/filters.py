@@ -77,6 +77,14 @@ class YesNoFilter(django_filters.BooleanFilter):
     field_class = YesNoField
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\s*([Ff][A-Za-z0-9]{4}|[A-Za-z][0-9][A-Za-z][0-9][A-Za-z])?\s*$",
+        "description": "A pharmacy's ODS code, any case (FW844, A1B2C; FFFFF for locums); blank for any pharmacy.",
+        "example": "FW844",
+    }
+)
 class OdsCodeFilter(django_filters.CharFilter):
     field_class = OdsCodeField
 

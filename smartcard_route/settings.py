@@ -346,7 +346,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every 400 as field errors, the one shape the schema documents (issues.api.errors).
     "EXCEPTION_HANDLER": "issues.api.errors.api_exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "issues.api.errors.FormatNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "smartcard_route.negotiation.FormatNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smartcard Route API",

@@ -13,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -68,15 +66,3 @@ def document_page_errors(result: dict[str, Any], **_: Any) -> dict[str, Any]:
                     "content": {"application/json": {"schema": FIELD_ERRORS_SCHEMA}},
                 }
     return result
-
-
-class FormatNegotiation(DefaultContentNegotiation):
-    """`?format=` naming a format the operation does not speak is a field error (400), not DRF's
-    404, which the schema cannot document for a query parameter."""
-
-    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
-        found = [renderer for renderer in renderers if renderer.format == format]
-        if not found:
-            choices = ", ".join(sorted({renderer.format for renderer in renderers}))
-            raise ValidationError({"format": [f"Choose one of: {choices}."]})
-        return found

@@ -1,5 +1,5 @@
-"""hypothesis on every form of the site: each form (POST, and GET: filters, search) found in the HTML of the pages that hold
-them (tests/hostile/forms.py), every field a user types into filled with hostile text
+"""hypothesis on every form of the site: each form (POST, and GET: filters, search) found in the
+HTML of the pages that hold them (tests/hostile/forms.py), every field a user types into filled with hostile text
 (tests/hostile/strategies.py), posted as the persona who may use it.
 
 Each answer is a clear error (the page again with NHS.UK's error summary, 400 or 200) or the input
@@ -27,7 +27,7 @@ from tests.hostile.strategies import NASTY, api_text
 LONG = max(NASTY, key=len)
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = 5
+EXAMPLES = 4
 
 
 @pytest.fixture
@@ -157,10 +157,10 @@ def test_it_answers_hostile_text_in_every_form_with_an_error_or_stores_it(world:
             transaction.set_rollback(True)
 
     fuzz()
-    # And the worst of the fixed list in every field of every form: 100,000 characters, and control,
-    # direction and NUL characters together.
+    # And the worst of the fixed list in every field of every form: 100,000 characters followed by
+    # NUL, a right-to-left override, ESC, DEL and a lone surrogate.
     for form in forms:
-        for text in (LONG, "a\x00b\u202e\x1b\x7f\ud800"):
+        for text in (LONG + "\x00\u202e\x1b\x7f\ud800",):
             with transaction.atomic():
                 _check(client, f"{page} x {form.action} x {text[:20]!r}", _post(client, form, [text] * len(form.typed)))
                 transaction.set_rollback(True)

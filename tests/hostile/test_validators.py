@@ -12,7 +12,13 @@ from issues.models import parse_number, parse_reference
 from issues.selectors.cases import parse_case_reference
 from tests.hostile.strategies import NASTY, api_text
 
-NON_ASCII_DIGITS = ["٠١٢٣٤٥٦٧٨٩٠١", "１２３４５６７８９０１２", "۰۱۲۳۴۵۶۷۸۹۰۱", "߀߁߂߃߄߅߆߇߈߉߀߁", "１２３４ ５６７８ ９０１２"]
+NON_ASCII_DIGITS = [
+    "٠١٢٣٤٥٦٧٨٩٠١",
+    "１２３４５６７８９０１２",
+    "۰۱۲۳۴۵۶۷۸۹۰۱",
+    "߀߁߂߃߄߅߆߇߈߉߀߁",
+    "１２３４ ５６７８ ９０１２",
+]
 
 
 @pytest.mark.parametrize("number", NON_ASCII_DIGITS)
