@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,11 +264,16 @@ def _normalise_header(name: str | None) -> str:
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line number where the record starts, values) for each CSV record after the header."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        # strict: a quote that is never closed is an error, not one garbage row holding the rest
+        # of the file.
+        reader = csv.reader(handle, strict=True)
         next_line = 1
-        for values in reader:
-            yield next_line, values
-            next_line = reader.line_num + 1
+        try:
+            for values in reader:
+                yield next_line, values
+                next_line = reader.line_num + 1
+        except csv.Error as exc:
+            raise csv.Error(f'line {next_line}: {exc}; is a quote (") left open?') from exc
 
 
 def read_records(path: Path, display_name: str, errors: list[RowError]) -> list[tuple[int, list[str]]] | None:
@@ -341,6 +347,12 @@ def _read_file(spec: Spec, path: Path, errors: list[RowError], progress: Progres
     return loaded
 
 
+def _is_control(character: str) -> bool:
+    """NUL (which PostgreSQL cannot store) and the other C0/C1 controls; tabs and line breaks are
+    text (a postal address has lines)."""
+    return character not in "\t\n\r" and unicodedata.category(character) == "Cc"
+
+
 def _clean_row(loaded: _File, line: int, values: list[str], problem: Callable[[int | None, str], None]) -> _Row:
     """The row's clean values; a value that fails is reported and left out (the import then stops)."""
     clean: dict[str, Any] = {}
@@ -352,10 +364,16 @@ def _clean_row(loaded: _File, line: int, values: list[str], problem: Callable[[i
             else:
                 clean[column.name] = column.blank
             continue
+        control = next((character for character in raw if _is_control(character)), None)
+        if control is not None:
+            problem(line, f"{column.name}: has a control character (U+{ord(control):04X}) that cannot be stored")
+            continue
         try:
             clean[column.name] = column.clean(raw)
         except ValidationError as exc:
-            problem(line, f"{column.name}: {' '.join(exc.messages)} (got {raw.strip()!r})")
+            shown = raw.strip()
+            shown = shown if len(shown) <= 80 else shown[:80] + "..."
+            problem(line, f"{column.name}: {' '.join(exc.messages)} (got {shown!r})")
     spec = loaded.spec
     key = spec.key_of(clean[spec.key_column]) if spec.key_column in clean else None
     return _Row(line=line, key=key, values=clean)

@@ -14,7 +14,8 @@ from django.core.validators import URLValidator, validate_email
 LOCUM_ODS_CODE = "FFFFF"
 _ODS_OLD = re.compile(r"^F[A-Z0-9]{4}$")
 _ODS_NEW = re.compile(r"^[A-Z][0-9][A-Z][0-9][A-Z]$")
-_SMARTCARD = re.compile(r"^\d{12}$")
+# ASCII digits only: \d also matches other scripts' digits, which are no Smartcard number.
+_SMARTCARD = re.compile(r"[0-9]{12}")
 _PHONE_ALLOWED = re.compile(r"^\+?[0-9 ()\-]+$")
 
 
@@ -37,7 +38,7 @@ def validate_ods_code(value: str) -> None:
 
 def normalise_smartcard_number(value: str) -> str:
     digits = re.sub(r"[\s\-]", "", value or "")
-    if not _SMARTCARD.match(digits):
+    if not _SMARTCARD.fullmatch(digits):
         raise ValidationError(
             "Enter the 12-digit Smartcard number from the front of the card, below the photo.",
             code="invalid_smartcard_number",

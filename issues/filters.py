@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from directory.models import LPC, RegistrationAuthority
 from directory.validators import normalise_ods_code
@@ -29,6 +30,19 @@ from issues.models import Issue, Kind, State, parse_reference
 STATE_CHOICES = [("open", "Open issues"), ("all", "All issues"), *State.choices]
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 MAX_SEARCH = 200
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})?$",
+        "description": "A date, 2026-03-17 or 17/03/2026 (one that exists); blank for any date.",
+        "example": "2026-03-17",
+    }
+)
+class DateOrBlankFilter(django_filters.DateFilter):
+    """A date in either of DATE_FORMATS, or blank (a page's filter form sends its empty fields):
+    the API's schema says so, rather than `format: date`, which allows neither."""
 
 
 class YesNoField(forms.Field):
@@ -63,6 +77,14 @@ class YesNoFilter(django_filters.BooleanFilter):
     field_class = YesNoField
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\s*([Ff][A-Za-z0-9]{4}|[A-Za-z][0-9][A-Za-z][0-9][A-Za-z])?\s*$",
+        "description": "A pharmacy's ODS code, any case (FW844, A1B2C; FFFFF for locums); blank for any pharmacy.",
+        "example": "FW844",
+    }
+)
 class OdsCodeFilter(django_filters.CharFilter):
     field_class = OdsCodeField
 
@@ -124,14 +146,14 @@ class IssueFilter(django_filters.FilterSet):
         empty_label="Any LPC",
         help_text="The id of an LPC of a pharmacy you can see.",
     )
-    reported_after = django_filters.DateFilter(
+    reported_after = DateOrBlankFilter(
         field_name="created_at",
         lookup_expr="date__gte",
         input_formats=DATE_FORMATS,
         label="Reported on or after",
         help_text="For example, 2026-03-17 or 17/03/2026.",
     )
-    reported_before = django_filters.DateFilter(
+    reported_before = DateOrBlankFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         input_formats=DATE_FORMATS,
@@ -170,6 +192,6 @@ class IssueFilter(django_filters.FilterSet):
         if pk is not None:
             match |= Q(pk=pk)
         digits = term.replace(" ", "")
-        if digits.isdigit():
+        if digits.isascii() and digits.isdigit():
             match |= Q(smartcard_number__contains=digits)
         return queryset.filter(match)

@@ -257,12 +257,25 @@ def format_reference(pk: int | None) -> str:
     return f"SC-{pk:06d}" if pk else "SC-new"
 
 
+# A reference's number: at most 12 digits (as the URL converters say), so it fits the id column.
+MAX_REFERENCE_DIGITS = 12
+
+
+def parse_number(text: str) -> int | None:
+    """A reference's number typed alone ("123", "000123") to 123; None when it is not one. Only
+    ASCII digits: str.isdigit() also takes '²' (which int() refuses) and other scripts' digits."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_REFERENCE_DIGITS):
+        return None
+    return int(text)
+
+
 def parse_reference(reference: str) -> int | None:
     """'SC-000123' (any case, with or without leading zeros) to 123; None when it is not one."""
     text = reference.strip().upper()
-    if not text.startswith("SC-") or not text[3:].isdigit():
+    if not text.startswith("SC-"):
         return None
-    return int(text[3:])
+    return parse_number(text[3:])
 
 
 class EventKind(models.TextChoices):

@@ -442,6 +442,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every 400 as field errors, the one shape the schema documents (issues.api.errors).
+    "EXCEPTION_HANDLER": "issues.api.errors.api_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "smartcard_route.negotiation.FormatNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smartcard Route API",
@@ -453,6 +456,13 @@ SPECTACULAR_SETTINGS = {
     # (a link nested in each operation's button, an accessibility fault).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": "none"},
+    # The API is documented as JSON in, JSON out: the form and multipart bodies DRF also parses are
+    # not part of the contract (an empty form field is not JSON's empty string).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "issues.api.errors.document_page_errors",
+    ],
     # One name per choice set shared by several fields (the API's enums).
     "ENUM_NAME_OVERRIDES": {
         "IssueKindEnum": "issues.models.Kind",

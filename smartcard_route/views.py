@@ -18,6 +18,9 @@ from smartcard_route.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
+# Where smartcard_route/urls.py mounts the JSON API and its schema.
+API_PREFIX = "/api/"
+
 
 def _database_ok() -> bool:
     try:
@@ -104,6 +107,10 @@ def bench_bare(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A URL under the API that matches no route (a malformed reference, an unknown path) answers
+    # as the API's own 404 does, in JSON, as the schema documents it.
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "errors/404.jinja", status=404)
 
 

@@ -190,8 +190,13 @@ class CaseListQuerySerializer(serializers.Serializer[Any]):
 
 # The view set ---------------------------------------------------------------------------------
 
+CASE_REFERENCE_REGEX = "[Cc][Aa][Ss][Ee]-[0-9]+"
 REFERENCE = OpenApiParameter(
-    "reference", OpenApiTypes.STR, OpenApiParameter.PATH, description='The case\'s reference, like "CASE-00012".'
+    "reference",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description='The case\'s reference, like "CASE-00012".',
+    pattern=f"^{CASE_REFERENCE_REGEX}$",
 )
 NOT_FOUND = OpenApiResponse(
     ErrorSerializer, description="No such case, or you are not in the CPE IT team (cases are theirs alone)."
@@ -241,7 +246,7 @@ class CaseViewSet(viewsets.GenericViewSet[SystemicCase]):
     permission_classes = [IsAuthenticated]
     pagination_class = IssuePagination
     lookup_field = "reference"
-    lookup_value_regex = "[Cc][Aa][Ss][Ee]-[0-9]+"
+    lookup_value_regex = CASE_REFERENCE_REGEX
     serializer_class = CaseDetailSerializer
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -334,7 +339,7 @@ class CaseViewSet(viewsets.GenericViewSet[SystemicCase]):
         ),
         responses={200: CaseSuggestionSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def suggestions(self, request: Request) -> Response:
         return Response(CaseSuggestionSerializer(case_selectors.case_suggestions(user=request.user), many=True).data)
 

@@ -117,9 +117,35 @@ class CsvRenderer(BaseRenderer):
 
 
 class IssuePagination(PageNumberPagination):
+    """Pages of 50 (`page_size` up to 200; more is capped). A page number or size that is not a
+    positive whole number answers 400 with the field's error, as the schema's `minimum: 1` says,
+    rather than being ignored."""
+
     django_paginator_class = EitherEndPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        errors = {
+            name: ["Enter a whole number, 1 or more."]
+            for name in (self.page_query_param, self.page_size_query_param)
+            if name in request.query_params
+            and not _positive_int(request.query_params[name])
+            and request.query_params[name] not in self.last_page_strings
+        }
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {**parameter["schema"], "minimum": 1}
+        return parameters
+
+
+def _positive_int(value: str) -> bool:
+    return value.isascii() and value.isdigit() and int(value) >= 1
 
 
 # Responses shared by the schema of several operations.

@@ -51,6 +51,7 @@ from issues.models import (
     MailPurpose,
     UnmatchedEmail,
     format_reference,
+    parse_number,
     parse_reference,
 )
 from issues.selectors import issues_visible_to
@@ -63,7 +64,7 @@ Sender = InboundEmailMatch.Sender
 MatchedBy = InboundEmailMatch.MatchedBy
 
 # Issue references anywhere in a subject: "[SC-000123]", "Re: SC-123 ...".
-REFERENCE_IN_SUBJECT = re.compile(r"\bSC-(\d{1,12})\b", re.IGNORECASE)
+REFERENCE_IN_SUBJECT = re.compile(r"\bSC-([0-9]{1,12})\b", re.IGNORECASE)
 
 
 # Routing what the mail layer stored ------------------------------------------------------------
@@ -414,7 +415,7 @@ def inbound_email_attach_preview(*, user: User, email: InboundEmail, reference: 
     (TransitionNotAllowedNow)."""
     _require_cpe_it(user, "attach unmatched email")
     text = (reference or "").strip().strip("[]").strip()
-    number = int(text) if text.isdigit() else parse_reference(text)
+    number = parse_number(text) if text[:1].isdigit() else parse_reference(text)
     if number is None:
         raise ValidationError({"reference": ["Enter an issue reference, like SC-000123."]})
     issue = (

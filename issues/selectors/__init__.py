@@ -42,6 +42,7 @@ from issues.models import (
     IssueEvent,
     NotificationPreference,
     State,
+    parse_number,
     parse_reference,
 )
 from issues.permissions import Roles, roles_for
@@ -94,8 +95,8 @@ def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
 def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:
     """The issue with this reference ("SC-000123", or its number) if the user may see it, else 404."""
     pk = reference if isinstance(reference, int) else parse_reference(str(reference))
-    if pk is None and isinstance(reference, str) and reference.strip().isdigit():
-        pk = int(reference.strip())
+    if pk is None and isinstance(reference, str):
+        pk = parse_number(reference)
     if pk is None:
         raise Http404("No such issue.")
     try:

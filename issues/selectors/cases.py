@@ -37,6 +37,7 @@ from issues.models import (
     IssueOutboundEmail,
     Kind,
     SystemicCase,
+    parse_number,
 )
 from issues.selectors import issues_visible_to
 
@@ -81,7 +82,7 @@ def parse_case_reference(reference: str | int) -> int | None:
     text = str(reference).strip().upper()
     if text.startswith("CASE-"):
         text = text[5:]
-    return int(text) if text.isdigit() else None
+    return parse_number(text)
 
 
 def case_get_visible(*, user: User | Any, reference: str | int) -> SystemicCase:

@@ -146,7 +146,7 @@ def national_counts(*, user: User | Any) -> IssueCounts:
 # Suggestions for an unmatched email ---------------------------------------------------------------
 
 # A Smartcard number in a subject: 12 digits, maybe in groups of four.
-SMARTCARD_IN_TEXT = re.compile(r"(?<![\d])(\d{4}[ -]?\d{4}[ -]?\d{4})(?![\d])")
+SMARTCARD_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4})(?![0-9])")
 # A word of five letters and digits: maybe an ODS code (the directory says which are).
 WORD_OF_FIVE = re.compile(r"\b([A-Za-z0-9]{5})\b")
 SUGGESTIONS = 10

@@ -83,8 +83,14 @@ def _safe(getter: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+def storable(text: str) -> str:
+    """Text PostgreSQL can store: no NUL, and no lone surrogate (the email package decodes a
+    header's stray 8-bit bytes as surrogates; each becomes '?')."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _header(message: Any, name: str) -> str:
-    return str(_safe(lambda: message.get(name), "")).strip()
+    return storable(str(_safe(lambda: message.get(name), ""))).strip()
 
 
 def _addresses(message: Any, *names: str) -> list[str]:
@@ -92,7 +98,7 @@ def _addresses(message: Any, *names: str) -> list[str]:
     found: list[str] = []
     for name in names:
         values = _safe(lambda name=name: message.get_all(name), [])
-        for _, address in getaddresses([str(value) for value in values]):
+        for _, address in getaddresses([storable(str(value)) for value in values]):
             address = address.strip().lower()
             if "@" in address and address not in found:
                 found.append(address)
@@ -187,7 +193,7 @@ def _estimated_size(part: Any) -> int:
 
 
 def _parse_attachment(part: Any, index: int, limit: int) -> ParsedAttachment:
-    raw_name = str(_safe(lambda: part.get_filename(), "") or "")
+    raw_name = storable(str(_safe(lambda: part.get_filename(), "") or ""))
     filename = get_valid_filename(PurePath(raw_name.replace("\\", "/")).name)[:150] if raw_name else ""
     filename = filename or f"attachment-{index}"
     content_type = str(_safe(lambda: part.get_content_type(), "application/octet-stream"))[:150]
@@ -343,18 +349,18 @@ def parse_inbound_message(
     cc = _addresses(message, "Cc")
     recipients = _addresses(message, "To", "Cc", "Bcc", "Delivered-To", "X-Original-To", "Envelope-To")
     for envelope_recipient in [getattr(message, "envelope_recipient", None), *(envelope_recipients or [])]:
-        address = str(envelope_recipient or "").strip().lower()
+        address = storable(str(envelope_recipient or "")).strip().lower()
         if "@" in address and address not in recipients:
             recipients.append(address)
     envelope_sender = getattr(message, "envelope_sender", None)
 
     text = _safe(lambda: message.text, "") or ""
-    raw_html = _safe(lambda: message.html, "") or ""
+    raw_html = storable(_safe(lambda: message.html, "") or "")
     body_html = sanitise_html(_clip(raw_html, MAX_BODY_CHARS * 2, notes, "HTML body")) if raw_html else ""
     if not text.strip() and body_html:
         text = html_to_text(body_html)
-    text = _clip(text.replace("\x00", ""), MAX_BODY_CHARS, notes, "text")
-    body_html = _clip(body_html.replace("\x00", ""), MAX_BODY_CHARS, notes, "sanitised HTML body")
+    text = _clip(storable(text), MAX_BODY_CHARS, notes, "text")
+    body_html = _clip(storable(body_html), MAX_BODY_CHARS, notes, "sanitised HTML body")
 
     message_ids = _message_ids(_header(message, "Message-ID"))
     message_id = (
@@ -391,7 +397,7 @@ def parse_inbound_message(
         recipients=recipients,
         subject=subject,
         sent_at=_safe(lambda: message.date, None),
-        headers=_clip(headers.replace("\x00", ""), MAX_HEADERS_CHARS, notes, "header block"),
+        headers=_clip(storable(headers), MAX_HEADERS_CHARS, notes, "header block"),
         body_text=text,
         body_html=body_html,
         automatic_reason=automatic_reason(message, from_email=from_email, envelope_sender=envelope_sender),
