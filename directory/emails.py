@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 # The outbox's name for this kind of mail.
 CORRECTION_REPORT = "correction_report"
-CORRECTION_HANDLED = "correction_report_handled"
+CORRECTION_HANDLED = "correction_handled"  # purpose: at most 20 characters
 
 _KIND_LABEL = {"ras": "Registration Authority", "lpcs": "LPC", "pharmacies": "pharmacy"}
 

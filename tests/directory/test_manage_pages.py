@@ -320,7 +320,7 @@ def test_marking_a_report_done_keeps_the_note_and_tells_the_reporter(manager_cli
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.status == CorrectionReport.Status.DONE and report.handling_note == "Changed the email."
-    told = OutboundEmail.objects.get(purpose="correction_report_handled")
+    told = OutboundEmail.objects.get(purpose="correction_handled")
     assert told.to == [staff.email]
     assert "Changed the email." in told.body_text and report.ra.name in told.subject
 
@@ -333,7 +333,7 @@ def test_a_note_too_long_is_refused_and_nothing_is_done(manager_client, report):
     assert response.status_code == 400 and "2000 characters or fewer" in response.content.decode()
     report.refresh_from_db()
     assert report.status == CorrectionReport.Status.OPEN
-    assert not OutboundEmail.objects.filter(purpose="correction_report_handled").exists()
+    assert not OutboundEmail.objects.filter(purpose="correction_handled").exists()
 
 
 def test_anyone_may_report_wrong_details_of_a_pharmacy(client, staff, pharmacy, settings):

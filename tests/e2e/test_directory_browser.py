@@ -116,7 +116,7 @@ def test_the_directory_manager_corrects_an_ra_from_a_report_and_the_reporter_is_
     assert "There are no open correction reports." in page.locator("main").inner_text()
     assert_accessible(axe, page)
 
-    told = OutboundEmail.objects.get(purpose="correction_report_handled")
+    told = OutboundEmail.objects.get(purpose="correction_handled")
     assert told.to == [accounts.staff.email] and "Changed the email address." in told.body_text
     assert CorrectionReport.objects.get().handling_note == "Changed the email address."
 
