@@ -17,12 +17,28 @@ class EntryKindConverter:
 
 register_converter(EntryKindConverter, "entrykind")
 
+
+class OdsCodeConverter:
+    """An ODS code in a URL: letters and digits only, so anything else (a control character,
+    which PostgreSQL cannot even compare) is a 404 before any query."""
+
+    regex = "[A-Za-z0-9]{1,10}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(OdsCodeConverter, "ods")
+
 app_name = "directory"
 
 urlpatterns = [
     path("", views.pharmacy_search, name="pharmacy_search"),
-    path("pharmacies/<str:ods_code>/", views.pharmacy_detail, name="pharmacy_detail"),
-    path("pharmacies/<str:ods_code>/report/", views.pharmacy_report, name="pharmacy_report"),
+    path("pharmacies/<ods:ods_code>/", views.pharmacy_detail, name="pharmacy_detail"),
+    path("pharmacies/<ods:ods_code>/report/", views.pharmacy_report, name="pharmacy_report"),
     path("ras/", views.ra_list, name="ra_list"),
     path("ras/<int:pk>/", views.ra_detail, name="ra_detail"),
     path("ras/<int:pk>/report/", views.ra_report, name="ra_report"),

@@ -36,8 +36,8 @@ MAX_SEARCH = 200
     {
         "type": "string",
         "pattern": r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})?$",
+        # No "example": Swagger UI's "Try it out" would fill it in and filter the list by it.
         "description": "A date, 2026-03-17 or 17/03/2026 (one that exists); blank for any date.",
-        "example": "2026-03-17",
     }
 )
 class DateOrBlankFilter(django_filters.DateFilter):
@@ -82,7 +82,6 @@ class YesNoFilter(django_filters.BooleanFilter):
         "type": "string",
         "pattern": r"^\s*([Ff][A-Za-z0-9]{4}|[A-Za-z][0-9][A-Za-z][0-9][A-Za-z])?\s*$",
         "description": "A pharmacy's ODS code, any case (FW844, A1B2C; FFFFF for locums); blank for any pharmacy.",
-        "example": "FW844",
     }
 )
 class OdsCodeFilter(django_filters.CharFilter):

@@ -49,3 +49,9 @@ def moment_iso(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return timezone.localtime(moment).isoformat(timespec="minutes")
+
+
+def moment_in_filename(moment: datetime) -> str:
+    """'20261202-170000': the moment in the site's time zone, for a downloaded file's name (sorts
+    as text by time; no characters a file system refuses)."""
+    return timezone.localtime(moment).strftime("%Y%m%d-%H%M%S")

@@ -204,7 +204,7 @@ def test_it_takes_the_database_broker_and_hosts_from_the_environment(tmp_path):
     values = json.loads(result.stdout)
     assert values["ENGINE"] == "django.db.backends.postgresql"
     assert values["DB_NAME"] == "smartcard_route"
-    assert values["DB_OPTIONS"] == {"connect_timeout": 5}
+    assert values["DB_OPTIONS"] == {"connect_timeout": 5, "options": "-c statement_timeout=30000"}
     assert values["BROKER"] == "redis://redis.internal:6379/0"
     assert values["ALLOWED_HOSTS"] == ["smartcard-route.example.org", "www.smartcard-route.example.org"]
     assert values["AXES_FAILURE_LIMIT"] == 3

@@ -21,6 +21,7 @@ from issues.selectors.subject_access import (
     subject_access_gather,
 )
 from issues.views.shared import _user
+from smartcard_route.dates import moment_in_filename
 
 
 def _exporter(request: HttpRequest) -> User:
@@ -55,6 +56,6 @@ def subject_access_export(request: HttpRequest) -> HttpResponse:
         json.dumps(found.as_json(), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
     )
-    stamp = found.generated_at.strftime("%Y%m%d-%H%M%S")
+    stamp = moment_in_filename(found.generated_at)
     response["Content-Disposition"] = f'attachment; filename="subject-access-{stamp}.json"'
     return response

@@ -141,6 +141,10 @@ def _render_detail(
     return render(request, "issues/unmatched_detail.jinja", context, status=status)
 
 
+# A download of what came from outside: nothing in it may run, load, or be framed.
+DOWNLOAD_CSP = "default-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; sandbox"
+
+
 @require_GET
 def unreadable_post(request: HttpRequest, pk: int) -> HttpResponse:
     """What a provider posted that could not be read, as it came: always a download."""
@@ -150,7 +154,7 @@ def unreadable_post(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such post.")
     response = HttpResponse(bytes(post.body), content_type="application/octet-stream")
     response["Content-Disposition"] = f'attachment; filename="{post.esp}-post-{post.pk}.txt"'
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
     return response
 
 
@@ -166,5 +170,5 @@ def inbound_attachment(request: HttpRequest, pk: int) -> FileResponse:
         filename=attachment.filename,
         content_type="application/octet-stream",
     )
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
     return response

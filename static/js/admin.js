@@ -34,6 +34,14 @@ function fixAdmin() {
       box.setAttribute("aria-label", fieldLabel.textContent.replace(/:$/, "").trim());
     }
   }
+  for (const shown of document.querySelectorAll(".select2-selection__rendered[role=textbox]:not([aria-label])")) {
+    // A single choice's box shows the choice in a textbox with no name of its own while empty
+    // (aria-input-field-name): named after the field.
+    const container = shown.closest(".select2-container");
+    const select = container && container.previousElementSibling;
+    const fieldLabel = select && select.id && document.querySelector(`label[for="${select.id}"]`);
+    if (fieldLabel) shown.setAttribute("aria-label", fieldLabel.textContent.replace(/:$/, "").trim());
+  }
   // The inlines' headers over the object's own column and the delete column are empty
   // (empty-table-header): they say what the column is, to screen readers.
   for (const th of document.querySelectorAll(".inline-related thead th")) {

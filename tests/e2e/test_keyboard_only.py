@@ -129,9 +129,9 @@ def test_the_directory_manager_handles_a_correction_report_by_keyboard(page: Any
     manager = UserFactory.create(email="directory@cpe.example", is_directory_manager=True)
 
     log_in_by_keyboard(page, manager.email)
-    page.goto("/directory/corrections/")
+    page.goto(f"/directory/corrections/{report.pk}/")  # the report's own page, where it is handled
     expect(page.locator("main")).to_contain_text("The RA moved office.")
-    press(page, page.get_by_role("button", name="Mark as done"))
+    press(page, page.get_by_role("button", name="Mark as done and tell"))
     expect(page.locator("main")).to_contain_text("There are no open correction reports.")
     report.refresh_from_db()
     assert report.status == CorrectionReport.Status.DONE

@@ -28,10 +28,9 @@ def test_the_site_answers_503_while_postgresql_is_down_and_recovers_by_itself(st
     stack.postgres.stop("fast")  # every connection cut, new ones refused
 
     down = web.probe()  # answered (REQUEST_TIMEOUT), not hung
-    assert (down.status_code, down.json()) == (
-        503,
-        {"status": "unavailable", "database": "unavailable", "broker": "ok"},
-    )
+    health = down.json()
+    assert down.status_code == 503
+    assert (health["status"], health["database"], health["broker"]) == ("unavailable", "unavailable", "ok")
     with_a_session = web.get("/healthz")  # a browser's, with its cookie
     assert with_a_session.status_code == 503 and with_a_session.json()["database"] == "unavailable"
     page = web.get(LIST)

@@ -15,12 +15,15 @@ that are not the request's fields.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
@@ -50,6 +53,21 @@ schema.app = WSGIHandler()
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_tests_connection() -> Iterator[None]:
+    """Called through the WSGI handler (not the test client), each request's end would close the
+    database connection the test's transaction lives on (close_old_connections): on PostgreSQL
+    the next request then fails with "connection already closed". Django's test client
+    disconnects it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def refused_only_for_rules_the_schema_cannot_say(ctx: Any, response: Any, case: Any) -> None:
