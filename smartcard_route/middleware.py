@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -57,6 +58,12 @@ class NoStoreForSignedInMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "no-store" not in response.get("Cache-Control", ""):
+        try:
+            signed_in = user is not None and user.is_authenticated
+        except DatabaseError:
+            # The session could not be read (the database is down: /healthz answers 503, not 500):
+            # who it is cannot be known, so nothing may be kept.
+            signed_in = True
+        if signed_in and "no-store" not in response.get("Cache-Control", ""):
             response["Cache-Control"] = "no-store"
         return response
