@@ -265,9 +265,6 @@ def _phone(value: str) -> str:
 
 # Actions: a serializer per row of the route table (issues.route) ---------------------------------
 
-# Sent by HTML forms (the browsable API's among them) with every POST; not an input of any action.
-IGNORED_FORM_FIELDS = ("csrfmiddlewaretoken",)
-
 
 class TransitionSerializer(serializers.Serializer[Any]):
     """The common part of every transition request: which transition to run."""
@@ -279,7 +276,7 @@ class ActionSerializer(serializers.Serializer[Any]):
     """The body of one row of the route table, built by `action_serializer`.
 
     Its fields describe the row's fields for the schema; it does not validate them. It reads each
-    as sent (a yes or no in a form-encoded body coerced to a bool) and hands them to the service,
+    as sent (a yes or no sent as the string "true" or "false" coerced to a bool) and hands them to the service,
     which validates every field: its ValidationError is the API's 400. A field not sent is passed
     as None, which the service takes as its default or the issue's own value. A transition's body
     names the transition and may carry no field the transition does not take."""
@@ -294,7 +291,7 @@ class ActionSerializer(serializers.Serializer[Any]):
         values: dict[str, Any] = {}
         if self.action.changes_state:
             values["transition"] = self.fields["transition"].run_validation(data.get("transition", empty))
-            taken = {"transition", *self.action.field_names, *IGNORED_FORM_FIELDS}
+            taken = {"transition", *self.action.field_names}
             unknown = sorted(set(data) - taken)
             if unknown:
                 name = self.action.name

@@ -68,8 +68,7 @@ def reason_not_opened(name: str) -> str | None:
         return "the admin's catch-all (an added slash, or its 404)"
     route = route_for(name)
     if route.kind == API:
-        # Its HTML form for a browser (the REST framework's browsable API) still fails axe: see
-        # docs/accessibility.md, "Not yet". Its reference page, /api/docs/, is swept.
+        # JSON only (the browsable API is off: docs/api.md). Its reference page, /api/docs/, is swept.
         return "the JSON API (schemathesis checks it against its schema)"
     if route.kind == WEBHOOK:
         return "an email provider's webhook"

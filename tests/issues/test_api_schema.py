@@ -168,16 +168,15 @@ def test_it_serves_swagger_uis_start_up_script_pointing_at_the_schema(client, st
     assert client.get("/api/schema/").status_code == 200
 
 
-# The browsable API ----------------------------------------------------------------------------
+# No browsable API ------------------------------------------------------------------------------
 
 
-def test_it_serves_the_browsable_api_with_local_assets_only(client, staff):
+def test_it_lists_the_apis_routes_at_its_root_as_json(client, staff):
     client.force_login(staff)
-    response = client.get("/api/v1/", HTTP_ACCEPT="text/html")
+    response = client.get("/api/v1/", HTTP_ACCEPT="text/html,*/*;q=0.8")
     assert response.status_code == 200
-    html = response.content.decode()
-    assert "/api/v1/issues/" in html
-    assert "https://" not in html.split("<body")[0]
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["issues"].endswith("/api/v1/issues/")
 
 
 # API tokens -----------------------------------------------------------------------------------

@@ -169,16 +169,25 @@ def test_it_answers_400_with_the_services_field_errors(as_staff, pharmacy, staff
     assert not OutboundEmail.objects.exists()
 
 
-def test_it_takes_a_form_encoded_body_with_its_csrf_token(staff, issue):
-    """As the browsable API's HTML form posts it, with CSRF checks on as in a real browser."""
+def test_it_takes_a_signed_in_browsers_write_only_with_its_csrf_token(staff, issue):
+    """As /api/docs/'s "Try it out" sends it: the session cookie, and the CSRF token in a header."""
     browser = APIClient(enforce_csrf_checks=True)
     browser.force_login(staff)
-    browser.get(f"/api/v1/issues/{issue.reference}/", HTTP_ACCEPT="text/html")
+    browser.get("/api/docs/")
     token = browser.cookies["csrftoken"].value
-    body = {"transition": "try_cis", "note": "tried", "csrfmiddlewaretoken": token}
-    assert browser.post(transitions_url(issue), {"transition": "try_cis"}).status_code == 403  # no token
-    assert browser.post(transitions_url(issue), body).status_code == 200
+    body = {"transition": "try_cis", "note": "tried"}
+    assert browser.post(transitions_url(issue), body, format="json").status_code == 403  # no token
+    assert state_of(issue) == State.IN_PHARMACY
+    response = browser.post(transitions_url(issue), body, format="json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
     assert state_of(issue) == State.CIS_SELF_SERVICE
+
+
+def test_it_refuses_a_form_encoded_body(as_staff, issue):
+    """JSON in: a form's body is 415, and nothing moves."""
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"})
+    assert response.status_code == 415
+    assert state_of(issue) == State.IN_PHARMACY
 
 
 # 401, 403, 404 --------------------------------------------------------------------------------
@@ -421,12 +430,12 @@ def test_it_answers_409_to_a_reply_or_a_call_on_a_closed_issue(as_staff, pharmac
     assert not IssueEvent.objects.filter(issue=issue).exists()
 
 
-def test_it_takes_a_form_encoded_yes_or_no(as_staff, pharmacy, staff):
+def test_it_takes_a_yes_or_no_sent_as_a_string(as_staff, pharmacy, staff):
     issue = IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.RA_CONTACTED)
     url = f"/api/v1/issues/{issue.reference}/phone-calls/"
-    assert as_staff.post(url, {"text": "Rang the RA", "with_ra": "true"}).status_code == 201
+    assert as_staff.post(url, {"text": "Rang the RA", "with_ra": "true"}, format="json").status_code == 201
     assert IssueEvent.objects.get(issue=issue, kind=EventKind.PHONE_CALL).data == {"with_ra": True}
-    response = as_staff.post(url, {"text": "Rang", "with_ra": "perhaps"})
+    response = as_staff.post(url, {"text": "Rang", "with_ra": "perhaps"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"with_ra": ["Choose yes or no."]}
 
