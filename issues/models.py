@@ -96,7 +96,7 @@ def new_tracking_token() -> str:
 
 
 class Issue(ConcurrentTransitionMixin, models.Model):
-    # No index of its own: "issue_pharmacy_state" (pharmacy, state) serves lookups by pharmacy.
+    # No index of its own: "issue_pharmacy_state_counts" (pharmacy, state) serves lookups by pharmacy.
     pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues", db_index=False)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues")
     kind = models.CharField("kind of problem", max_length=32, choices=Kind.choices)
@@ -167,7 +167,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["next_nudge_at"], condition=Q(next_nudge_at__isnull=False), name="issue_next_nudge_waiting"
             ),
-            models.Index(fields=["pharmacy", "state"], name="issue_pharmacy_state"),
+            # With what the LPC dashboard counts (involved, overdue), so its counts over an area's
+            # issues are an index-only scan rather than a heap read for each of them.
+            models.Index(
+                fields=["pharmacy", "state"],
+                include=["lpc_involved_at", "due_at", "due_kind"],
+                name="issue_pharmacy_state_counts",
+            ),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
             # The lists' order (newest first, "-created_at", "-pk"), read backwards or forwards, for
             # lists over everything (CPE IT) and for open issues only (every list's default); each

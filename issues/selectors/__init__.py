@@ -16,7 +16,7 @@ user's scope is ever listed, counted or shown: outside it, `issue_get_visible` r
 Speed (docs/benchmarks.md, "Pages"): the scope is a union of two index-served parts on the issue's
 own `pharmacy_id`, each a list of pharmacy ids worked out once inside the same query
 (smartcard_route.expressions.InIds): the pharmacies the user acts for (staff or owner), served by
-"issue_pharmacy_state"; the pharmacies of the user's LPCs with the LPC involved, served by the
+"issue_pharmacy_state_counts"; the pharmacies of the user's LPCs with the LPC involved, served by the
 partial index "issue_lpc_involved". So a list, a count or a page costs what the user can see, not
 the whole table: no join to the pharmacy and no subquery tested row by row.
 """
