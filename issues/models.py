@@ -604,15 +604,33 @@ class CaseEvent(models.Model):
 
 
 class FiguresSnapshot(models.Model):
-    """The national figures (every issue, as CPE IT sees them) for one period, worked out by the
-    worker (issues.services.figures.figures_refresh, a beat task) because at England's size they
-    cannot be worked out from the raw rows within a page's time. The page says when they were
-    worked out (`computed_at`). An LPC officer's figures are worked out for each request."""
+    """The figures of one scope for one period, worked out by the worker
+    (issues.services.figures.figures_refresh, a beat task) because at England's size they cannot be
+    worked out from the raw rows within a page's time: the national figures (every issue, as CPE
+    IT sees them; `lpc` empty) and each LPC's (its officers' scope). The page says when they were
+    worked out (`computed_at`)."""
 
-    weeks = models.PositiveSmallIntegerField(unique=True, help_text="The period: the last 4, 13 or 52 weeks.")
+    lpc = models.ForeignKey(
+        "directory.LPC",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="figures_snapshots",
+        help_text="The LPC whose officers' figures these are; empty for the national figures.",
+    )
+    weeks = models.PositiveSmallIntegerField(help_text="The period: the last 4, 13 or 52 weeks.")
     computed_at = models.DateTimeField(help_text="The moment the figures are as of.")
     seconds = models.FloatField(default=0, help_text="How long working them out took.")
     data = models.JSONField(help_text="issues.selectors.figures.Figures, as figures_to_json wrote it.")
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["weeks"], condition=Q(lpc__isnull=True), name="figures_snapshot_national_weeks"
+            ),
+            models.UniqueConstraint(fields=["lpc", "weeks"], name="figures_snapshot_lpc_weeks"),
+        ]
+
     def __str__(self) -> str:
-        return f"National figures, last {self.weeks} weeks, as of {self.computed_at:%Y-%m-%d %H:%M}"
+        scope = f"Figures of LPC {self.lpc_id}" if self.lpc_id else "National figures"
+        return f"{scope}, last {self.weeks} weeks, as of {self.computed_at:%Y-%m-%d %H:%M}"

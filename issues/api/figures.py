@@ -65,8 +65,12 @@ class FiguresSerializer(serializers.Serializer[Any]):
     now = serializers.DateTimeField(source="period.now", help_text="The moment the figures are as of.")
     snapshot_at = serializers.DateTimeField(
         allow_null=True,
-        help_text="For every LPC's figures (CPE IT), when the worker worked them out (every few minutes); "
-        "null when they were worked out for this request.",
+        help_text="When the worker worked these figures out (every few minutes): CPE IT's, and an officer's "
+        "of one LPC; null when they were worked out for this request.",
+    )
+    scope = serializers.CharField(
+        allow_null=True,
+        help_text="Whose figures the worker worked out: 'every LPC', or the LPC's name; null with snapshot_at.",
     )
     resolved = serializers.IntegerField(help_text="Issues resolved in the period.")
     ra_window_days = serializers.FloatField(help_text="The RA reply window, in working days.")

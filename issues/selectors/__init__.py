@@ -33,7 +33,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from directory.models import LPC, Pharmacy, RegistrationAuthority, User
-from directory.roles import holds_roles, officer_of, pharmacy_side
+from directory.roles import holds_roles, officer_of, pharmacy_side, user_roles
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
@@ -62,12 +62,14 @@ __all__ = [
     "issue_ra_request_preview",
     "issue_roles",
     "issues_visible_to",
+    "issues_visible_to_officers_of",
     "lpcs_in_scope",
     "notification_preference_of",
     "pharmacies_for_reporting",
     "pharmacies_in_scope",
     "ras_in_scope",
     "sees_every_issue",
+    "sole_lpc_of",
     "state_q",
 ]
 
@@ -85,11 +87,33 @@ def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
         return Issue.objects.all()
     return Issue.objects.filter(
         Q(InIds("pharmacy_id", Pharmacy.objects.filter(pharmacy_side(user)).order_by().values("pk")))
-        | Q(
-            InIds("pharmacy_id", Pharmacy.objects.filter(lpc_id__in=officer_of(user)).order_by().values("pk")),
-            lpc_involved_at__isnull=False,
-        )
+        | _lpc_scope_q(officer_of(user))
     )
+
+
+def issues_visible_to_officers_of(lpc_id: int) -> QuerySet[Issue]:
+    """What an officer of this LPC, and of no other and no pharmacy, sees (`issues_visible_to`):
+    the worker's LPC figures (issues.services.figures) are worked out over it."""
+    return Issue.objects.filter(_lpc_scope_q([lpc_id]))
+
+
+def _lpc_scope_q(lpc_ids: Any) -> Q:
+    """The LPC officer's part of the scope: the issues of the LPCs' pharmacies, once involved."""
+    return Q(
+        InIds("pharmacy_id", Pharmacy.objects.filter(lpc_id__in=lpc_ids).order_by().values("pk")),
+        lpc_involved_at__isnull=False,
+    )
+
+
+def sole_lpc_of(user: User | Any) -> int | None:
+    """The LPC whose officers' scope is exactly this user's (`issues_visible_to_officers_of`): the
+    user is an officer of that one LPC and holds no other role that widens the scope (staff, owner,
+    CPE IT). None otherwise."""
+    roles = user_roles(user)
+    if not roles.lpc_officer or roles.pharmacy_staff or roles.pharmacy_owner or roles.cpe_it:
+        return None
+    lpc_ids = list(officer_of(user)[:2])
+    return lpc_ids[0]["lpc_id"] if len(lpc_ids) == 1 else None
 
 
 def issue_get_visible(*, user: User | Any, reference: str | int) -> Issue:

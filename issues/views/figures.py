@@ -40,8 +40,9 @@ def figures_tables(figures: Figures) -> dict[str, Any]:
     """The rows of the figures' three tables: per week, per step, per RA."""
     return {
         "weeks": figures.period.weeks,
-        # When the worker worked out the national figures (None: for this request), in words.
+        # When the worker worked out the figures (None: for this request), in words, and whose.
         "snapshot_at": moment_in_words(figures.snapshot_at) if figures.snapshot_at else None,
+        "scope": figures.scope,
         "stale": figures.is_stale,
         "refresh_minutes": settings.FIGURES_REFRESH_MINUTES,
         "ra_window": working_days_in_words(figures.ra_window_days),
