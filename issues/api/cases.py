@@ -126,7 +126,7 @@ class CaseDetailSerializer(CaseListSerializer):
 
 
 class CaseSuggestionSerializer(serializers.Serializer[Any]):
-    ra = serializers.CharField(source="ra.name", read_only=True, help_text="The RA, by name.")
+    ra = serializers.CharField(source="ra_name", read_only=True, help_text="The RA, by name.")
     kind = serializers.ChoiceField(choices=Kind.choices, read_only=True)
     kind_label = serializers.CharField(read_only=True)
     pharmacies = serializers.IntegerField(read_only=True, help_text="How many distinct pharmacies.")

@@ -24,7 +24,7 @@ from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from directory.models import RegistrationAuthority, User
+from directory.models import User
 from directory.roles import holds_roles
 from issues.models import (
     OPEN_STATES,
@@ -37,6 +37,7 @@ from issues.models import (
     IssueOutboundEmail,
     Kind,
     SystemicCase,
+    format_reference,
     parse_number,
 )
 from issues.selectors import issues_visible_to
@@ -148,12 +149,13 @@ def case_of_issue(*, issue: Issue) -> IssueCase | None:
 class CaseSuggestion:
     """A candidate group: open issues of one RA and kind, from several pharmacies, reported lately."""
 
-    ra: RegistrationAuthority
+    ra_id: int
+    ra_name: str
     kind: str
     pharmacies: int
     newest: datetime
     oldest: datetime
-    issues: list[Issue] = field(default_factory=list)
+    issue_ids: list[int] = field(default_factory=list)  # newest first
 
     @property
     def kind_label(self) -> str:
@@ -162,11 +164,11 @@ class CaseSuggestion:
     @property
     def title(self) -> str:
         """The pre-filled title of the case it would become: '<kind> at <RA>'."""
-        return f"{self.kind_label} at {self.ra.name}"
+        return f"{self.kind_label} at {self.ra_name}"
 
     @property
     def references(self) -> list[str]:
-        return [issue.reference for issue in self.issues]
+        return [format_reference(pk) for pk in self.issue_ids]
 
 
 def _candidates(user: User | Any, now: datetime) -> QuerySet[Issue]:
@@ -186,7 +188,7 @@ def case_suggestions(
     now = now or timezone.now()
     candidates = _candidates(user, now)
     groups = list(
-        candidates.values("pharmacy__ra_id", "kind")
+        candidates.values("pharmacy__ra_id", "pharmacy__ra__name", "kind")
         .annotate(
             pharmacies=Count("pharmacy_id", distinct=True),
             newest=Max("created_at"),
@@ -200,27 +202,26 @@ def case_suggestions(
     wanted = Q()
     for group in groups:
         wanted |= Q(pharmacy__ra_id=group["pharmacy__ra_id"], kind=group["kind"])
-    by_group: dict[tuple[int, str], list[Issue]] = {}
-    for issue in candidates.filter(wanted).select_related("pharmacy", "pharmacy__ra").order_by("-created_at", "-pk"):
-        by_group.setdefault((issue.pharmacy.ra_id, issue.kind), []).append(issue)  # type: ignore[arg-type]
-    suggestions = []
-    for group in groups:
-        issues = by_group.get((group["pharmacy__ra_id"], group["kind"]), [])
-        if not issues:
-            continue
-        ra = issues[0].pharmacy.ra
-        assert ra is not None
-        suggestions.append(
-            CaseSuggestion(
-                ra=ra,
-                kind=group["kind"],
-                pharmacies=group["pharmacies"],
-                newest=group["newest"],
-                oldest=group["oldest"],
-                issues=issues,
-            )
+    # Only the ids: a group at England's size holds dozens of issues, and the dashboard shows ten
+    # groups (no model instances for what is only a reference and a link).
+    by_group: dict[tuple[int, str], list[int]] = {}
+    for pk, ra_id, kind in (
+        candidates.filter(wanted).values_list("pk", "pharmacy__ra_id", "kind").order_by("-created_at", "-pk")
+    ):
+        by_group.setdefault((ra_id, kind), []).append(pk)
+    return [
+        CaseSuggestion(
+            ra_id=group["pharmacy__ra_id"],
+            ra_name=group["pharmacy__ra__name"],
+            kind=group["kind"],
+            pharmacies=group["pharmacies"],
+            newest=group["newest"],
+            oldest=group["oldest"],
+            issue_ids=by_group[(group["pharmacy__ra_id"], group["kind"])],
         )
-    return suggestions
+        for group in groups
+        if (group["pharmacy__ra_id"], group["kind"]) in by_group
+    ]
 
 
 def cases_dashboard_sections(*, user: User | Any) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def test_it_takes_a_signed_in_browsers_write_only_with_its_csrf_token(staff, iss
 
 def test_it_refuses_a_form_encoded_body(as_staff, issue):
     """JSON in: a form's body is 415, and nothing moves."""
-    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"})
+    response = as_staff.post(transitions_url(issue), {"transition": "try_cis"}, format="multipart")
     assert response.status_code == 415
     assert state_of(issue) == State.IN_PHARMACY
 

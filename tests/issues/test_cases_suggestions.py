@@ -37,7 +37,7 @@ def reported(pharmacy, *, days_ago: float = 1, kind: str = Kind.LOCKED, state: s
 def test_it_suggests_a_group_from_three_pharmacies_with_one_ra_and_kind(cpe_it, ra):
     issues = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(3)]
     [suggestion] = case_suggestions(user=cpe_it)
-    assert suggestion.ra == ra and suggestion.kind == Kind.LOCKED and suggestion.pharmacies == 3
+    assert suggestion.ra_id == ra.pk and suggestion.kind == Kind.LOCKED and suggestion.pharmacies == 3
     assert suggestion.references == [issue.reference for issue in issues]  # newest first
     assert suggestion.newest == issues[0].created_at and suggestion.oldest == issues[2].created_at
     assert suggestion.title == f"{Kind.LOCKED.label} at Leeds RA"
@@ -51,7 +51,7 @@ def test_it_counts_distinct_pharmacies_not_issues(cpe_it, ra):
     assert case_suggestions(user=cpe_it) == []
     reported(PharmacyFactory.create(ra=ra))
     [suggestion] = case_suggestions(user=cpe_it)
-    assert suggestion.pharmacies == 3 and len(suggestion.issues) == 5
+    assert suggestion.pharmacies == 3 and len(suggestion.references) == 5
 
 
 def test_it_leaves_out_other_kinds_other_ras_old_closed_and_grouped_issues(cpe_it, ra):
@@ -99,6 +99,6 @@ def test_it_groups_200_issues_in_two_queries(cpe_it, django_assert_num_queries):
         reported(pharmacies[n % 20], kind=[Kind.LOCKED, Kind.NEW_CARD][n % 2])
     with django_assert_num_queries(2):
         suggestions = case_suggestions(user=cpe_it)
-        assert sum(len(s.issues) for s in suggestions) == 200
+        assert sum(len(s.references) for s in suggestions) == 200
     # Each pharmacy's issues are of one kind (its number's parity), so each RA makes one group.
-    assert len(suggestions) == 4 and all(s.pharmacies == 5 and len(s.issues) == 50 for s in suggestions)
+    assert len(suggestions) == 4 and all(s.pharmacies == 5 and len(s.references) == 50 for s in suggestions)

@@ -146,9 +146,9 @@ def test_it_reads_the_lpc_dashboard_in_a_constant_number_of_queries(client, phar
     few = queries_for(client, LPC)
     IssueFactory.create_batch(80, pharmacy=pharmacy, reporter=staff, state=State.LPC_CC)
     assert queries_for(client, LPC) == few
-    assert (
-        few <= 16
-    )  # the session, the user, the header's roles, the LPCs, two lists, four count tables, the figures (6)
+    # The session, the user, the header's roles, the LPCs, two lists, four count tables, the figures
+    # (6 worked out from the rows, with no snapshot yet; 3 to find the officer's LPC and its snapshot).
+    assert few <= 19
 
 
 def test_it_shows_escalations_awaiting_triage_to_cpe_it_only(
