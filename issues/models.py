@@ -179,7 +179,14 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             # lists over everything (CPE IT) and for open issues only (every list's default); each
             # page, first or last, is read off the index (docs/benchmarks.md, "Pages").
             models.Index(fields=["created_at", "id"], name="issue_created"),
-            models.Index(fields=["created_at", "id"], condition=Q(state__in=OPEN_STATES), name="issue_open_created"),
+            # With the pharmacy and the kind: CPE IT's case suggestions (open issues of the last
+            # weeks, grouped by RA and kind) read them off the index alone.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["pharmacy", "kind"],
+                condition=Q(state__in=OPEN_STATES),
+                name="issue_open_created_kind",
+            ),
             # An LPC officer's scope (issues_visible_to): the LPC's pharmacies, once the LPC is
             # involved; with the state, so the LPC's counts by state are read off the index.
             models.Index(
@@ -195,6 +202,19 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             ),
             # CPE IT's dashboard: triaged issues by owner.
             models.Index(fields=["cpe_owner"], condition=Q(cpe_owner__isnull=False), name="issue_cpe_owner"),
+            # CPE IT's dashboard, its two lists' orders (issues.selectors.cpe): the escalations to
+            # triage, earliest deadline first, read off the index a page at a time; the triaged, by
+            # owner then deadline, their order read off the index alone (a deferred join).
+            models.Index(
+                fields=["due_at", "created_at", "id"],
+                condition=Q(state="escalated", triaged_at__isnull=True),
+                name="issue_awaiting_triage",
+            ),
+            models.Index(
+                fields=["cpe_owner", "due_at", "triaged_at", "id"],
+                condition=Q(state="escalated", triaged_at__isnull=False),
+                name="issue_triaged_by_owner",
+            ),
         ]
         constraints = [models.UniqueConstraint(fields=["tracking_token"], name="issue_tracking_token_unique")]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -64,3 +64,18 @@ def test_it_is_the_only_place_that_formats_a_date_for_people():
         if path.name != "dates.py" and FORMATTING.search(path.read_text(encoding="utf-8"))
     ]
     assert formatting == []
+
+
+def test_it_writes_the_names_as_djangos_own_date_format_does():
+    """The names are written out for speed (smartcard_route.dates): the same text as Django's
+    date_format in the site's language, every day of two years, across both clock changes."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    start = datetime(2025, 1, 1, 0, 30, tzinfo=LONDON)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=LONDON)
+    for hours in range(0, 2 * 366 * 24, 7):
+        local = timezone.localtime(start + timedelta(hours=hours))
+        this_year = local.year == 2026
+        assert moment_in_words(local, now=now) == date_format(local, "l j F, H:i" if this_year else "l j F Y, H:i")
+        assert day_in_words(local.date(), now=now) == date_format(local.date(), "j F" if this_year else "j F Y")

@@ -146,7 +146,7 @@ def issue_list(*, user: User | Any, state: str | None = None) -> QuerySet[Issue]
     if state:
         issues = issues.filter(state_q(state))
     if sees_every_issue(user):
-        # Read off the index in this order ("issue_created", "issue_open_created"): a page of the
+        # Read off the index in this order ("issue_created", "issue_open_created_kind"): a page of the
         # newest (or, backwards, the oldest) issues is the first rows the index gives.
         return issues.order_by("-created_at", "-pk")
     # A scope is at most the user's own issues, found through its indexes, then sorted; the same

@@ -27,6 +27,7 @@ from issues.models import OPEN_STATES, InboundEmailMatch, Issue, State, Unmatche
 from issues.selectors import IssueCounts, issue_counts, issues_visible_to, sees_every_issue
 from issues.selectors.figures import national_closed_counts
 from smartcard_route.mail.models import InboundEmail
+from smartcard_route.pagination import deferred_join
 
 DASHBOARD_SIZE = 50
 TRIAGED_SIZE = 100
@@ -106,9 +107,10 @@ class CpeDashboard:
 
 def cpe_dashboard(*, user: User | Any) -> CpeDashboard:
     """Everything CPE IT's dashboard shows, in six queries (empty for anyone else)."""
-    to_triage = escalations_to_triage(user=user)
-    triaged = triaged_escalations(user=user)
-    first_triaged = list(triaged[:TRIAGED_SIZE])
+    # Deferred joins: each list's order is read off its index ("issue_awaiting_triage",
+    # "issue_triaged_by_owner"), and only the rows shown are read with what they join.
+    to_triage = deferred_join(escalations_to_triage(user=user), 0, DASHBOARD_SIZE)
+    first_triaged = deferred_join(triaged_escalations(user=user), 0, TRIAGED_SIZE)
     groups = [
         OwnerGroup(owner=issues[0].cpe_owner, yours=owner_id == user.pk, issues=issues)  # type: ignore[arg-type]
         for owner_id, grouped in groupby(first_triaged, key=lambda issue: issue.cpe_owner_id)
@@ -120,7 +122,7 @@ def cpe_dashboard(*, user: User | Any) -> CpeDashboard:
         triaged=Count("pk", filter=~AWAITING_TRIAGE & Q(cpe_owner__isnull=False)),
     )
     return CpeDashboard(
-        to_triage=list(to_triage[:DASHBOARD_SIZE]),
+        to_triage=to_triage,
         to_triage_count=how_many["to_triage"] or 0,
         triaged=groups,
         triaged_count=how_many["triaged"] or 0,

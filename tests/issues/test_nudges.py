@@ -399,7 +399,7 @@ def test_it_uses_a_constant_number_of_queries_per_batch(pharmacy, django_assert_
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN output and partial indexes are PostgreSQL's")
 def test_it_finds_due_reminders_through_the_partial_index(db):
     # Many open issues, few awaited ones: with the table's statistics, the index of the awaited
-    # (issue_next_nudge_waiting) is the narrow one, not that of the open issues (issue_open_created).
+    # (issue_next_nudge_waiting) is the narrow one, not that of the open issues (issue_open_created_kind).
     pharmacy = PharmacyFactory.create()
     IssueFactory.create_batch(150, pharmacy=pharmacy, state=State.IN_PHARMACY)
     for issue in IssueFactory.create_batch(3, pharmacy=pharmacy, state=State.RA_CONTACTED):

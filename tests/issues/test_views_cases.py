@@ -366,3 +366,18 @@ def test_it_keeps_the_issue_pages_timeline_to_the_cases_reference_and_title(clie
     page = client.get(reverse("issues:detail", args=[issue.reference])).content.decode()
     assert f"Added to systemic case {case.reference}: {case.title}" in page
     assert "Same cause." not in page  # the case's description stays CPE IT's
+
+
+def test_a_large_suggested_group_shows_its_newest_issues_and_leads_to_all(client, cpe_it, settings):
+    settings.CASE_SUGGESTION_MIN_PHARMACIES = 3
+    ra = RegistrationAuthorityFactory.create(name="Busy RA")
+    pharmacies = [PharmacyFactory.create(ra=ra) for _ in range(4)]
+    issues = [IssueFactory.create(pharmacy=pharmacies[n % 4], kind=Kind.LOCKED) for n in range(12)]
+    client.force_login(cpe_it)
+    page = client.get(SUGGESTIONS).content.decode()
+    shown = re.findall(r'<a href="/issues/(SC-\d+)/">', page)
+    assert shown == [issue.reference for issue in reversed(issues[-5:])]  # the newest five
+    assert "and 7 more" in page
+    href = re.search(r'href="(/cases/new/\?[^"]+)"', page)
+    assert href is not None
+    assert sorted(re.findall(r"issue=(SC-\d+)", href.group(1))) == sorted(issue.reference for issue in issues)
