@@ -32,7 +32,11 @@ def _links_for(roles: Roles) -> list[tuple[str, str]]:
             ("issues:unmatched_mail", "Unmatched mail"),
         ]
     if roles.directory_manager:
-        links += [("directory:manage", "Manage the directory"), ("directory:correction_reports", "Correction reports")]
+        links += [
+            ("directory:manage", "Manage the directory"),
+            ("directory:correction_reports", "Correction reports"),
+            ("subject_access:search", "Subject access"),
+        ]
     if roles.pharmacy_staff or roles.pharmacy_owner or roles.lpc_officer or roles.cpe_it:
         links.append(("notifications:notification_preferences", "Reminder emails"))  # the people nudges go to
     links.append(("directory:pharmacy_search", "Directory"))

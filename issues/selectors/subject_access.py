@@ -15,6 +15,12 @@ What it gathers:
 
 Addresses are compared without regard to case. Mail is found in the database by a text match on
 its address lists, then kept only where an address is exactly theirs.
+
+Unscoped on purpose: the reads here do not go through `issues_visible_to`. A subject-access
+request is answered by the site's data controller for everything the site holds, whichever
+pharmacy or LPC it belongs to, so the export must find a person's data across every scope; the
+people who may run it are limited instead (`may_export_subject_access`: the directory manager and
+CPE IT, who can already see the whole directory or every issue), and every export is audited.
 """
 
 from __future__ import annotations
