@@ -377,7 +377,7 @@ INBOUND_MAX_WEBHOOK_BYTES = env_int("INBOUND_MAX_WEBHOOK_BYTES", 100 * 1024 * 10
 # those the site uses, of the ones supported (smartcard_route.mail.webhooks.ESPS).
 MAIL_WEBHOOK_ESPS = env_list("MAIL_WEBHOOK_ESPS", ["amazon_ses", "postmark"])
 # The inbound webhook stores each post and enqueues its read for the Celery worker (so a request
-# costs one INSERT, and the webhook takes 100 posts a second on 2 CPUs); True reads it in the
+# costs one INSERT: 127 posts a second measured on 2 CPUs, docs/benchmarks.md); True reads it in the
 # request instead (about 40 ms of CPU a post: the parser, storing, matching), for a site that runs
 # no worker. Default False.
 INBOUND_READ_IN_REQUEST = env_bool("INBOUND_READ_IN_REQUEST", False)
