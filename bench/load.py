@@ -4,6 +4,7 @@
     .venv/bin/python bench/load.py                                    # 50 people for 90 s, then the webhook alone
     .venv/bin/python bench/load.py --users 50 --time 120 --webhook-time 30 --webhook-users 8
     .venv/bin/python bench/load.py --database sr_load_100k --template sr_bench_100k   # the 100,000 one
+    .venv/bin/python bench/load.py --time 0 --webhook-time 20         # the webhook phase only
 
 What it does:
 1. Refuses to touch the benchmark data sets themselves (sr_bench_1m, sr_bench_100k): it writes (sessions,
@@ -11,19 +12,27 @@ What it does:
    when the database does not exist yet (PostgreSQL refuses while anyone is connected to the template).
 2. The production settings (smartcard_route.settings, DEBUG off, a random SECRET_KEY, ALLOWED_HOSTS
    127.0.0.1, behind a TLS proxy as in docker-compose.yml, HTTPS settings on), the webhook secret, the
-   Redis broker (--broker, default db 4 of the machine's Redis: tasks the requests enqueue wait there,
-   no worker runs) and BENCH_BARE_VIEW=True, which mounts the bare view /bench/bare/.
+   Redis broker (--broker, default db 4 of the machine's Redis) and BENCH_BARE_VIEW=True, which
+   mounts the bare view /bench/bare/.
 3. Static files by their plain names (STATIC_MANIFEST=False, the one setting not production's): no
    request fetches one, and collecting the manifest's 12,000 files takes minutes on a busy machine.
 4. The plan (bench/locustfile.py reads it): people of the data set (bench/dataset.py's fixed ids) with
    a session each, written as Django's login would (no password: the data set's are unusable), their
    issues, and the issues an RA's reply is posted to (open, waiting on the RA).
 5. gunicorn with docker-compose.yml's web command (2 workers; the bind address changed, and an access
-   log format that records each request's page and the time the worker spent on it, %(D)s).
+   log format that records each request's page and the time the worker spent on it, %(D)s), and
+   the Celery worker with docker-compose.yml's worker command (--no-worker: none), which reads the
+   inbound posts the webhook stored (and sends mail, through Django's dummy backend here), after
+   purging what earlier runs left in the broker. Its database connections are named (PGAPPNAME),
+   so the web's backends are counted without them (Celery closes its connection after each task, so
+   its own backends, one a task, are not counted: its processes' CPU is).
 6. Phase "mix": --users people (pharmacy staff, owners, LPC officers, CPE IT, bench/locustfile.py),
    with the ESP posting inbound mail and the bare view beside them, for --time seconds.
    Phase "webhook": the ESP alone (--webhook-users posting as fast as they can) beside the bare view,
-   for --webhook-time seconds: the messages a second the site takes.
+   for --webhook-time seconds: the messages a second the site takes (--time 0: this phase only).
+   Then it waits (up to --read-wait seconds) for the worker to read the posts of the phase, and
+   reports how many were stored, read, failed and left unread, how fast the worker read them,
+   and the worker's CPU a post.
 7. The report, per page: requests, throughput, errors, median and 95th percentile (as locust saw
    them: queueing included), the worker's mean time (the access log's %(D)s: what the page costs),
    and its throughput as a ratio to the bare view's: the bare view's mean worker time over the page's
@@ -73,6 +82,8 @@ from dataset import (  # noqa: E402
 )
 
 PROTECTED = {"sr_bench_1m", "sr_bench_100k"}
+# The Celery worker's database connections carry this application_name (libpq's PGAPPNAME).
+WORKER_APPLICATION = "sr-bench-worker"
 VENV_BIN = Path(sys.executable).parent
 # The access log: the page (X-Bench-Page), the status and the worker's time in microseconds.
 ACCESS_FORMAT = "BENCH %({x-bench-page}i)s|%(s)s|%(D)s"
@@ -305,9 +316,8 @@ def process_cpu_seconds(pids: list[int]) -> dict[int, float]:
 
 
 def server_pids(master: int, server: str, database: str) -> tuple[list[int], list[int]]:
-    """The gunicorn workers (children of the master) and the PostgreSQL backends on the database."""
-    import psycopg2
-
+    """The gunicorn workers (children of the master) and the PostgreSQL backends on the database
+    (but the Celery worker's)."""
     workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -315,14 +325,91 @@ def server_pids(master: int, server: str, database: str) -> tuple[list[int], lis
                 workers.append(int(stat.parent.name))
         except (OSError, ValueError):
             continue
+    return workers, backend_pids(server, database, worker=False)
+
+
+def worker_pids(group: int, server: str, database: str) -> tuple[list[int], list[int]]:
+    """The Celery worker's processes (its process group: the main process and its pool) and its
+    PostgreSQL backends."""
+    processes = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == group:
+                processes.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return processes, backend_pids(server, database, worker=True)
+
+
+def backend_pids(server: str, database: str, *, worker: bool) -> list[int]:
+    import psycopg2
+
     conn = psycopg2.connect(f"{server}/postgres")
     try:
         with conn.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
-            backends = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND (application_name = %s) = %s",
+                [database, WORKER_APPLICATION, worker],
+            )
+            return [row[0] for row in cursor.fetchall()]
     finally:
         conn.close()
-    return workers, backends
+
+
+def worker_command() -> list[str]:
+    """docker-compose.yml's worker command."""
+    return list(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]["command"])
+
+
+def posts_query(server: str, database: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    import psycopg2
+
+    conn = psycopg2.connect(f"{server}/{database}")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def last_post_id(args: argparse.Namespace) -> int:
+    [(last,)] = posts_query(args.server, args.database, "SELECT coalesce(max(id), 0) FROM mail_inboundpost", [])
+    return int(last)
+
+
+def wait_for_reads(args: argparse.Namespace, after: int, since: float) -> dict[str, float]:
+    """Wait (up to --read-wait seconds) until the worker has read every post stored after post
+    `after`; how many there are by status, and how fast they were read (posts read a second, from
+    `since`, the phase's start, to the last read)."""
+    deadline = time.monotonic() + args.read_wait
+    while True:
+        counts = dict(
+            posts_query(
+                args.server,
+                args.database,
+                "SELECT status, count(*) FROM mail_inboundpost WHERE id > %s GROUP BY status",
+                [after],
+            )
+        )
+        if not counts.get("received") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    [(last_read,)] = posts_query(
+        args.server,
+        args.database,
+        "SELECT extract(epoch FROM max(read_at)) FROM mail_inboundpost WHERE id > %s AND status = 'read'",
+        [after],
+    )
+    read = counts.get("read", 0)
+    seconds = float(last_read) - since if last_read is not None else 0.0
+    return {
+        "posts_stored": sum(counts.values()),
+        "posts_read": read,
+        "posts_failed": counts.get("failed", 0),
+        "posts_unread": counts.get("received", 0),
+        "posts_read_per_second": read / seconds if seconds > 0 else 0.0,
+    }
 
 
 def run_phase(
@@ -366,16 +453,36 @@ def cpu_used(
     requests cost, however many other processes share the CPUs. A process that ended during the
     phase (a worker restarted, a connection closed) is not counted; one that began counts from zero."""
     after = [process_cpu_seconds(group) for group in server_pids(master, args.server, args.database)]
-    workers, backends = (
-        sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
-        for now, earlier in zip(after, before, strict=True)
-    )
+    workers, backends = cpu_since(before, after)
     requests = sum(int(row["Request Count"]) for row in rows if row["Name"] != "Aggregated") or 1
     return {
         "workers_cpu_s": workers,
         "database_cpu_s": backends,
         "cpu_ms_per_request": 1000 * (workers + backends) / requests,
         "workers_cpu_ms_per_request": 1000 * workers / requests,
+    }
+
+
+def cpu_since(before: list[dict[int, float]], after: list[dict[int, float]]) -> tuple[float, float]:
+    """CPU seconds of (processes, backends) between two readings of process_cpu_seconds."""
+    processes, backends = (
+        sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
+        for now, earlier in zip(after, before, strict=True)
+    )
+    return processes, backends
+
+
+def worker_cpu(
+    worker: subprocess.Popen[bytes], args: argparse.Namespace, before: list[dict[int, float]], posts: int
+) -> dict[str, float]:
+    """CPU seconds the Celery worker and its database backends spent since `before`, and per post read
+    (backends that ended meanwhile, such as the one of each task, are not counted)."""
+    after = [process_cpu_seconds(group) for group in worker_pids(worker.pid, args.server, args.database)]
+    processes, backends = cpu_since(before, after)
+    return {
+        "celery_worker_cpu_s": processes,
+        "celery_database_cpu_s": backends,
+        "celery_cpu_ms_per_post": 1000 * (processes + backends) / posts if posts else float("nan"),
     }
 
 
@@ -393,6 +500,25 @@ def worker_times(access_log: Path, since: int) -> dict[str, list[float]]:
 
 def _number(text: str) -> float:
     return float("nan") if text in ("", "N/A") else float(text)
+
+
+def worker_reading(
+    worker: subprocess.Popen[bytes] | None, args: argparse.Namespace
+) -> tuple[int, list[dict[int, float]], float]:
+    """Before a phase: the last inbound post, the worker's CPU so far, the time."""
+    if worker is None:
+        return 0, [], time.time()
+    cpu = [process_cpu_seconds(group) for group in worker_pids(worker.pid, args.server, args.database)]
+    return last_post_id(args), cpu, time.time()
+
+
+def posts_read(
+    worker: subprocess.Popen[bytes], args: argparse.Namespace, after: int, cpu: list[dict[int, float]], since: float
+) -> dict[str, float]:
+    """After a phase: wait for the worker to read the phase's posts; what it read, how fast, at what CPU."""
+    print("  waiting for the worker to read the phase's inbound posts ...", flush=True)
+    reading = wait_for_reads(args, after, since)
+    return {**reading, **worker_cpu(worker, args, cpu, int(reading["posts_read"]))}
 
 
 def drain(host: str, limit: float = 180) -> None:
@@ -468,6 +594,15 @@ def main() -> None:
     parser.add_argument("--mix-webhook-rate", type=float, default=1, help="posts a second each, in the mix")
     parser.add_argument("--webhook-users", type=int, default=8, help="ESP users in the webhook phase (no wait)")
     parser.add_argument("--webhook-time", type=int, default=30, help="seconds of the webhook phase (0: none)")
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the Celery worker, which reads the inbound posts (default: yes)",
+    )
+    parser.add_argument(
+        "--read-wait", type=int, default=300, help="seconds to wait, after a phase, for the worker to read its posts"
+    )
     parser.add_argument("--staff-people", type=int, default=40, help="pharmacies whose staff member takes part")
     parser.add_argument("--skip", default="", help="pages to leave out of the mix, by name, comma-separated")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-load")
@@ -495,6 +630,27 @@ def main() -> None:
         server = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+    worker = None
+    if args.worker:
+        from smartcard_route.celery import app  # configured by make_plan's django.setup()
+
+        # Tasks an earlier run left in the benchmark's broker belong to that run (and its data).
+        print(f"Celery worker: {app.control.purge()} tasks left by earlier runs purged", flush=True)
+        print(f"Celery worker: {shlex.join(worker_command())}", flush=True)
+        worker_environment = {
+            **environment,
+            "PGAPPNAME": WORKER_APPLICATION,
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        }
+        with (out / "worker.log").open("w") as log:
+            worker = subprocess.Popen(
+                worker_command(),
+                cwd=ROOT,
+                env=worker_environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -518,14 +674,18 @@ def main() -> None:
         }
         cpu = [process_cpu_seconds(group) for group in server_pids(server.pid, args.server, args.database)]
         if args.time:
+            posts_before, worker_before, started = worker_reading(worker, args)
             rows, machine["mix"] = run_phase(
                 "mix", args, plan_path, host, out, mix_extra, args.users + args.mix_webhook_users + 1, args.time
             )
             machine["mix"].update(cpu_used(server.pid, args, cpu, rows))
             results += report("mix", rows, worker_times(access_log, start), args.time)
             drain(host)
+            if worker is not None:
+                machine["mix"].update(posts_read(worker, args, posts_before, worker_before, started))
         if args.webhook_time:
             cpu = [process_cpu_seconds(group) for group in server_pids(server.pid, args.server, args.database)]
+            posts_before, worker_before, started = worker_reading(worker, args)
             start = access_log.stat().st_size
             webhook_extra = {
                 "BENCH_ONLY": "Esp,Bare",
@@ -538,9 +698,13 @@ def main() -> None:
             )
             machine["webhook"].update(cpu_used(server.pid, args, cpu, rows))
             results += report("webhook", rows, worker_times(access_log, start), args.webhook_time)
+            if worker is not None:
+                machine["webhook"].update(posts_read(worker, args, posts_before, worker_before, started))
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        for process in (server, worker):
+            if process is not None:
+                os.killpg(process.pid, 15)
+                process.wait(timeout=60)
         shutil.rmtree(var_dir, ignore_errors=True)
 
     server_errors = sum(1 for line in access_log.read_text().splitlines() if re.search(r"\|5\d\d\|", line))
@@ -562,6 +726,16 @@ def main() -> None:
         phase_results = [r for r in results if r["phase"] == phase]
         if phase_results:
             text += ["", f"## {phase}", "", markdown(phase_results)]
+            reading = machine.get(phase, {})
+            if "posts_stored" in reading:
+                text += [
+                    "",
+                    f"Inbound posts of the phase: {reading['posts_stored']} stored, {reading['posts_read']} read by "
+                    f"the worker ({reading['posts_read_per_second']:.1f} a second from the phase's start), "
+                    f"{reading['posts_failed']} failed, {reading['posts_unread']} still unread after the wait; the "
+                    f"worker's CPU a post: {reading['celery_cpu_ms_per_post']:.0f} ms (its processes, with the mail "
+                    "it sent meanwhile; not its database backends, one a task, which Celery closes after each).",
+                ]
     (out / "results.md").write_text("\n".join(text) + "\n")
     print("\n".join(text))
     print(f"\nWritten to {out}")

@@ -289,10 +289,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "smartcard_route.mail.tasks.requeue_stuck_outbound_emails",
         "schedule": 300.0,
     },
-    # Inbound mail: posts a crash left unread, emails left stored but not handed over.
+    # Inbound mail: posts whose read task was lost or whose reader died, emails left stored but not
+    # handed over (INBOUND_STALE_AFTER_MINUTES). Every minute: two indexed queries when all is well.
     "process-stale-inbound-posts": {
         "task": "smartcard_route.mail.tasks.process_stale_inbound_posts",
-        "schedule": 300.0,
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }
 
@@ -374,9 +376,16 @@ INBOUND_MAX_WEBHOOK_BYTES = env_int("INBOUND_MAX_WEBHOOK_BYTES", 100 * 1024 * 10
 # The ESPs whose webhooks (inbound mail, delivery tracking) are mounted under /webhooks/anymail/:
 # those the site uses, of the ones supported (smartcard_route.mail.webhooks.ESPS).
 MAIL_WEBHOOK_ESPS = env_list("MAIL_WEBHOOK_ESPS", ["amazon_ses", "postmark"])
-# Inbound posts a crash left unread, and emails left stored but not handed over to the issues, are
-# taken up again by the beat task after this many minutes.
-INBOUND_STALE_AFTER_MINUTES = env_float("INBOUND_STALE_AFTER_MINUTES", 10)
+# The inbound webhook stores each post and enqueues its read for the Celery worker (so a request
+# costs one INSERT: 127 posts a second measured on 2 CPUs, docs/benchmarks.md); True reads it in the
+# request instead (about 40 ms of CPU a post: the parser, storing, matching), for a site that runs
+# no worker. Default False.
+INBOUND_READ_IN_REQUEST = env_bool("INBOUND_READ_IN_REQUEST", False)
+# Inbound posts left unread this many minutes (their task lost, the broker down when the webhook
+# enqueued it, or their reader died) are read by the beat task (every minute), and emails left
+# stored but not handed over to the issues are handed over. Default 2: a lost task's post is read
+# 2 to 3 minutes after it came.
+INBOUND_STALE_AFTER_MINUTES = env_float("INBOUND_STALE_AFTER_MINUTES", 2)
 # Mail domains shared by many organisations: a sender there is never taken for an RA by domain alone.
 INBOUND_SHARED_MAIL_DOMAINS = env_list(
     "INBOUND_SHARED_MAIL_DOMAINS",

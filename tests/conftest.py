@@ -1,12 +1,15 @@
-"""Fixtures shared by the whole suite: personas and the browser."""
+"""Fixtures shared by the whole suite: personas, the browser, and the worker's reads of inbound posts."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.mail.worker_double import InboundReads
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -52,6 +55,40 @@ def page(browser: object, live_server: object) -> Iterator[object]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def inbound_reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[InboundReads | None]:
+    """Every test but those marked `celery_worker` (a real worker takes the tasks there): the
+    webhook's read tasks go to an InboundReads, never to the broker, where a worker of a later test
+    could take them (no test sets CELERY_TASK_ALWAYS_EAGER). Other tasks are published as usual."""
+    if request.node.get_closest_marker("celery_worker"):
+        yield None
+        return
+    from django.core.signals import request_finished
+
+    from smartcard_route.celery import app
+    from smartcard_route.mail.services import READ_TASK
+
+    reads = InboundReads()
+    publish = app.send_task
+
+    def send_task(name: str, args: Any = None, *more: Any, **options: Any) -> Any:
+        if name != READ_TASK:
+            return publish(name, args, *more, **options)
+        [post_id] = args
+        reads.enqueued.append(post_id)
+        reads.pending.append(post_id)
+        return None
+
+    def after_request(**kwargs: Any) -> None:
+        if reads.run_after_requests:
+            reads.run()
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    request_finished.connect(after_request, dispatch_uid="tests.inbound_reads")
+    yield reads
+    request_finished.disconnect(dispatch_uid="tests.inbound_reads")
 
 
 @pytest.fixture

@@ -52,12 +52,14 @@ class InboundPostAdmin(ReadOnlyAdmin):
     def read_again(self, request: HttpRequest, queryset: QuerySet[InboundPost]) -> None:
         readers = webhooks.readers()
         results = [
-            services.inbound_post_process(post=post, reader=readers[post.esp])
+            services.inbound_post_process(post=post, reader=readers[post.esp], again=True)
             for post in queryset.exclude(status=InboundPost.Status.READ)
             if post.esp in readers
         ]
         read = sum(result.outcome is services.PostOutcome.READ for result in results)
-        self.message_user(request, f"{read} of {len(results)} post(s) read; posts already read are left alone.")
+        self.message_user(
+            request, f"{read} of {len(results)} post(s) read; posts already read, or being read, are left alone."
+        )
 
 
 @admin.register(InboundEmail)

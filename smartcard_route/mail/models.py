@@ -102,6 +102,10 @@ class InboundPost(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True, help_text="Why it could not be read.")
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set while a read is under way (the worker's task, the beat sweep, the admin's "read again"):
+    # the claim that stops a second read of the same post, given up after INBOUND_STALE_AFTER_MINUTES
+    # (the reader died). Cleared once the post is read or failed.
+    reading_since = models.DateTimeField(null=True, blank=True)
     # Retention: when the payload was redacted (emptied); the row stays as the trace.
     redacted_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,5 +1,5 @@
 """Celery tasks of the mail layer: thin wrappers that take ids and call one service. The services
-enqueue them by name (services.outbox.SEND_TASK, ENQUEUE_TASK)."""
+enqueue them by name (services.outbox.SEND_TASK, ENQUEUE_TASK; services.inbound.READ_TASK)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,17 @@ def requeue_stuck_outbound_emails() -> int:
     return len(services.outbound_emails_requeue_stuck())
 
 
+@shared_task(acks_late=True)
+def read_inbound_post(post_id: int) -> str:
+    """Read one stored inbound post (the webhook enqueues this once the post is stored). The
+    service leaves a post read, failed or held by another read alone, so a task delivered twice
+    (acks_late: a worker that died mid-read) hands each email over once. A task lost on the way is
+    made up for by the stale-post sweep below."""
+    return services.inbound_post_read(post_id=post_id, readers=webhooks.readers()).value
+
+
 @shared_task
 def process_stale_inbound_posts() -> int:
-    """Beat: read inbound posts a crash left unread; hand over emails left stored but not handed over."""
+    """Beat: read inbound posts whose task was lost or whose reader died; hand over emails left
+    stored but not handed over."""
     return len(services.inbound_posts_process_stale(readers=webhooks.readers()))

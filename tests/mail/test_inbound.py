@@ -1,6 +1,8 @@
 """Inbound mail through the ESP webhooks (Postmark and Amazon SES), end to end through the Django
-test client: the provider's post stored first, then each email parsed, sanitised and stored once,
-or the post refused; what a post that cannot be read leaves behind."""
+test client: the provider's post stored first (the request's one query), then read by the worker's
+task (tests/conftest.py's `inbound_reads` runs it once the request has answered): each email
+parsed, sanitised and stored once; or the post refused; what a post that cannot be read leaves
+behind; a task lost or delivered twice."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ from anymail.inbound import AnymailInboundMessage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from issues.models import Deadline, EventKind, Issue, IssueEvent, MailPurpose
+from smartcard_route.celery import app
 from smartcard_route.mail import services, webhooks
 from smartcard_route.mail.models import InboundEmail, InboundPost, OutboundEmail
 from smartcard_route.mail.services import inbound_email_store
 from smartcard_route.mail.signals import inbound_email_received
-from smartcard_route.mail.tasks import process_stale_inbound_posts
+from smartcard_route.mail.tasks import process_stale_inbound_posts, read_inbound_post
 from smartcard_route.mail.webhooks import PostmarkInboundView
 from tests.issues.inbound_fixtures import *  # noqa: F403
 from tests.issues.inbound_fixtures import (
@@ -32,6 +36,7 @@ from tests.issues.inbound_fixtures import (
 )
 from tests.mail import payloads
 from tests.mail.payloads import Mail
+from tests.mail.worker_double import InboundReads
 
 pytestmark = pytest.mark.django_db
 
@@ -277,10 +282,37 @@ def test_it_accepts_the_minimal_postmark_payload_of_the_docs(client: Any, issue:
 # Stored first --------------------------------------------------------------------------------
 
 
-def test_it_stores_the_post_in_one_insert_before_reading_it(
-    client: Any, issue: Issue, monkeypatch: pytest.MonkeyPatch
+def test_the_request_stores_the_post_in_one_insert_and_leaves_the_reading_to_the_worker(
+    deliver: Deliver, issue: Issue, inbound_reads: InboundReads
 ) -> None:
 
+    inbound_reads.run_after_requests = False  # the worker is busy: the test runs its task below
+    with CaptureQueriesContext(connection) as queries:
+        response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked"))
+
+    assert response.status_code == 200
+    [insert] = [query["sql"] for query in queries.captured_queries]  # the request's one query
+    assert insert.startswith('INSERT INTO "mail_inboundpost"')
+    post = InboundPost.objects.get()
+    assert (post.status, post.reading_since) == (InboundPost.Status.RECEIVED, None)
+    assert "HTTP_AUTHORIZATION" not in post.headers  # the secret is never stored
+    assert not InboundEmail.objects.exists()
+    assert inbound_reads.pending == [post.pk]
+
+    assert inbound_reads.run() == ["read"]  # the worker's task
+
+    post.refresh_from_db()
+    assert (post.status, post.reading_since, post.error) == (InboundPost.Status.READ, None, "")
+    assert only_email().post == post
+    assert routed(only_email())[1] == issue.pk
+    assert len(email_events(issue)) == 1
+
+
+def test_it_reads_the_post_in_the_request_when_set_to(
+    client: Any, issue: Issue, monkeypatch: pytest.MonkeyPatch, settings: Any, inbound_reads: InboundReads
+) -> None:
+
+    settings.INBOUND_READ_IN_REQUEST = True
     seen_when_read: list[list[str]] = []
     read = PostmarkInboundView.parse_events
 
@@ -294,13 +326,104 @@ def test_it_stores_the_post_in_one_insert_before_reading_it(
         response = payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, payload)
 
     assert response.status_code == 200
+    assert inbound_reads.enqueued == []  # no task: read in the request
     [before_reading] = seen_when_read
-    assert len(before_reading) == 1 and before_reading[0].startswith('INSERT INTO "mail_inboundpost"')
+    insert, claim = before_reading  # stored first, then claimed for the read
+    assert insert.startswith('INSERT INTO "mail_inboundpost"') and claim.startswith('UPDATE "mail_inboundpost"')
     post = InboundPost.objects.get()
     assert (post.esp, post.status, post.content_type) == ("postmark", "read", "application/json")
     assert json.loads(bytes(post.body)) == payload
-    assert "HTTP_AUTHORIZATION" not in post.headers  # the secret is never stored
     assert only_email().post == post
+    assert len(email_events(issue)) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OperationalError("Error 111 connecting to redis://:broker-password@broker:6379/0."), RuntimeError("a bug")],
+    ids=["broker-down", "any-error"],
+)
+def test_it_answers_200_when_the_read_cannot_be_enqueued_and_the_sweep_reads_the_post(
+    deliver: Deliver,
+    issue: Issue,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    time_machine: Any,
+    error: Exception,
+) -> None:
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(app, "send_task", broker_down)
+    with caplog.at_level(logging.WARNING, logger="smartcard_route.mail"):
+        response = deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked"))
+
+    assert response.status_code == 200  # stored: the provider has nothing to retry
+    post = InboundPost.objects.get()
+    assert post.status == InboundPost.Status.RECEIVED
+    [warning] = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert warning == (
+        f"inbound post {post.pk} stored but its read not enqueued ({type(error).__name__}); "
+        "the stale-post sweep will read it"
+    )
+    assert not InboundEmail.objects.exists()
+
+    assert process_stale_inbound_posts() == 0  # its task may still be on its way
+    time_machine.move_to(timezone.now() + timedelta(minutes=3))
+    assert process_stale_inbound_posts() == 1
+
+    post.refresh_from_db()
+    assert post.status == InboundPost.Status.READ
+    assert routed(only_email())[1] == issue.pk
+    assert len(email_events(issue)) == 1
+
+
+def test_a_read_task_delivered_twice_hands_the_email_over_once(
+    deliver: Deliver, issue: Issue, inbound_reads: InboundReads
+) -> None:
+
+    deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked"))
+    [post_id] = inbound_reads.enqueued
+
+    assert read_inbound_post(post_id) == "skipped"  # redelivered (acks_late): the post is read already
+
+    assert len(email_events(issue)) == 1
+    assert OutboundEmail.objects.filter(purpose=MailPurpose.NOTIFICATION).count() == 1
+
+
+def test_a_read_task_leaves_a_failed_post_alone(client: Any, inbound_reads: InboundReads) -> None:
+
+    payloads.post_postmark(client, payloads.POSTMARK_INBOUND_URL, "this is not json")
+    post = InboundPost.objects.get()
+    assert post.status == InboundPost.Status.FAILED
+
+    assert read_inbound_post(post.pk) == "skipped"
+    assert read_inbound_post(post.pk + 1000) == "skipped"  # a post that is not there
+
+    again = InboundPost.objects.get()
+    assert (again.status, again.error, again.reading_since) == (post.status, post.error, None)
+
+
+def test_a_post_another_read_holds_is_left_to_it_and_taken_over_once_that_read_died(
+    deliver: Deliver, issue: Issue, inbound_reads: InboundReads, time_machine: Any
+) -> None:
+
+    inbound_reads.run_after_requests = False
+    deliver(Mail(from_email=RA_EMAIL, to=[tracking_address(issue)], subject="Unlocked"))
+    post = InboundPost.objects.get()
+    # Another worker claimed it, then died mid-read (SIGKILL): its task comes back (acks_late).
+    InboundPost.objects.filter(pk=post.pk).update(reading_since=timezone.now())
+
+    assert inbound_reads.run() == ["skipped"]
+    assert process_stale_inbound_posts() == 0
+    assert InboundPost.objects.get().status == InboundPost.Status.RECEIVED
+
+    time_machine.move_to(timezone.now() + timedelta(minutes=3))  # the claim is stale
+    assert process_stale_inbound_posts() == 1
+    assert read_inbound_post(post.pk) == "skipped"
+
+    assert InboundPost.objects.get().status == InboundPost.Status.READ
+    assert len(email_events(issue)) == 1
 
 
 def test_it_answers_200_and_keeps_the_post_when_reading_it_fails_for_a_reason_of_ours(
@@ -321,8 +444,10 @@ def test_it_answers_200_and_keeps_the_post_when_reading_it_fails_for_a_reason_of
     assert "RuntimeError" in post.error and "read again" in post.error
     assert not InboundEmail.objects.exists()
 
-    # Once the bug is fixed, the post is read again (the admin's "read again") and lands.
-    result = services.inbound_post_process(post=post, reader=webhooks.readers()["postmark"])
+    # Its task, delivered again, leaves it alone; once the bug is fixed, the admin's "read again"
+    # reads it, and it lands.
+    assert read_inbound_post(post.pk) == "skipped"
+    result = services.inbound_post_process(post=post, reader=webhooks.readers()["postmark"], again=True)
 
     assert result.outcome is services.PostOutcome.READ
     post.refresh_from_db()

@@ -2,6 +2,7 @@
 inbound mail (`inbound`). Each function is keyword-only and says its steps in its docstring."""
 
 from smartcard_route.mail.services.inbound import (
+    READ_TASK,
     PostOutcome,
     PostResult,
     Reader,
@@ -10,7 +11,9 @@ from smartcard_route.mail.services.inbound import (
     inbound_email_hand_over,
     inbound_email_note,
     inbound_email_store,
+    inbound_post_enqueue_read,
     inbound_post_process,
+    inbound_post_read,
     inbound_post_store,
     inbound_posts_process_stale,
 )
@@ -31,6 +34,7 @@ from smartcard_route.mail.services.outbox import (
 from smartcard_route.mail.services.tracking import outbound_delivery_record
 
 __all__ = [
+    "READ_TASK",
     "PostOutcome",
     "PostResult",
     "Reader",
@@ -42,7 +46,9 @@ __all__ = [
     "inbound_email_hand_over",
     "inbound_email_note",
     "inbound_email_store",
+    "inbound_post_enqueue_read",
     "inbound_post_process",
+    "inbound_post_read",
     "inbound_post_store",
     "inbound_posts_process_stale",
     "new_message_id",

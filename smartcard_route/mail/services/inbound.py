@@ -1,15 +1,21 @@
 """Inbound mail, stored first (DESIGN.md, "Inbound mail, stored first").
 
 1. `inbound_post_store`: the inbound webhook, once the provider's secret is right, stores what it
-   posted (body, content type, its own headers) in one INSERT, before anything else can fail.
-2. `inbound_post_process` reads the post with the provider's anymail parser (`reader`): a post
-   that cannot be read stays a row with the reason (status "failed", for CPE IT to see); each
-   email in it is parsed and sanitised (`parsing.parse_inbound_message`) and stored once
-   (`inbound_email_store`), then handed over to the apps above (`inbound_email_hand_over`: the
-   `inbound_email_received` signal; an error there is logged and noted on the email, which stays
-   stored).
-3. `inbound_posts_process_stale` (beat) reads posts a crash left unread, and hands over emails a
-   crash left stored but not handed over.
+   posted (body, content type, its own headers) in one INSERT, before anything else can fail; then
+   `inbound_post_enqueue_read` hands the reading to the Celery worker (the task
+   `read_inbound_post`, enqueued by name: `READ_TASK`), and the webhook answers 200. That is all
+   the request does (settings.INBOUND_READ_IN_REQUEST=True reads it in the request instead).
+2. `inbound_post_read` (the task) and `inbound_post_process` read the post with the provider's
+   anymail parser (`reader`), once: the read claims the post first (`reading_since`, a conditional
+   UPDATE), so a task delivered twice, the sweep and the admin never read it at once, and a post
+   read or failed is left alone. A post that cannot be read stays a row with the reason (status
+   "failed", for CPE IT to see); each email in it is parsed and sanitised
+   (`parsing.parse_inbound_message`) and stored once (`inbound_email_store`), then handed over to
+   the apps above (`inbound_email_hand_over`: the `inbound_email_received` signal; an error there
+   is logged and noted on the email, which stays stored).
+3. `inbound_posts_process_stale` (beat) reads posts whose task was lost (the broker down when the
+   webhook enqueued it, Redis emptied) or whose reader died, and hands over emails a crash left
+   stored but not handed over.
 
 Deduplication never drops a message that would land somewhere else: an email is one row per
 Message-ID *and content* (a different message reusing a Message-ID is kept), and the same message
@@ -30,9 +36,11 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from smartcard_route.celery import app
 from smartcard_route.mail.models import InboundAttachment, InboundEmail, InboundPost
 from smartcard_route.mail.parsing import ParsedEmail, parse_inbound_message
 from smartcard_route.mail.signals import inbound_email_received
@@ -42,6 +50,9 @@ logger = logging.getLogger(__name__)
 # Request headers kept with a post: the provider's own (Amazon SNS's x-amz-sns-*, for instance),
 # never credentials or cookies.
 KEPT_HEADERS_NOT = {"HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"}
+
+# The worker's read of one stored post, enqueued by name: the tasks module imports this one.
+READ_TASK = "smartcard_route.mail.tasks.read_inbound_post"
 
 
 class Unreadable(Exception):
@@ -56,8 +67,9 @@ Reader = Callable[[HttpRequest], list[tuple[str, Any, list[str], Any]]]
 
 class PostOutcome(enum.Enum):
     READ = "read"
-    UNREADABLE = "unreadable"  # malformed: the provider is told so (400)
+    UNREADABLE = "unreadable"  # malformed: kept "failed" with the reason, for CPE IT
     FAILED = "failed"  # our own error while storing: kept for CPE IT and the admin's "read again"
+    SKIPPED = "skipped"  # read or failed already, gone, or another read holds it: nothing done
 
 
 @dataclass
@@ -91,6 +103,26 @@ def inbound_post_store(*, esp: str, request: HttpRequest) -> InboundPost:
     )
 
 
+def inbound_post_enqueue_read(*, post: InboundPost) -> bool:
+    """Hand the reading of a stored post to the worker (`READ_TASK`). Call it once the post is
+    committed (the webhook stores it outside any transaction), so the worker finds it.
+
+    False when the broker cannot take the task (Redis down, or any error publishing it): the post
+    is stored, so nothing is lost; it stays "received" and the beat sweep reads it after
+    INBOUND_STALE_AFTER_MINUTES (`inbound_posts_process_stale`)."""
+    try:
+        app.send_task(READ_TASK, args=(post.pk,))
+    except Exception as error:
+        # The error's text may carry the broker's URL and password: its kind only.
+        logger.warning(
+            "inbound post %s stored but its read not enqueued (%s); the stale-post sweep will read it",
+            post.pk,
+            type(error).__name__,
+        )
+        return False
+    return True
+
+
 def _storable(text: str) -> str:
     """Text PostgreSQL can store (no NUL, no lone surrogate): the header of a post must never stop
     it being stored. The body is stored as bytes, untouched."""
@@ -106,17 +138,40 @@ def stored_request(post: InboundPost) -> HttpRequest:
     return request
 
 
-def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequest | None = None) -> PostResult:
+def inbound_post_read(*, post_id: int, readers: dict[str, Reader]) -> PostOutcome:
+    """The worker's read of one stored post (the task `read_inbound_post`, which the webhook
+    enqueued). A post that is gone, read or failed already is left alone (SKIPPED), without
+    loading its body; so is one another read holds (`inbound_post_process` claims it). A task
+    delivered twice therefore reads the post, and hands its emails over, once."""
+    post = InboundPost.objects.filter(pk=post_id, status=InboundPost.Status.RECEIVED).first()
+    if post is None:
+        return PostOutcome.SKIPPED
+    reader = readers.get(post.esp)
+    if reader is None:
+        logger.error("inbound post %s: no reader for %r", post.pk, post.esp)
+        return PostOutcome.SKIPPED
+    return inbound_post_process(post=post, reader=reader).outcome
+
+
+def inbound_post_process(
+    *, post: InboundPost, reader: Reader, request: HttpRequest | None = None, again: bool = False
+) -> PostResult:
     """Read a stored post and store each email in it; hand each over to the apps above.
 
-    1. Read it with the provider's parser (the webhook passes its own request; a later read
-       rebuilds it from the row). Malformed: the post is "failed" with the reason (UNREADABLE).
-    2. Store each email once (`inbound_email_store`). Any other error (ours, or the provider's
+    1. Claim it (`_post_claim`): only a post still "received" (with `again`, the admin's "read
+       again", also one that failed) that no other read holds. Otherwise nothing is done (SKIPPED).
+    2. Read it with the provider's parser (the webhook, reading in the request, passes its own
+       request; a later read rebuilds it from the row). Malformed: the post is "failed" with the
+       reason (UNREADABLE).
+    3. Store each email once (`inbound_email_store`). Any other error (ours, or the provider's
        parser failing to fetch what it needs) leaves the post "failed" with the reason (FAILED),
        to be read again once fixed.
-    3. Mark the post read, then hand over each email that is new (or was stored by an earlier read
-       that failed), and each known one with the recipients it was not known to have.
+    4. Mark the post read (and the claim given up), then hand over each email that is new (or was
+       stored by an earlier read that failed), and each known one with the recipients it was not
+       known to have.
     """
+    if not _post_claim(post, again=again):
+        return PostResult(PostOutcome.SKIPPED)
     stored: list[StoredEmail] = []
     try:
         try:
@@ -141,7 +196,9 @@ def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequ
         reason = f"Could not be read ({type(error).__name__}: {str(error)[:300]}); it can be read again."
         _post_failed(post, reason)
         return PostResult(PostOutcome.FAILED, [item.email for item in stored], reason)
-    InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.READ, error="", read_at=timezone.now())
+    InboundPost.objects.filter(pk=post.pk).update(
+        status=InboundPost.Status.READ, error="", read_at=timezone.now(), reading_since=None
+    )
     for item in stored:
         if item.created or item.email.handed_over_at is None:  # new, or stored by a read that failed
             inbound_email_hand_over(email=item.email, created=True, new_recipients=list(item.email.recipients))
@@ -150,10 +207,24 @@ def inbound_post_process(*, post: InboundPost, reader: Reader, request: HttpRequ
     return PostResult(PostOutcome.READ, [item.email for item in stored])
 
 
+def _post_claim(post: InboundPost, *, again: bool) -> bool:
+    """Claim a post for one read: a conditional UPDATE of its `reading_since`, which only one of
+    two readers at once can make (the other's UPDATE, once the first commits, matches no row).
+    A claim older than INBOUND_STALE_AFTER_MINUTES is a reader that died: it can be taken over."""
+    now = timezone.now()
+    statuses = [InboundPost.Status.RECEIVED, InboundPost.Status.FAILED] if again else [InboundPost.Status.RECEIVED]
+    free = Q(reading_since__isnull=True) | Q(reading_since__lt=now - _stale_after())
+    return InboundPost.objects.filter(free, pk=post.pk, status__in=statuses).update(reading_since=now) == 1
+
+
+def _stale_after() -> timedelta:
+    return timedelta(minutes=float(settings.INBOUND_STALE_AFTER_MINUTES))
+
+
 def _post_failed(post: InboundPost, reason: str) -> None:
     # The reason may quote the payload (an address, a header): it is on the row, not in the log.
     logger.warning("inbound post %s (%s) not read; the reason is on the post", post.pk, post.esp)
-    InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.FAILED, error=reason)
+    InboundPost.objects.filter(pk=post.pk).update(status=InboundPost.Status.FAILED, error=reason, reading_since=None)
 
 
 def inbound_email_store(
@@ -274,26 +345,34 @@ def inbound_email_note(*, email: InboundEmail, note: str) -> None:
 
 
 def inbound_posts_process_stale(*, readers: dict[str, Reader], now: datetime | None = None) -> list[int]:
-    """Posts left unread (a worker or web process died while reading them) for longer than
-    INBOUND_STALE_AFTER_MINUTES are read again, and emails stored but not handed over are handed
-    over. Posts that failed stay failed: they need a fix first (the admin's "read again").
-    Returns the ids of the posts read."""
+    """Posts left unread for longer than INBOUND_STALE_AFTER_MINUTES (their task lost: the broker
+    was down when the webhook enqueued it, or Redis lost its queue; or their reader died) are read,
+    and emails stored but not handed over are handed over. A post another read holds (claimed
+    less than INBOUND_STALE_AFTER_MINUTES ago) is left to it; one whose task is only late is read
+    here, and the task then finds it read. Posts that failed stay failed: they need a fix first
+    (the admin's "read again"). Returns the ids of the posts read."""
     now = now or timezone.now()
-    before = now - timedelta(minutes=float(settings.INBOUND_STALE_AFTER_MINUTES))
+    before = now - _stale_after()
+    unclaimed = Q(reading_since__isnull=True) | Q(reading_since__lt=before)
     posts = list(
-        InboundPost.objects.filter(status=InboundPost.Status.RECEIVED, received_at__lt=before).order_by("received_at")[
-            :100
-        ]
+        InboundPost.objects.filter(unclaimed, status=InboundPost.Status.RECEIVED, received_at__lt=before).order_by(
+            "received_at"
+        )[:100]
     )
+    read = []
     for post in posts:
         reader = readers.get(post.esp)
         if reader is None:
             logger.error("inbound post %s: no reader for %r", post.pk, post.esp)
             continue
-        inbound_post_process(post=post, reader=reader)
-    stranded = InboundEmail.objects.filter(handed_over_at__isnull=True, received_at__lt=before).order_by("received_at")[
-        :100
-    ]
+        if inbound_post_process(post=post, reader=reader).outcome is not PostOutcome.SKIPPED:
+            read.append(post.pk)
+    # An email whose post a read holds now is that read's to hand over.
+    stranded = (
+        InboundEmail.objects.filter(handed_over_at__isnull=True, received_at__lt=before)
+        .exclude(post__reading_since__gte=before)
+        .order_by("received_at")[:100]
+    )
     for email in stranded:
         inbound_email_hand_over(email=email, created=True, new_recipients=list(email.recipients))
-    return [post.pk for post in posts]
+    return read
