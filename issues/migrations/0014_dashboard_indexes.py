@@ -6,26 +6,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('issues', '0013_lpc_figures_snapshots'),
+        ("issues", "0013_lpc_figures_snapshots"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='issue',
-            index=models.Index(condition=models.Q(('state__in', ['in_pharmacy', 'cis_self_service', 'ra_contacted', 'lpc_cc', 'escalated'])), fields=['created_at', 'id'], include=('pharmacy', 'kind'), name='issue_open_created_kind'),
+            model_name="issue",
+            index=models.Index(
+                condition=models.Q(
+                    ("state__in", ["in_pharmacy", "cis_self_service", "ra_contacted", "lpc_cc", "escalated"])
+                ),
+                fields=["created_at", "id"],
+                include=("pharmacy", "kind"),
+                name="issue_open_created_kind",
+            ),
         ),
         migrations.AddIndex(
-            model_name='issue',
-            index=models.Index(condition=models.Q(('state', 'escalated'), ('triaged_at__isnull', True)), fields=['due_at', 'created_at', 'id'], name='issue_awaiting_triage'),
+            model_name="issue",
+            index=models.Index(
+                condition=models.Q(("state", "escalated"), ("triaged_at__isnull", True)),
+                fields=["due_at", "created_at", "id"],
+                name="issue_awaiting_triage",
+            ),
         ),
         migrations.AddIndex(
-            model_name='issue',
-            index=models.Index(condition=models.Q(('state', 'escalated'), ('triaged_at__isnull', False)), fields=['cpe_owner', 'due_at', 'triaged_at', 'id'], name='issue_triaged_by_owner'),
+            model_name="issue",
+            index=models.Index(
+                condition=models.Q(("state", "escalated"), ("triaged_at__isnull", False)),
+                fields=["cpe_owner", "due_at", "triaged_at", "id"],
+                name="issue_triaged_by_owner",
+            ),
         ),
         migrations.RemoveIndex(
-            model_name='issue',
-            name='issue_open_created',
+            model_name="issue",
+            name="issue_open_created",
         ),
     ]
