@@ -202,3 +202,24 @@ def test_the_counts_are_scoped_overdue_included_in_one_query(
 def test_the_counts_of_someone_who_sees_nothing_are_zero(outsider):
     counts = issue_counts(user=outsider)
     assert counts.overdue == 0 and set(counts.by_state.values()) == {0}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="expression statistics are PostgreSQL's")
+def test_the_planner_knows_how_many_events_are_ra_requests(db):
+    """issues/0015: statistics on `data -> 'transition'`, so PostgreSQL estimates the RA requests
+    of a period from what the events hold, not a JSON field's fixed 0.5% guess."""
+    from issues.models import EventKind, IssueEvent
+
+    issues = IssueFactory.create_batch(40)
+    for n, issue in enumerate(issues):
+        transition = "contact_ra" if n % 2 else "try_cis"
+        IssueEvent.objects.create(issue=issue, kind=EventKind.TRANSITION, data={"transition": transition})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_statistic_ext WHERE stxname = 'event_transition_expr'")
+        assert cursor.fetchone() == (1,)
+        cursor.execute(f"ANALYZE {IssueEvent._meta.db_table}")
+        requests = IssueEvent.objects.filter(kind=EventKind.TRANSITION, data__transition="contact_ra")
+        sql, params = requests.query.sql_with_params()
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert 10 <= estimate <= 30  # 20 of 40; without the statistics, 1
