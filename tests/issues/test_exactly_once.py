@@ -13,11 +13,9 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -41,6 +39,8 @@ from issues.tasks import nudge_sweep
 from smartcard_route.celery import app
 from smartcard_route.mail.models import OutboundEmail
 from smartcard_route.mail.tasks import requeue_stuck_outbound_emails
+from tests.faults.stack import Redis as RedisServer
+from tests.faults.stack import wait_for
 from tests.issues.factories import IssueFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,18 +65,6 @@ pytestmark = [pytest.mark.celery_worker, needs_postgresql]
 
 Status = OutboundEmail.Status
 OUTBOX_TABLE = OutboundEmail._meta.db_table
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 60, what: str = "the condition") -> Any:
-    """Poll until `check()` is truthy (and return it), or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.")
-        time.sleep(0.05)
 
 
 def make_issue(**fields: Any) -> Issue:
@@ -388,47 +376,6 @@ def test_it_sends_each_nudge_once_when_the_whole_worker_is_killed_mid_sweep_and_
 
 
 # A Redis outage -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server of this test's own (the shared one on 6379 is never stopped)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.tmp = tmp
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", str(self.tmp)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def answers() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    return sock.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        wait_for(answers, timeout=30, what="redis-server to answer")
-
-    def stop(self) -> None:
-        """Kill it outright: an outage, and every message it held is lost (no persistence)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-            self.process = None
 
 
 @pytest.fixture
