@@ -63,8 +63,8 @@ class Stack:
         self.seeded = seed(self.env(), *args)
         return self.seeded
 
-    def web(self, **extra: str) -> Web:
-        web = Web(self.tmp, self.env(**extra))
+    def web(self, workers: int = 1, **extra: str) -> Web:
+        web = Web(self.tmp, self.env(**extra), workers=workers)
         self.processes.append(web)
         web.start()
         if self.seeded:

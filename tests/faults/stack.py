@@ -252,15 +252,16 @@ class Web(Process):
 
     name = "web"
 
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], workers: int = 1) -> None:
         super().__init__(tmp, env)
         self.port = free_port()
+        self.workers = workers
         self.http = requests.Session()
 
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "gunicorn", "smartcard_route.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--timeout", "30",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--threads", "4", "--timeout", "30",
         ]  # fmt: skip
 
     def start(self) -> None:
