@@ -10,21 +10,25 @@ pharmacy's RA) and kind of problem, from at least settings.CASE_SUGGESTION_MIN_P
 pharmacies, reported in the last settings.CASE_SUGGESTION_WITHIN_DAYS days (a window that slides
 with today: an issue leaves its group once it is older). Only open issues count: a resolved or
 withdrawn one is fixed or gone, and a case is for a problem that is still there. Computed in the
-database (GROUP BY RA and kind with COUNT(DISTINCT pharmacy)), in two queries however many issues.
+database (per pharmacy and kind, then per RA and kind: `GROUPS_SQL`), in two queries however many
+issues.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from directory.models import User
+from directory.models import Pharmacy, RegistrationAuthority, User
 from directory.roles import holds_roles
 from issues.models import (
     OPEN_STATES,
@@ -172,12 +176,71 @@ class CaseSuggestion:
 
 
 def _candidates(user: User | Any, now: datetime) -> QuerySet[Issue]:
+    """The issues a suggestion may hold, but for their pharmacy having an RA (`_with_ra`)."""
     since = now - timedelta(days=int(settings.CASE_SUGGESTION_WITHIN_DAYS))
     if not may_see_cases(user):
         return Issue.objects.none()
-    return issues_visible_to(user).filter(
-        state__in=OPEN_STATES, case_link__isnull=True, created_at__gte=since, pharmacy__ra__isnull=False
+    return issues_visible_to(user).filter(state__in=OPEN_STATES, case_link__isnull=True, created_at__gte=since)
+
+
+def _with_ra(candidates: QuerySet[Issue]) -> QuerySet[Issue]:
+    return candidates.filter(pharmacy__ra__isnull=False)
+
+
+# The groups, in two steps: the candidates per pharmacy and kind (off the open issues' index
+# alone), then those per RA and kind, each row of the first a distinct pharmacy. Written as one
+# GROUP BY RA and kind with COUNT(DISTINCT pharmacy), PostgreSQL underestimated the recent open
+# issues (state and age go together, which no statistic says), joined the pharmacy for each of
+# them one by one and sorted them all for the distinct count: 67 ms for CPE IT at 1,000,000
+# issues, 32 ms in two steps. The inner query is the ORM's own; the join to the RA (an inner
+# join) keeps only pharmacies that have one, as `_with_ra` does for the issues' query.
+GROUPS_SQL = """
+SELECT pharmacy.ra_id, ra.name, per_pharmacy.kind, COUNT(*) AS pharmacies,
+       MAX(per_pharmacy.newest) AS newest, MIN(per_pharmacy.oldest) AS oldest
+FROM ({per_pharmacy}) per_pharmacy
+JOIN {pharmacy} pharmacy ON pharmacy.id = per_pharmacy.pharmacy_id
+JOIN {ra} ra ON ra.id = pharmacy.ra_id
+GROUP BY pharmacy.ra_id, ra.name, per_pharmacy.kind
+HAVING COUNT(*) >= %s
+ORDER BY pharmacies DESC, newest DESC, pharmacy.ra_id, per_pharmacy.kind
+LIMIT %s
+"""
+
+
+def _groups(candidates: QuerySet[Issue], limit: int) -> list[dict[str, Any]]:
+    per_pharmacy = (
+        candidates.values("pharmacy_id", "kind").annotate(newest=Max("created_at"), oldest=Min("created_at")).order_by()
     )
+    try:
+        inner, params = per_pharmacy.query.sql_with_params()
+    except EmptyResultSet:  # nobody's candidates (anyone but CPE IT): no query at all
+        return []
+    sql = GROUPS_SQL.format(
+        per_pharmacy=inner, pharmacy=Pharmacy._meta.db_table, ra=RegistrationAuthority._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, int(settings.CASE_SUGGESTION_MIN_PHARMACIES), limit])
+        rows = cursor.fetchall()
+    return [
+        {
+            "pharmacy__ra_id": ra_id,
+            "pharmacy__ra__name": name,
+            "kind": kind,
+            "pharmacies": pharmacies,
+            "newest": _moment(newest),
+            "oldest": _moment(oldest),
+        }
+        for ra_id, name, kind, pharmacies, newest, oldest in rows
+    ]
+
+
+def _moment(value: Any) -> datetime:
+    """A timestamp from a raw query: a datetime on PostgreSQL, text on SQLite (UTC)."""
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+    parsed = parse_datetime(str(value))
+    assert parsed is not None, value
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 def case_suggestions(
@@ -187,16 +250,7 @@ def case_suggestions(
     two queries: the groups, then their issues."""
     now = now or timezone.now()
     candidates = _candidates(user, now)
-    groups = list(
-        candidates.values("pharmacy__ra_id", "pharmacy__ra__name", "kind")
-        .annotate(
-            pharmacies=Count("pharmacy_id", distinct=True),
-            newest=Max("created_at"),
-            oldest=Min("created_at"),
-        )
-        .filter(pharmacies__gte=int(settings.CASE_SUGGESTION_MIN_PHARMACIES))
-        .order_by("-pharmacies", "-newest", "pharmacy__ra_id", "kind")[:limit]
-    )
+    groups = _groups(candidates, limit)
     if not groups:
         return []
     wanted = Q()
@@ -206,7 +260,7 @@ def case_suggestions(
     # groups (no model instances for what is only a reference and a link).
     by_group: dict[tuple[int, str], list[int]] = {}
     for pk, ra_id, kind in (
-        candidates.filter(wanted).values_list("pk", "pharmacy__ra_id", "kind").order_by("-created_at", "-pk")
+        _with_ra(candidates).filter(wanted).values_list("pk", "pharmacy__ra_id", "kind").order_by("-created_at", "-pk")
     ):
         by_group.setdefault((ra_id, kind), []).append(pk)
     return [
