@@ -161,19 +161,25 @@ def pharmacies_in_scope(*, user: User | Any) -> QuerySet[Pharmacy]:
         return Pharmacy.objects.none()
     if user.is_cpe_it:
         return Pharmacy.objects.all()
-    return Pharmacy.objects.filter(pharmacy_side(user) | Q(lpc_id__in=officer_of(user)))
+    return Pharmacy.objects.filter(pharmacy_side(user) | Q(InIds("lpc_id", officer_of(user))))
+
+
+# The filters' RA and LPC choices: the scope's pharmacies worked out once (InIds, index-served in
+# their OR), then their RAs or LPCs by id. As `pk IN (pharmacies...)` with `lpc_id IN (...)` in
+# the OR, PostgreSQL read every pharmacy of every RA and tested each: 6 ms a list for a pharmacy's
+# staff and an LPC officer, twice a page (1,000,000 issues' directory of 10,500 pharmacies).
 
 
 def ras_in_scope(*, user: User | Any) -> QuerySet[RegistrationAuthority]:
     """The RAs of the pharmacies in the user's scope (the list's RA filter), by name."""
-    pharmacies = pharmacies_in_scope(user=user)
-    return RegistrationAuthority.objects.filter(pk__in=pharmacies.values("ra_id")).order_by("name")
+    pharmacies = pharmacies_in_scope(user=user).order_by().values("ra_id")
+    return RegistrationAuthority.objects.filter(InIds("pk", pharmacies)).order_by("name")
 
 
 def lpcs_in_scope(*, user: User | Any) -> QuerySet[LPC]:
     """The LPCs of the pharmacies in the user's scope (the list's LPC filter), by name."""
-    pharmacies = pharmacies_in_scope(user=user)
-    return LPC.objects.filter(pk__in=pharmacies.values("lpc_id")).order_by("name")
+    pharmacies = pharmacies_in_scope(user=user).order_by().values("lpc_id")
+    return LPC.objects.filter(InIds("pk", pharmacies)).order_by("name")
 
 
 def issue_events(*, issue: Issue) -> QuerySet[IssueEvent]:
