@@ -26,18 +26,9 @@ import django
 
 django.setup()
 
+from synthetic import OUTWARD, ods  # noqa: E402
+
 from directory.importer import directory_import  # noqa: E402
-
-OUTWARD = ["LS1", "M1", "BS1", "YO1", "PE15", "OL1", "BL9", "CB1", "NE1", "B1"]
-
-
-def ods(n: int) -> str:
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    text = ""
-    for _ in range(4):
-        n, remainder = divmod(n, 36)
-        text = digits[remainder] + text
-    return "F" + text
 
 
 def write(path: Path, header: list[str], rows: list[list[str]]) -> None:

@@ -28,16 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATABASE = "sr_nhsbsa_bench"
-OUTWARD = ["LS1", "M1", "BS1", "YO1", "PE15", "OL1", "BL9", "CB1", "NE1", "B1"]
-
-
-def ods(n: int) -> str:
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    text = ""
-    for _ in range(4):
-        n, remainder = divmod(n, 36)
-        text = digits[remainder] + text
-    return "F" + text
+from synthetic import OUTWARD, ods  # noqa: E402
 
 
 def generate(path: Path, rows: int, *, month: int) -> None:

@@ -311,20 +311,24 @@ class Worker(Process):
     def pool_process(self) -> int:
         """The pid of the worker's (single) pool process, which runs the tasks."""
         assert self.process is not None
-        main = self.process.pid
+        return pool_process_of(self.process.pid)
 
-        def child() -> int | None:
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    try:
-                        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    except OSError:
-                        continue
-                    if int(fields[1]) == main:
-                        return int(entry.name)
-            return None
 
-        return int(wait_for(child, what="the worker's pool process"))
+def pool_process_of(main: int) -> int:
+    """The pid of a Celery worker's (single) pool process: the child of its main process `main`."""
+
+    def child() -> int | None:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == main:
+                    return int(entry.name)
+        return None
+
+    return int(wait_for(child, what="the worker's pool process"))
 
 
 def celery_call(env: dict[str, str], task: str) -> None:

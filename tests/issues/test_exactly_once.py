@@ -40,7 +40,7 @@ from smartcard_route.celery import app
 from smartcard_route.mail.models import OutboundEmail
 from smartcard_route.mail.tasks import requeue_stuck_outbound_emails
 from tests.faults.stack import Redis as RedisServer
-from tests.faults.stack import wait_for
+from tests.faults.stack import pool_process_of, wait_for
 from tests.issues.factories import IssueFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,20 +157,7 @@ class Worker:
     def pool_process(self) -> int:
         """The pid of the worker's (single) pool process, which runs the tasks."""
         assert self.process is not None
-        main = self.process.pid
-
-        def child() -> int | None:
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    try:
-                        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    except OSError:
-                        continue
-                    if int(fields[1]) == main:
-                        return int(entry.name)
-            return None
-
-        return cast(int, wait_for(child, what="the worker's pool process"))
+        return pool_process_of(self.process.pid)
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool): a crash, nothing cleaned up."""

@@ -6,6 +6,7 @@ The columns are documented in docs/directory-import.md. Nothing is imported when
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +54,9 @@ class Command(BaseCommand):
             raise CommandError("--keep-missing goes with --nhsbsa.")
         if not files:
             raise CommandError("Give at least one file: " + " ".join(f"--{kind} FILE.csv" for kind in KINDS))
-        if options["progress_every"] < 1:
-            raise CommandError("--progress-every must be at least 1")
-        try:
-            result = directory_import(
-                files=files,
-                dry_run=options["dry_run"],
-                progress=self.stdout.write,
-                progress_every=options["progress_every"],
-            )
-        except DirectoryImportRejected as rejected:
-            for error in rejected.errors:
-                self.stderr.write(str(error))
-            raise CommandError(
-                f"Nothing was imported: {len(rejected.errors)} problem(s) listed above. Fix them and run it again."
-            ) from None
+        result = self._run(
+            directory_import, options, files=files, dry_run=options["dry_run"], progress=self.stdout.write
+        )
 
         for kind, counts in result.counts.items():
             self.stdout.write(
@@ -81,23 +70,29 @@ class Command(BaseCommand):
         else:
             self.stdout.write(self.style.SUCCESS("Import complete: the directory already matched these files."))
 
-    def _nhsbsa(self, options: dict[str, Any]) -> None:
+    def _run(self, service: Callable[..., Any], options: dict[str, Any], **arguments: Any) -> Any:
+        """Run one of the import services with --progress-every; a rejected file is every problem
+        on stderr and a CommandError, nothing imported."""
         if options["progress_every"] < 1:
             raise CommandError("--progress-every must be at least 1")
         try:
-            result = nhsbsa_import(
-                path=options["nhsbsa"],
-                dry_run=options["dry_run"],
-                keep_missing=options["keep_missing"],
-                progress=self.stdout.write,
-                progress_every=options["progress_every"],
-            )
+            return service(progress_every=options["progress_every"], **arguments)
         except DirectoryImportRejected as rejected:
             for error in rejected.errors:
                 self.stderr.write(str(error))
             raise CommandError(
                 f"Nothing was imported: {len(rejected.errors)} problem(s) listed above. Fix them and run it again."
             ) from None
+
+    def _nhsbsa(self, options: dict[str, Any]) -> None:
+        result = self._run(
+            nhsbsa_import,
+            options,
+            path=options["nhsbsa"],
+            dry_run=options["dry_run"],
+            keep_missing=options["keep_missing"],
+            progress=self.stdout.write,
+        )
         for line in result.summary_lines():
             self.stdout.write(line)
         if result.dry_run:
