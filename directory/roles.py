@@ -58,13 +58,25 @@ class Roles:
 
 
 def user_roles(user: Any) -> Roles:
-    """The roles of a user, in one query for the memberships."""
+    """The roles of a user, in one query for the memberships, asked once per user object: kept on
+    it, as Django keeps a user's permissions (`_perm_cache`), so the scope (issues_visible_to) and
+    the navigation of one request share the answer. A request loads its user afresh; code that
+    changes a user's memberships and asks again on the same object calls `forget_roles` first."""
     if not holds_roles(user):
         return Roles()
-    memberships = _exists(
-        user, pharmacy_staff=staff_of(user), pharmacy_owner=owner_of(user), lpc_officer=officer_of(user)
-    )
-    return Roles(**memberships, cpe_it=user.is_cpe_it, directory_manager=user.is_directory_manager)
+    cached: Roles | None = getattr(user, "_roles_cache", None)
+    if cached is None:
+        memberships = _exists(
+            user, pharmacy_staff=staff_of(user), pharmacy_owner=owner_of(user), lpc_officer=officer_of(user)
+        )
+        cached = Roles(**memberships, cpe_it=user.is_cpe_it, directory_manager=user.is_directory_manager)
+        user._roles_cache = cached
+    return cached
+
+
+def forget_roles(user: Any) -> None:
+    """Drop the roles `user_roles` kept on this user object (after changing its memberships)."""
+    user.__dict__.pop("_roles_cache", None)
 
 
 @dataclass(frozen=True)

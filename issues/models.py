@@ -96,7 +96,7 @@ def new_tracking_token() -> str:
 
 
 class Issue(ConcurrentTransitionMixin, models.Model):
-    # No index of its own: "issue_pharmacy_state_counts" (pharmacy, state) serves lookups by pharmacy.
+    # No index of its own: "issue_pharmacy_scope" (pharmacy, state) serves lookups by pharmacy.
     pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues", db_index=False)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues")
     kind = models.CharField("kind of problem", max_length=32, choices=Kind.choices)
@@ -167,12 +167,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["next_nudge_at"], condition=Q(next_nudge_at__isnull=False), name="issue_next_nudge_waiting"
             ),
-            # With what the LPC dashboard counts (involved, overdue), so its counts over an area's
-            # issues are an index-only scan rather than a heap read for each of them.
+            # The pharmacy side of the scope (issues_visible_to), with what the LPC dashboard counts
+            # (involved, overdue) and what the lists sort by, so a scope's counts and the ids of a
+            # page of it are an index-only scan rather than a heap read for each of its issues.
             models.Index(
                 fields=["pharmacy", "state"],
-                include=["lpc_involved_at", "due_at", "due_kind"],
-                name="issue_pharmacy_state_counts",
+                include=["lpc_involved_at", "due_at", "due_kind", "created_at", "id"],
+                name="issue_pharmacy_scope",
             ),
             models.Index(fields=["state", "created_at"], name="issue_state_created"),
             # The lists' order (newest first, "-created_at", "-pk"), read backwards or forwards, for
@@ -188,9 +189,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
                 name="issue_open_created_kind",
             ),
             # An LPC officer's scope (issues_visible_to): the LPC's pharmacies, once the LPC is
-            # involved; with the state, so the LPC's counts by state are read off the index.
+            # involved; with the state and the lists' order, so the LPC's counts by state and the ids
+            # of a page of its issues are read off the index.
             models.Index(
-                fields=["pharmacy", "state"], condition=Q(lpc_involved_at__isnull=False), name="issue_lpc_involved"
+                fields=["pharmacy", "state"],
+                include=["created_at", "id"],
+                condition=Q(lpc_involved_at__isnull=False),
+                name="issue_lpc_scope",
             ),
             # The figures (issues.selectors.figures): the issues resolved in a period, with what the
             # figures read of them, so the counts and the durations are read off the index alone.

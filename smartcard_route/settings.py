@@ -386,6 +386,10 @@ INBOUND_READ_IN_REQUEST = env_bool("INBOUND_READ_IN_REQUEST", False)
 # stored but not handed over to the issues are handed over. Default 2: a lost task's post is read
 # 2 to 3 minutes after it came.
 INBOUND_STALE_AFTER_MINUTES = env_float("INBOUND_STALE_AFTER_MINUTES", 2)
+# The lists (pages and API) count what matches up to this many and page through that many (the
+# newest, in the lists' order); past it they say "more than" (smartcard_route.pagination). The CSV
+# export has every row. 0: count everything.
+LIST_COUNT_LIMIT = env_int("LIST_COUNT_LIMIT", 100_000)
 # Mail domains shared by many organisations: a sender there is never taken for an RA by domain alone.
 INBOUND_SHARED_MAIL_DOMAINS = env_list(
     "INBOUND_SHARED_MAIL_DOMAINS",

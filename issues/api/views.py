@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from django.urls import reverse
@@ -136,6 +137,37 @@ class IssuePagination(PageNumberPagination):
         if errors:
             raise exceptions.ValidationError(errors)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        paginator = self.page.paginator
+        return Response(
+            {
+                "count": paginator.count,
+                "count_capped": paginator.beyond_limit,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: Any) -> dict[str, Any]:
+        described = super().get_paginated_response_schema(schema)
+        limit = f"{settings.LIST_COUNT_LIMIT:,}"
+        properties = described["properties"]
+        properties["count"]["description"] = f"How many issues match, counted up to {limit}."
+        described["properties"] = {
+            "count": properties["count"],
+            "count_capped": {
+                "type": "boolean",
+                "description": (
+                    f"True when more than {limit} issues match: the count and the pages stop at the newest "
+                    f"{limit}. Narrow the filters, or read the CSV export, which has every one."
+                ),
+            },
+            **{name: value for name, value in properties.items() if name != "count"},
+        }
+        described["required"] = ["count", "count_capped", "results"]
+        return described
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

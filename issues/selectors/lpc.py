@@ -144,7 +144,7 @@ def _area(lpc_ids: list[int]) -> QuerySet[Issue]:
 
 def _counted(rows: QuerySet[Any], *, now: datetime) -> list[dict[str, Any]]:
     """Each group of `rows` (a values() queryset) with its counts: all, the LPC involved, overdue."""
-    # Counted on the columns of "issue_pharmacy_state_counts" (not the id, which it does not hold),
+    # Counted on the columns of "issue_pharmacy_scope" (not the id, which it does not hold),
     # so the counts need no read of the table itself. COUNT(lpc_involved_at) counts the issues the
     # LPC is involved in: the column is set exactly then.
     counted = rows.annotate(

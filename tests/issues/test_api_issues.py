@@ -231,7 +231,7 @@ def test_it_lists_in_a_constant_number_of_queries(api, owner, pharmacy, staff, d
         IssueFactory.create(
             pharmacy=other_pharmacies[n % 5], reporter=staff, state=State.RA_CONTACTED if n % 2 else State.IN_PHARMACY
         )
-    with django_assert_max_num_queries(3):  # the token, the count and the page
+    with django_assert_max_num_queries(4):  # the token, the roles (the scope's parts), the count and the page
         response = api.get(f"{LIST_URL}?page_size=200")
     assert len(response.json()["results"]) == 123
     assert _list_queries(api) == few

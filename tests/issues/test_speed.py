@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from directory.models import Pharmacy
+from directory.roles import forget_roles
 from issues.models import Deadline, Issue, State
 from issues.selectors import issue_counts, issue_list, issues_visible_to
 from smartcard_route.expressions import InIds
@@ -63,6 +64,28 @@ def test_it_writes_the_scope_as_ids_an_index_can_serve(staff):
     else:
         assert '"pharmacy_id" IN (SELECT' in sql
     assert 'INNER JOIN "directory_pharmacy"' not in sql
+
+
+def test_the_scope_has_only_the_parts_of_the_users_roles(pharmacy, owner, lpc_officer):
+    """An OR with a part that finds nothing costs a heap read of every issue in the other part, so
+    an owner's scope has no LPC part and an officer's no pharmacy part; someone with both roles
+    has both."""
+    def where(user: object) -> str:
+        return str(issues_visible_to(user).query).split(" WHERE ", 1)[1]
+
+    assert "lpc_involved_at" not in where(owner)
+    officers = where(lpc_officer)
+    assert "lpc_involved_at" in officers and "pharmacyowner_members" not in officers
+    pharmacy.lpc.officers.add(owner)
+    forget_roles(owner)
+    both = where(owner)
+    assert "lpc_involved_at" in both and "pharmacyowner_members" in both
+
+
+def test_the_roles_are_asked_once_per_user_object(owner, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        issues_visible_to(owner)
+        issues_visible_to(owner)
 
 
 def test_in_ids_keeps_the_rows_of_in_and_their_negation(pharmacy, staff):
@@ -152,6 +175,43 @@ def test_a_deep_page_costs_the_queries_of_the_first_with_many_rows(client, pharm
         assert counted[0] <= 9
 
 
+def test_the_count_stops_at_the_limit_and_so_do_the_pages(client, settings, pharmacy, staff):
+    settings.LIST_COUNT_LIMIT = 5
+    issues = many_issues(pharmacy=pharmacy, staff=staff, n=8)
+    newest_first = [i.reference for i in sorted(issues, key=lambda i: (i.created_at, i.pk), reverse=True)]
+    items = issue_list(user=staff)
+    with CaptureQueriesContext(connection) as queries:
+        paginator = EitherEndPaginator(items, 2)
+        assert paginator.count == 5 and paginator.beyond_limit and paginator.num_pages == 3
+    assert "LIMIT 6" in queries[-1]["sql"]
+    rows = [issue.reference for number in (1, 2, 3) for issue in paginator.page(number).object_list]
+    assert rows == newest_first[:5]  # the newest 5, read forwards to the end (no read from the other end)
+
+    client.force_login(staff)
+    page = client.get(LIST, {"state": "all"}).content.decode()
+    assert "Showing 1 to 5 of more than 5." in page and "narrow the list with the filters" in page
+    assert "(all these issues)" in page
+    settings.LIST_COUNT_LIMIT = 8
+    page = client.get(LIST, {"state": "all"}).content.decode()
+    assert "Showing 1 to 8 of 8<" in page and "more than" not in page and "(these 8 issues)" in page
+
+
+def test_the_api_says_when_its_count_stopped_at_the_limit(settings, pharmacy, staff):
+    settings.LIST_COUNT_LIMIT = 5
+    issues = many_issues(pharmacy=pharmacy, staff=staff, n=7)
+    newest_first = [i.reference for i in sorted(issues, key=lambda i: (i.created_at, i.pk), reverse=True)]
+    api = APIClient()
+    api.force_authenticate(staff)
+    first = api.get(API_LIST, {"page_size": 3}).json()
+    assert (first["count"], first["count_capped"]) == (5, True)
+    last = api.get(first["next"]).json()
+    assert last["next"] is None
+    assert [row["reference"] for row in first["results"] + last["results"]] == newest_first[:5]
+    settings.LIST_COUNT_LIMIT = 7
+    exact = api.get(API_LIST).json()
+    assert (exact["count"], exact["count_capped"], len(exact["results"])) == (7, False, 7)
+
+
 def test_the_api_pages_the_same_rows_from_either_end_in_constant_queries(
     pharmacy, staff, django_assert_max_num_queries
 ):
@@ -161,7 +221,7 @@ def test_the_api_pages_the_same_rows_from_either_end_in_constant_queries(
     newest_first = [i.reference for i in sorted(issues, key=lambda i: (i.created_at, i.pk), reverse=True)]
     pages: list[str] = []
     for number in (1, 2, 3, 4, 5):
-        with django_assert_max_num_queries(2):  # the count and the page
+        with django_assert_max_num_queries(3):  # the roles (kept on the user after the first), the count, the page
             response = api.get(API_LIST, {"page_size": 10, "page": number})
         assert response.status_code == 200
         pages.extend(row["reference"] for row in response.json()["results"])
@@ -182,7 +242,7 @@ def test_the_counts_are_scoped_overdue_included_in_one_query(
     IssueFactory.create_batch(5, pharmacy=elsewhere, state=State.LPC_CC, due_at=late)
     IssueFactory.create(pharmacy=pharmacy, reporter=staff, state=State.IN_PHARMACY, due_at=late, due_kind=Deadline.NONE)
 
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):  # the user's roles (the scope's parts) and the counts
         mine = issue_counts(user=staff)
     assert mine.by_state[State.RA_CONTACTED] == 4
     assert mine.by_state[State.LPC_CC] == 2
@@ -190,7 +250,7 @@ def test_the_counts_are_scoped_overdue_included_in_one_query(
     assert mine.by_state[State.IN_PHARMACY] == 1
     assert mine.overdue == 6  # a deadline with nothing awaited is not overdue (Issue.overdue_q)
 
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):
         officer = issue_counts(user=lpc_officer)
     assert officer.by_state[State.LPC_CC] == 2 and officer.by_state[State.RA_CONTACTED] == 0
     assert officer.overdue == 2
