@@ -148,6 +148,13 @@ def fetch(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...
         return list(cursor.fetchall())
 
 
+def count_limit() -> int:
+    """How far the lists count and page (settings.LIST_COUNT_LIMIT): the last page is at most there."""
+    from django.conf import settings
+
+    return int(settings.LIST_COUNT_LIMIT)
+
+
 def people() -> dict[str, Person]:
     mean = fetch("SELECT count(*)::float / (SELECT count(*) FROM directory_pharmacy) FROM issues_issue")[0][0]
     (pharmacy,) = fetch(
@@ -177,8 +184,8 @@ def people() -> dict[str, Person]:
         (newest,) = fetch(f"SELECT max(i.id) FROM issues_issue i WHERE {scope}", params)[0]
         person.values = {
             "issue": f"SC-{newest:06d}",
-            "last_page": max(1, math.ceil(n_open / LIST_SIZE)),
-            "last_page_all": max(1, math.ceil(n_all / LIST_SIZE)),
+            "last_page": max(1, math.ceil(min(n_open, count_limit()) / LIST_SIZE)),
+            "last_page_all": max(1, math.ceil(min(n_all, count_limit()) / LIST_SIZE)),
             "n_open": n_open,
             "n_all": n_all,
         }
@@ -201,12 +208,19 @@ LIST_JOINS = (
 def page_of(person: Person, where: str, size: int, page: int) -> list[tuple[Any, ...]]:
     """A count and one page, newest first; a page in the back half read from the oldest end."""
     params = {**person.params, "open": OPEN}
-    (total,) = fetch(f"SELECT count(*) FROM issues_issue i WHERE {person.scope_sql} {where}", params)[0]
+    # Counted up to the lists' limit, as the site counts (smartcard_route.pagination); past it the
+    # pages are read forwards.
+    limit = count_limit()
+    (counted,) = fetch(
+        f"SELECT count(*) FROM (SELECT 1 FROM issues_issue i WHERE {person.scope_sql} {where} LIMIT {limit + 1}) s",
+        params,
+    )[0]
+    total = min(counted, limit)
     offset = (page - 1) * size
     # A scope's rows sorted after their filter (an index in the list's order, walked for a small
     # scope, costs a walk of the whole table); everything read off that index.
     created = "i.created_at" if person.role == "cpe_it" else "COALESCE(i.created_at, i.created_at)"
-    if offset > total / 2:
+    if offset > total / 2 and counted <= limit:
         last = min(total, offset + size)
         sql = (
             f"SELECT {LIST_COLUMNS} {LIST_JOINS} WHERE {person.scope_sql} {where} "

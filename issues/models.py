@@ -659,3 +659,18 @@ class FiguresSnapshot(models.Model):
     def __str__(self) -> str:
         scope = f"Figures of LPC {self.lpc_id}" if self.lpc_id else "National figures"
         return f"{scope}, last {self.weeks} weeks, as of {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class CaseSuggestionsSnapshot(models.Model):
+    """CPE IT's suggested groups (issues.selectors.cases), worked out by the worker
+    (issues.services.case_suggestions.case_suggestions_refresh, a beat task) because grouping a
+    country's recent open issues by RA and kind takes 30 to 40 ms of the dashboard's budget at
+    England's size. One row, the newest. A page reads it and leaves out what changed since (issues
+    grouped into a case or closed), and says when the groups were worked out (`computed_at`)."""
+
+    computed_at = models.DateTimeField(help_text="The moment the groups are as of.")
+    seconds = models.FloatField(default=0, help_text="How long working them out took.")
+    data = models.JSONField(help_text="The groups, as issues.selectors.cases.suggestions_to_json wrote them.")
+
+    def __str__(self) -> str:
+        return f"Suggested groups as of {self.computed_at:%Y-%m-%d %H:%M}"

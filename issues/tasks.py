@@ -11,6 +11,7 @@ from celery import shared_task
 from issues.nudges import nudge_digests_send, nudges_sweep
 from issues.services.figures import figures_refresh
 from issues.services.retention import retention_run
+from issues.services.suggestions import case_suggestions_refresh
 from smartcard_route import monitoring
 
 # Nudges (issues.nudges) -----------------------------------------------------------------------
@@ -38,6 +39,12 @@ def send_nudge_digests() -> int:
 def refresh_figures() -> int:
     """Beat, every FIGURES_REFRESH_MINUTES: work out the national figures (CPE IT's) again."""
     return len(figures_refresh())
+
+
+@shared_task(acks_late=True)
+def refresh_case_suggestions() -> int:
+    """Beat, every CASE_SUGGESTIONS_REFRESH_MINUTES: work out CPE IT's suggested groups again."""
+    return len(case_suggestions_refresh().data)
 
 
 # Retention (issues.services.retention) --------------------------------------------------------

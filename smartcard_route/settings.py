@@ -438,6 +438,15 @@ CELERY_BEAT_SCHEDULE["refresh-national-figures"] = {
     "options": {"expires": 60.0 * FIGURES_REFRESH_MINUTES - 5},
 }
 
+# CPE IT's suggested groups (issues.selectors.cases) are worked out by the worker this often; the
+# pages read its last copy, less the issues grouped or closed since, and say when it was made.
+CASE_SUGGESTIONS_REFRESH_MINUTES = env_int("CASE_SUGGESTIONS_REFRESH_MINUTES", 5)
+CELERY_BEAT_SCHEDULE["refresh-case-suggestions"] = {
+    "task": "issues.tasks.refresh_case_suggestions",
+    "schedule": 60.0 * CASE_SUGGESTIONS_REFRESH_MINUTES,
+    "options": {"expires": 60.0 * CASE_SUGGESTIONS_REFRESH_MINUTES - 5},
+}
+
 # The outbox (smartcard_route.mail): tries per message, exponential backoff between them, and when the
 # requeue sweep takes back rows left queued (task lost) or sending (worker died).
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6)

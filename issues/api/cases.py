@@ -136,6 +136,13 @@ class CaseSuggestionSerializer(serializers.Serializer[Any]):
     issues = serializers.ListField(
         source="references", child=serializers.CharField(), read_only=True, help_text="Its issues' references."
     )
+    as_at = serializers.DateTimeField(
+        read_only=True,
+        help_text=(
+            "When the groups were worked out (the worker does it every few minutes); issues grouped into a "
+            "case or closed since are already left out."
+        ),
+    )
 
 
 # Input: read as sent, validated by the services ----------------------------------------------

@@ -139,11 +139,12 @@ class IssuePagination(PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data: Any) -> Response:
+        assert self.page is not None
         paginator = self.page.paginator
         return Response(
             {
                 "count": paginator.count,
-                "count_capped": paginator.beyond_limit,
+                "count_capped": isinstance(paginator, EitherEndPaginator) and paginator.beyond_limit,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
                 "results": data,

@@ -11,12 +11,14 @@ pharmacies, reported in the last settings.CASE_SUGGESTION_WITHIN_DAYS days (a wi
 with today: an issue leaves its group once it is older). Only open issues count: a resolved or
 withdrawn one is fixed or gone, and a case is for a problem that is still there. Computed in the
 database (per pharmacy and kind, then per RA and kind: `GROUPS_SQL`), in two queries however many
-issues.
+issues. At England's size that is 30 to 40 ms of the CPE IT dashboard's budget, so the worker
+keeps them (CaseSuggestionsSnapshot, every CASE_SUGGESTIONS_REFRESH_MINUTES) and a page reads
+them, less what changed since, in one query (`case_suggestions`), saying when they were worked out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +37,7 @@ from issues.models import (
     CaseEvent,
     CaseIssue,
     CaseStatus,
+    CaseSuggestionsSnapshot,
     InboundEmailMatch,
     Issue,
     IssueEvent,
@@ -44,7 +47,6 @@ from issues.models import (
     format_reference,
     parse_number,
 )
-from issues.selectors import issues_visible_to
 
 __all__ = [
     "CaseEvidence",
@@ -61,6 +63,9 @@ __all__ = [
     "cases_visible_to",
     "may_see_cases",
     "parse_case_reference",
+    "suggestions_from_json",
+    "suggestions_to_json",
+    "work_out_case_suggestions",
 ]
 
 # The most suggestions listed at once (the dashboard shows fewer).
@@ -160,6 +165,8 @@ class CaseSuggestion:
     newest: datetime
     oldest: datetime
     issue_ids: list[int] = field(default_factory=list)  # newest first
+    pharmacy_ids: list[int] = field(default_factory=list)  # each issue's pharmacy, in the same order
+    as_at: datetime | None = None  # when the groups were worked out (the worker's refresh)
 
     @property
     def kind_label(self) -> str:
@@ -175,12 +182,11 @@ class CaseSuggestion:
         return [format_reference(pk) for pk in self.issue_ids]
 
 
-def _candidates(user: User | Any, now: datetime) -> QuerySet[Issue]:
-    """The issues a suggestion may hold, but for their pharmacy having an RA (`_with_ra`)."""
+def _open_recent(issues: QuerySet[Issue], now: datetime) -> QuerySet[Issue]:
+    """Those of `issues` a suggestion may hold, but for their pharmacy having an RA (`_with_ra`):
+    open, in no case, reported within the window. (Suggestions are CPE IT's, who see every issue.)"""
     since = now - timedelta(days=int(settings.CASE_SUGGESTION_WITHIN_DAYS))
-    if not may_see_cases(user):
-        return Issue.objects.none()
-    return issues_visible_to(user).filter(state__in=OPEN_STATES, case_link__isnull=True, created_at__gte=since)
+    return issues.filter(state__in=OPEN_STATES, case_link__isnull=True, created_at__gte=since)
 
 
 def _with_ra(candidates: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -243,13 +249,12 @@ def _moment(value: Any) -> datetime:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
-def case_suggestions(
-    *, user: User | Any, now: datetime | None = None, limit: int = MAX_SUGGESTIONS
-) -> list[CaseSuggestion]:
-    """The suggested groups (module docstring), the most pharmacies first, then the most recent;
-    two queries: the groups, then their issues."""
+def work_out_case_suggestions(*, now: datetime | None = None, limit: int = MAX_SUGGESTIONS) -> list[CaseSuggestion]:
+    """The suggested groups of every open issue (module docstring), worked out from the rows as of
+    `now`, the most pharmacies first, then the most recent; two queries: the groups, then their
+    issues. The worker keeps them (`case_suggestions_refresh`); `case_suggestions` reads them."""
     now = now or timezone.now()
-    candidates = _candidates(user, now)
+    candidates = _open_recent(Issue.objects.all(), now)
     groups = _groups(candidates, limit)
     if not groups:
         return []
@@ -258,11 +263,14 @@ def case_suggestions(
         wanted |= Q(pharmacy__ra_id=group["pharmacy__ra_id"], kind=group["kind"])
     # Only the ids: a group at England's size holds dozens of issues, and the dashboard shows ten
     # groups (no model instances for what is only a reference and a link).
-    by_group: dict[tuple[int, str], list[int]] = {}
-    for pk, ra_id, kind in (
-        _with_ra(candidates).filter(wanted).values_list("pk", "pharmacy__ra_id", "kind").order_by("-created_at", "-pk")
+    by_group: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for pk, pharmacy_id, ra_id, kind in (
+        _with_ra(candidates)
+        .filter(wanted)
+        .values_list("pk", "pharmacy_id", "pharmacy__ra_id", "kind")
+        .order_by("-created_at", "-pk")
     ):
-        by_group.setdefault((ra_id, kind), []).append(pk)
+        by_group.setdefault((ra_id, kind), []).append((pk, pharmacy_id))
     return [
         CaseSuggestion(
             ra_id=group["pharmacy__ra_id"],
@@ -271,10 +279,90 @@ def case_suggestions(
             pharmacies=group["pharmacies"],
             newest=group["newest"],
             oldest=group["oldest"],
-            issue_ids=by_group[(group["pharmacy__ra_id"], group["kind"])],
+            issue_ids=[pk for pk, _ in by_group[(group["pharmacy__ra_id"], group["kind"])]],
+            pharmacy_ids=[pharmacy for _, pharmacy in by_group[(group["pharmacy__ra_id"], group["kind"])]],
+            as_at=now,
         )
         for group in groups
         if (group["pharmacy__ra_id"], group["kind"]) in by_group
+    ]
+
+
+def case_suggestions(
+    *, user: User | Any, now: datetime | None = None, limit: int = MAX_SUGGESTIONS
+) -> list[CaseSuggestion]:
+    """The suggested groups CPE IT sees (nobody else sees any): the worker's, as of its last
+    refresh (`CaseSuggestion.as_at`), less what changed since (`_still_suggested`); worked out
+    from the rows when the worker has written none yet, or as of `now` when it is given."""
+    if not may_see_cases(user):
+        return []
+    if now is None:
+        snapshot = CaseSuggestionsSnapshot.objects.order_by("-computed_at").values_list("computed_at", "data").first()
+        if snapshot is not None:
+            computed_at, data = snapshot
+            return _still_suggested(suggestions_from_json(data, as_at=computed_at), limit)
+    return work_out_case_suggestions(now=now, limit=limit)
+
+
+def _still_suggested(suggestions: list[CaseSuggestion], limit: int) -> list[CaseSuggestion]:
+    """The worker's groups as they stand now, in one query: without their issues grouped into a
+    case, closed or older than the window since it worked them out, each group's pharmacies
+    counted again, and a group left with too few of them gone. (An issue reported since joins its
+    group at the next refresh: the page says when that was.)"""
+    ids = [pk for suggestion in suggestions for pk in suggestion.issue_ids]
+    if not ids:
+        return []
+    still = set(_open_recent(Issue.objects.filter(pk__in=ids), timezone.now()).values_list("pk", flat=True).order_by())
+    minimum = int(settings.CASE_SUGGESTION_MIN_PHARMACIES)
+    kept: list[CaseSuggestion] = []
+    for suggestion in suggestions:
+        pairs = [pair for pair in zip(suggestion.issue_ids, suggestion.pharmacy_ids, strict=True) if pair[0] in still]
+        pharmacies = len({pharmacy for _, pharmacy in pairs})
+        if pharmacies >= minimum:
+            kept.append(
+                replace(
+                    suggestion,
+                    pharmacies=pharmacies,
+                    issue_ids=[pk for pk, _ in pairs],
+                    pharmacy_ids=[pharmacy for _, pharmacy in pairs],
+                )
+            )
+    kept.sort(key=lambda group: (-group.pharmacies, -group.newest.timestamp(), group.ra_id, group.kind))
+    return kept[:limit]
+
+
+def suggestions_to_json(suggestions: list[CaseSuggestion]) -> list[dict[str, Any]]:
+    """The groups as the worker stores them (CaseSuggestionsSnapshot.data)."""
+    return [
+        {
+            "ra_id": suggestion.ra_id,
+            "ra_name": suggestion.ra_name,
+            "kind": suggestion.kind,
+            "pharmacies": suggestion.pharmacies,
+            "newest": suggestion.newest.isoformat(),
+            "oldest": suggestion.oldest.isoformat(),
+            "issues": [
+                [pk, pharmacy] for pk, pharmacy in zip(suggestion.issue_ids, suggestion.pharmacy_ids, strict=True)
+            ],
+        }
+        for suggestion in suggestions
+    ]
+
+
+def suggestions_from_json(data: list[dict[str, Any]], *, as_at: datetime) -> list[CaseSuggestion]:
+    return [
+        CaseSuggestion(
+            ra_id=row["ra_id"],
+            ra_name=row["ra_name"],
+            kind=row["kind"],
+            pharmacies=row["pharmacies"],
+            newest=datetime.fromisoformat(row["newest"]),
+            oldest=datetime.fromisoformat(row["oldest"]),
+            issue_ids=[pk for pk, _ in row["issues"]],
+            pharmacy_ids=[pharmacy for _, pharmacy in row["issues"]],
+            as_at=as_at,
+        )
+        for row in data
     ]
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from issues import services
-from issues.models import Issue, Kind, State
-from issues.selectors.cases import case_suggestions
+from issues.models import CaseSuggestionsSnapshot, Issue, Kind, State
+from issues.selectors.cases import case_suggestions, work_out_case_suggestions
+from issues.services.suggestions import case_suggestions_refresh
 from tests.issues.factories import IssueFactory, PharmacyFactory, RegistrationAuthorityFactory
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,58 @@ def test_it_groups_200_issues_in_two_queries(cpe_it, django_assert_num_queries):
     for n in range(200):
         reported(pharmacies[n % 20], kind=[Kind.LOCKED, Kind.NEW_CARD][n % 2])
     with django_assert_num_queries(2):
-        suggestions = case_suggestions(user=cpe_it)
+        suggestions = work_out_case_suggestions()
         assert sum(len(s.references) for s in suggestions) == 200
     # Each pharmacy's issues are of one kind (its number's parity), so each RA makes one group.
     assert len(suggestions) == 4 and all(s.pharmacies == 5 and len(s.references) == 50 for s in suggestions)
+
+
+# The worker's copy (issues.services.suggestions) ------------------------------------------------
+
+
+def test_the_pages_read_the_workers_groups_less_what_changed_since(cpe_it, ra, django_assert_num_queries):
+    grouped = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(5)]
+    snapshot = case_suggestions_refresh()
+    assert CaseSuggestionsSnapshot.objects.get() == snapshot
+    with django_assert_num_queries(2):  # the worker's groups, and which of their issues still count
+        [suggestion] = case_suggestions(user=cpe_it)
+    assert suggestion.as_at == snapshot.computed_at and suggestion.pharmacies == 5
+    assert suggestion.references == [issue.reference for issue in grouped]
+
+    # Reported after the refresh: not in the group until the next one.
+    late = reported(PharmacyFactory.create(ra=ra), days_ago=0.1)
+    assert late.reference not in case_suggestions(user=cpe_it)[0].references
+    # Grouped into a case, or closed, since: left out at once, and the pharmacies counted again.
+    services.case_create(user=cpe_it, title="Locked at Leeds", description="", issues=[grouped[0]])
+    Issue.objects.filter(pk=grouped[1].pk).update(state=State.RESOLVED)
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert suggestion.pharmacies == 3
+    assert suggestion.references == [issue.reference for issue in grouped[2:]]
+    assert case_suggestions(user=cpe_it, limit=5) == [suggestion]
+
+
+def test_a_group_left_with_too_few_pharmacies_is_no_longer_suggested(cpe_it, ra):
+    grouped = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(3)]
+    case_suggestions_refresh()
+    services.case_create(user=cpe_it, title="Locked at Leeds", description="", issues=[grouped[0]])
+    assert case_suggestions(user=cpe_it) == []
+    # The next refresh finds them as the rows stand, the issue reported since included.
+    reported(PharmacyFactory.create(ra=ra), days_ago=0.1)
+    case_suggestions_refresh()
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert suggestion.pharmacies == 3 and grouped[0].reference not in suggestion.references
+
+
+def test_the_workers_groups_are_cpe_its_alone(staff, lpc_officer, ra):
+    [reported(PharmacyFactory.create(ra=ra)) for _ in range(3)]
+    case_suggestions_refresh()
+    assert case_suggestions(user=staff) == [] and case_suggestions(user=lpc_officer) == []
+
+
+def test_the_worker_keeps_one_copy_and_the_task_runs_it(ra):
+    from issues.tasks import refresh_case_suggestions
+
+    [reported(PharmacyFactory.create(ra=ra)) for _ in range(3)]
+    case_suggestions_refresh()
+    assert refresh_case_suggestions() == 1
+    assert CaseSuggestionsSnapshot.objects.count() == 1

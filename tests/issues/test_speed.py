@@ -70,6 +70,7 @@ def test_the_scope_has_only_the_parts_of_the_users_roles(pharmacy, owner, lpc_of
     """An OR with a part that finds nothing costs a heap read of every issue in the other part, so
     an owner's scope has no LPC part and an officer's no pharmacy part; someone with both roles
     has both."""
+
     def where(user: object) -> str:
         return str(issues_visible_to(user).query).split(" WHERE ", 1)[1]
 
