@@ -95,6 +95,12 @@ def new_tracking_token() -> str:
     return secrets.token_hex(8)
 
 
+def overdue_at(*, due_at: datetime | None, due_kind: str, now: datetime) -> bool:
+    """`Issue.is_overdue_at` on the two columns alone, for rows read without a model instance
+    (the CSV export, issues.exports)."""
+    return due_at is not None and bool(due_kind) and due_at <= now
+
+
 class Issue(ConcurrentTransitionMixin, models.Model):
     # No index of its own: "issue_pharmacy_scope" (pharmacy, state) serves lookups by pharmacy.
     pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="issues", db_index=False)
@@ -242,7 +248,7 @@ class Issue(ConcurrentTransitionMixin, models.Model):
         """The one meaning of overdue (DESIGN.md, clock): the deadline people see (`due_at`) has
         passed and the wait goes on. Reminders never move `due_at`, so an issue stays overdue
         after them. `overdue_q` below is the same test as a filter."""
-        return self.due_at is not None and bool(self.due_kind) and self.due_at <= now
+        return overdue_at(due_at=self.due_at, due_kind=self.due_kind, now=now)
 
     @staticmethod
     def overdue_q(now: datetime) -> Q:
