@@ -305,30 +305,45 @@ def case_suggestions(
 
 
 def _still_suggested(suggestions: list[CaseSuggestion], limit: int) -> list[CaseSuggestion]:
-    """The worker's groups as they stand now, in one query: without their issues grouped into a
-    case, closed or older than the window since it worked them out, each group's pharmacies
-    counted again, and a group left with too few of them gone. (An issue reported since joins its
-    group at the next refresh: the page says when that was.)"""
-    ids = [pk for suggestion in suggestions for pk in suggestion.issue_ids]
-    if not ids:
-        return []
-    still = set(_open_recent(Issue.objects.filter(pk__in=ids), timezone.now()).values_list("pk", flat=True).order_by())
+    """The worker's groups as they stand now: without their issues grouped into a case, closed or
+    older than the window since it worked them out, each group's pharmacies counted again, and a
+    group left with too few of them gone. (An issue reported since joins its group at the next
+    refresh: the page says when that was.)
+
+    A group only loses issues between two refreshes, so its stored place is the best it can have
+    now: the groups are checked `limit` at a time, in their stored order, one query a batch, until
+    the `limit` best checked ones rank before every group not checked yet (the dashboard's ten:
+    almost always one batch, not the 50 groups' thousands of issues)."""
     minimum = int(settings.CASE_SUGGESTION_MIN_PHARMACIES)
     kept: list[CaseSuggestion] = []
-    for suggestion in suggestions:
-        pairs = [pair for pair in zip(suggestion.issue_ids, suggestion.pharmacy_ids, strict=True) if pair[0] in still]
-        pharmacies = len({pharmacy for _, pharmacy in pairs})
-        if pharmacies >= minimum:
-            kept.append(
-                replace(
-                    suggestion,
-                    pharmacies=pharmacies,
-                    issue_ids=[pk for pk, _ in pairs],
-                    pharmacy_ids=[pharmacy for _, pharmacy in pairs],
+    pending = list(suggestions)  # in the order the worker stored them: the best first
+    while pending and not (len(kept) >= limit and _rank(kept[limit - 1]) < _rank(pending[0])):
+        batch, pending = pending[:limit], pending[limit:]
+        ids = [pk for suggestion in batch for pk in suggestion.issue_ids]
+        still = set(
+            _open_recent(Issue.objects.filter(pk__in=ids), timezone.now()).values_list("pk", flat=True).order_by()
+        )
+        for suggestion in batch:
+            pairs = [
+                pair for pair in zip(suggestion.issue_ids, suggestion.pharmacy_ids, strict=True) if pair[0] in still
+            ]
+            pharmacies = len({pharmacy for _, pharmacy in pairs})
+            if pharmacies >= minimum:
+                kept.append(
+                    replace(
+                        suggestion,
+                        pharmacies=pharmacies,
+                        issue_ids=[pk for pk, _ in pairs],
+                        pharmacy_ids=[pharmacy for _, pharmacy in pairs],
+                    )
                 )
-            )
-    kept.sort(key=lambda group: (-group.pharmacies, -group.newest.timestamp(), group.ra_id, group.kind))
+        kept.sort(key=_rank)
     return kept[:limit]
+
+
+def _rank(suggestion: CaseSuggestion) -> tuple[int, float, int, str]:
+    """The groups' order (GROUPS_SQL): the most pharmacies, then the newest, then RA and kind."""
+    return (-suggestion.pharmacies, -suggestion.newest.timestamp(), suggestion.ra_id, suggestion.kind)
 
 
 def suggestions_to_json(suggestions: list[CaseSuggestion]) -> list[dict[str, Any]]:

@@ -154,3 +154,17 @@ def test_the_worker_keeps_one_copy_and_the_task_runs_it(ra):
     case_suggestions_refresh()
     assert refresh_case_suggestions() == 1
     assert CaseSuggestionsSnapshot.objects.count() == 1
+
+
+def test_a_group_below_takes_the_place_of_one_that_lost_issues(cpe_it):
+    """The groups are checked `limit` at a time (issues.selectors.cases._still_suggested): one
+    further down is checked too once those above may have fallen below it."""
+    first, second = RegistrationAuthorityFactory.create(name="First RA"), RegistrationAuthorityFactory.create()
+    fallen = [reported(PharmacyFactory.create(ra=first)) for _ in range(5)]
+    risen = [reported(PharmacyFactory.create(ra=second), days_ago=2) for _ in range(4)]
+    case_suggestions_refresh()
+    assert [s.ra_id for s in case_suggestions(user=cpe_it, limit=1)] == [first.pk]
+    services.case_create(user=cpe_it, title="Locked", description="", issues=fallen[:2])
+    [top] = case_suggestions(user=cpe_it, limit=1)
+    assert top.ra_id == second.pk and top.references == [issue.reference for issue in reversed(risen)]
+    assert [(s.ra_id, s.pharmacies) for s in case_suggestions(user=cpe_it, limit=2)] == [(second.pk, 4), (first.pk, 3)]
