@@ -18,7 +18,7 @@ the page benchmark; it writes nothing to it) and, for each row count, in a fresh
    Python allocations.
 
 Flat memory means the peak RSS and the Python peak do not grow with N: each is one chunk of rows
-(issues.exports.CHUNK_SIZE, a PostgreSQL server-side cursor) and one line at a time.
+(issues.exports.CHUNK_SIZE rows, read as the values of the columns written) and one line at a time.
 """
 
 from __future__ import annotations
