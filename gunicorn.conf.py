@@ -7,9 +7,15 @@ can look complete) and turned a slow dashboard under load into a 500 (docs/bench
 A gthread worker's main loop keeps telling the master it is alive while its threads serve, so a
 long download runs to its end; `timeout` still restarts a worker that hangs. Each thread has its
 own database connection: workers x threads connections per web container.
+
+Two threads a worker, not more: a page is mostly Python (the ORM, the templates), and the threads
+of one worker share its interpreter lock, so four of them made each request wait on the others'
+Python. Under the load benchmark's 50 people on 2 CPUs (docs/benchmarks.md, "run 9"), 4 threads
+gave a 95th percentile of 220 to 240 ms over all pages, 2 threads 150 ms, with the same
+throughput; one thread would leave a worker idle behind each long download.
 """
 
 worker_class = "gthread"
-threads = 4
+threads = 2
 timeout = 30
 graceful_timeout = 30
