@@ -13,7 +13,8 @@ withdrawn one is fixed or gone, and a case is for a problem that is still there.
 database (per pharmacy and kind, then per RA and kind: `GROUPS_SQL`), in two queries however many
 issues. At England's size that is 30 to 40 ms of the CPE IT dashboard's budget, so the worker
 keeps them (CaseSuggestionsSnapshot, every CASE_SUGGESTIONS_REFRESH_MINUTES) and a page reads
-them, less what changed since, in one query (`case_suggestions`), saying when they were worked out.
+them, less what changed since, in a query or two (`case_suggestions`), saying when they were
+worked out.
 """
 
 from __future__ import annotations
@@ -293,11 +294,18 @@ def case_suggestions(
 ) -> list[CaseSuggestion]:
     """The suggested groups CPE IT sees (nobody else sees any): the worker's, as of its last
     refresh (`CaseSuggestion.as_at`), less what changed since (`_still_suggested`); worked out
-    from the rows when the worker has written none yet, or as of `now` when it is given."""
+    from the rows when the worker has written none, or none for three of its refreshes (it may
+    have stopped: the page is slower, not wrong), or as of `now` when it is given."""
     if not may_see_cases(user):
         return []
     if now is None:
-        snapshot = CaseSuggestionsSnapshot.objects.order_by("-computed_at").values_list("computed_at", "data").first()
+        fresh_since = timezone.now() - timedelta(minutes=3 * int(settings.CASE_SUGGESTIONS_REFRESH_MINUTES))
+        snapshot = (
+            CaseSuggestionsSnapshot.objects.filter(computed_at__gte=fresh_since)
+            .order_by("-computed_at")
+            .values_list("computed_at", "data")
+            .first()
+        )
         if snapshot is not None:
             computed_at, data = snapshot
             return _still_suggested(suggestions_from_json(data, as_at=computed_at), limit)

@@ -168,3 +168,15 @@ def test_a_group_below_takes_the_place_of_one_that_lost_issues(cpe_it):
     [top] = case_suggestions(user=cpe_it, limit=1)
     assert top.ra_id == second.pk and top.references == [issue.reference for issue in reversed(risen)]
     assert [(s.ra_id, s.pharmacies) for s in case_suggestions(user=cpe_it, limit=2)] == [(second.pk, 4), (first.pk, 3)]
+
+
+def test_groups_the_worker_has_not_refreshed_for_three_rounds_are_worked_out_again(cpe_it, ra, settings):
+    """A stopped worker leaves an old copy: the page works the groups out from the rows instead."""
+    settings.CASE_SUGGESTIONS_REFRESH_MINUTES = 5
+    grouped = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(3)]
+    case_suggestions_refresh(now=timezone.now() - timedelta(minutes=16))
+    late = reported(PharmacyFactory.create(ra=ra), days_ago=0.1)
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert late.reference in suggestion.references and suggestion.pharmacies == 4
+    assert suggestion.as_at > timezone.now() - timedelta(minutes=1)
+    assert grouped[0].reference in suggestion.references
