@@ -178,5 +178,5 @@ def test_groups_the_worker_has_not_refreshed_for_three_rounds_are_worked_out_aga
     late = reported(PharmacyFactory.create(ra=ra), days_ago=0.1)
     [suggestion] = case_suggestions(user=cpe_it)
     assert late.reference in suggestion.references and suggestion.pharmacies == 4
-    assert suggestion.as_at > timezone.now() - timedelta(minutes=1)
+    assert suggestion.as_at is not None and suggestion.as_at > timezone.now() - timedelta(minutes=1)
     assert grouped[0].reference in suggestion.references
