@@ -75,8 +75,10 @@ def user_roles(user: Any) -> Roles:
 
 
 def forget_roles(user: Any) -> None:
-    """Drop the roles `user_roles` kept on this user object (after changing its memberships)."""
-    user.__dict__.pop("_roles_cache", None)
+    """Drop the roles `user_roles` kept on this user object (after changing its memberships).
+    Through attribute access, so that a lazy `request.user` forwards it to the user itself."""
+    if getattr(user, "_roles_cache", None) is not None:
+        del user._roles_cache
 
 
 @dataclass(frozen=True)

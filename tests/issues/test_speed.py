@@ -284,3 +284,16 @@ def test_the_planner_knows_how_many_events_are_ra_requests(db):
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
     assert 10 <= estimate <= 30  # 20 of 40; without the statistics, 1
+
+
+def test_the_kept_roles_are_forgotten_through_a_lazy_user_too(owner, pharmacy):
+    from django.utils.functional import SimpleLazyObject
+
+    from directory.roles import user_roles
+
+    lazy = SimpleLazyObject(lambda: owner)
+    assert not user_roles(lazy).lpc_officer
+    pharmacy.lpc.officers.add(owner)
+    assert not user_roles(lazy).lpc_officer  # kept
+    forget_roles(lazy)
+    assert user_roles(lazy).lpc_officer and user_roles(owner).lpc_officer
