@@ -167,8 +167,15 @@ class Issue(ConcurrentTransitionMixin, models.Model):
         ordering = ("-created_at",)
         indexes = [
             # The overdue filter and the deadline order of the dashboards: only issues somebody is
-            # waiting on have a deadline.
-            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="issue_due_at_waiting"),
+            # waiting on have a deadline. With what the overdue count tests besides the deadline
+            # (Issue.overdue_q: the kind of wait; the open states), so CPE IT's count of the
+            # country's overdue issues is read off the index alone, not from 5,000 heap pages.
+            models.Index(
+                fields=["due_at"],
+                include=["due_kind", "state"],
+                condition=Q(due_at__isnull=False),
+                name="issue_waiting_due",
+            ),
             # The nudge sweep: only issues somebody is waiting on have a next reminder.
             models.Index(
                 fields=["next_nudge_at"], condition=Q(next_nudge_at__isnull=False), name="issue_next_nudge_waiting"
