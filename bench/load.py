@@ -156,7 +156,11 @@ def make_plan(environment: dict[str, str], args: argparse.Namespace, host: str, 
 
     from directory.models import User
     from issues.models import Issue
+    from issues.services.suggestions import case_suggestions_refresh
 
+    # The suggested groups as the worker keeps them (no beat runs here, and a copy older than three
+    # refreshes is ignored): fresh for a run's few minutes.
+    case_suggestions_refresh()
     rng = random.Random(20261201)
 
     def session_for(user_id: int) -> str:
