@@ -200,7 +200,8 @@ def _with_ra(candidates: QuerySet[Issue]) -> QuerySet[Issue]:
 # issues (state and age go together, which no statistic says), joined the pharmacy for each of
 # them one by one and sorted them all for the distinct count: 67 ms for CPE IT at 1,000,000
 # issues, 32 ms in two steps. The inner query is the ORM's own; the join to the RA (an inner
-# join) keeps only pharmacies that have one, as `_with_ra` does for the issues' query.
+# join) keeps only pharmacies that have one, as `_with_ra` does for the issues' query. Its ORDER
+# BY is the groups' order, which `_rank` writes again for the worker's copy: change both together.
 GROUPS_SQL = """
 SELECT pharmacy.ra_id, ra.name, per_pharmacy.kind, COUNT(*) AS pharmacies,
        MAX(per_pharmacy.newest) AS newest, MIN(per_pharmacy.oldest) AS oldest

@@ -15,16 +15,7 @@ from django.utils import timezone
 from directory.models import LPC, Pharmacy, PharmacyOwner, RegistrationAuthority, User
 from issues.models import Deadline, Issue, IssueEvent, IssueOutboundEmail, Kind, State
 from smartcard_route.mail.models import OutboundEmail
-
-
-def ods_code(n: int) -> str:
-    """Old-style ODS codes: F and four base-36 characters (F0000, F0001, ... F000Z, F0010, ...)."""
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    text = ""
-    for _ in range(4):
-        n, remainder = divmod(n, 36)
-        text = digits[remainder] + text
-    return "F" + text
+from tests.synthetic import ods_code
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):

@@ -379,7 +379,7 @@ def test_a_large_suggested_group_shows_its_newest_issues_and_leads_to_all(client
     issues = [IssueFactory.create(pharmacy=pharmacies[n % 4], kind=Kind.LOCKED) for n in range(12)]
     client.force_login(cpe_it)
     page = client.get(SUGGESTIONS).content.decode()
-    shown = re.findall(r'<a href="/issues/(SC-\d+)/">', page)
+    shown = re.findall(r'<a href="/issues/(SC-\d+)/"', page)
     assert shown == [issue.reference for issue in reversed(issues[-5:])]  # the newest five
     assert "and 7 more" in page
     href = re.search(r'href="(/cases/new/\?[^"]+)"', page)
