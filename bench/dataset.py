@@ -270,6 +270,14 @@ CROSS JOIN LATERAL (
 ORDER BY 6;
 """
 
+# When each issue entered its state (Issue.state_changed_at), as the transitions keep it: its last
+# TRANSITION event's time (the migration that added the column fills it the same way).
+STATE_CHANGED_SQL = """
+UPDATE issues_issue AS i SET state_changed_at = last.at
+FROM (SELECT issue_id, max(created_at) AS at FROM issues_issueevent WHERE kind = 'transition' GROUP BY issue_id) last
+WHERE last.issue_id = i.id;
+"""
+
 FINISH_SQL = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
 
 SEQUENCED = [
@@ -291,7 +299,13 @@ def fill(url: str, issues: int) -> None:
         cursor.execute("SET synchronous_commit = off")
         cursor.execute("SET work_mem = '256MB'")
         cursor.execute("SET maintenance_work_mem = '512MB'")
-        for label, sql in (("directory", DIRECTORY_SQL), ("issues", ISSUES_SQL), ("events", EVENTS_SQL)):
+        steps = (
+            ("directory", DIRECTORY_SQL),
+            ("issues", ISSUES_SQL),
+            ("events", EVENTS_SQL),
+            ("states entered", STATE_CHANGED_SQL),
+        )
+        for label, sql in steps:
             started = time.perf_counter()
             cursor.execute(sql, {"issues": issues} if "%(issues)s" in sql else None)
             conn.commit()

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -116,6 +117,10 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     is_emergency = models.BooleanField(default=False)
 
     state = FSMField(default=State.IN_PHARMACY, choices=State.choices, protected=True)
+    # When the issue entered its state: its last status change (the moment of its TRANSITION
+    # event, issues.services.transitions); None while it is in the state it was reported in, as
+    # from `created_at`. `in_state_since` reads the two as one.
+    state_changed_at = models.DateTimeField(null=True, blank=True)
     # The deadline people see, and the only meaning of "overdue" (DESIGN.md, the clock): set and
     # cleared with the wait (issues.services.events), never moved by a reminder.
     due_at = models.DateTimeField(null=True, blank=True)
@@ -250,6 +255,16 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.is_overdue_at(timezone.now())
+
+    @property
+    def in_state_since(self) -> datetime:
+        """When the issue entered its current state (its last status change, else its report)."""
+        return self.state_changed_at or self.created_at
+
+    @staticmethod
+    def in_state_since_expression() -> Coalesce:
+        """`in_state_since` as an expression, written beside it so the two cannot drift apart."""
+        return Coalesce(F("state_changed_at"), F("created_at"))
 
     def is_overdue_at(self, now: datetime) -> bool:
         """The one meaning of overdue (DESIGN.md, clock): the deadline people see (`due_at`) has

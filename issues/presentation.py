@@ -7,13 +7,16 @@ dashboards show the same status (`status_tag`) and the same deadline (`deadline_
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
+from django.conf import settings
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
 from issues.clock import working_time_between
-from issues.models import Deadline, Issue, State, kind_needs_ra
+from issues.models import Deadline, Issue, Kind, State, format_reference, kind_needs_ra
 from issues.windows import window_in_words, working_time_in_words
 from smartcard_route.dates import moment_in_words
 
@@ -101,3 +104,24 @@ def format_smartcard_number(number: str) -> str:
     The one place a card number is formatted: pages and the request to the RA call it once."""
     digits = "".join(character for character in number if character.isdigit())
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def issue_path(reference: str) -> str:
+    """The issue page's path, as `reverse("issues:detail", args=[reference])` gives it, for tables
+    that link many issues: reverse() costs about 30 microseconds a call (5 ms of a dashboard of 150
+    issues), this a string join. The parts around the reference are worked out once for each URL
+    configuration and script prefix (reverse's own inputs)."""
+    before, after = _around_reference(settings.ROOT_URLCONF, get_script_prefix())
+    return f"{before}{reference}{after}"
+
+
+@functools.lru_cache(maxsize=16)
+def _around_reference(urlconf: str, script_prefix: str) -> tuple[str, str]:
+    sample = format_reference(1)
+    before, _, after = reverse("issues:detail", args=[sample]).partition(sample)
+    return before, after
+
+
+# Each kind's label, looked up once (a row's `get_kind_display()` is a lookup through the field's
+# choices each time).
+KIND_LABELS: dict[str, str] = {kind.value: str(kind.label) for kind in Kind}

@@ -21,22 +21,18 @@ def deferred_join(items: QuerySet[Any], bottom: int, top: int) -> list[Any]:
     (pharmacy, RA, LPC, reporter) joined for every row of the scope, not only the page's: for an
     owner's 18,965 issues, a sort of 5 MB on disk. The inner query sorts and skips only what the
     order needs (for CPE IT, index entries, read off the index alone); the outer joins 25 rows.
-    A queryset this cannot rebuild the same from its ids (annotations, extra, distinct, deferred
-    fields) is sliced as it is, as are lists."""
+    The page keeps the queryset's joins, prefetches and chosen columns (`only`/`defer`). A
+    queryset this cannot rebuild the same from its ids (annotations, extra, distinct) is sliced
+    as it is, as are lists."""
     query = items.query
-    plain = (
-        not query.annotations
-        and not query.extra
-        and not query.distinct
-        and query.deferred_loading == (frozenset(), True)
-        and not query.combinator
-    )
+    plain = not query.annotations and not query.extra and not query.distinct and not query.combinator
     if not plain:
         return list(items[bottom:top])
     ids = items.values("pk")[bottom:top]
     page = items.model._default_manager.filter(pk__in=ids).order_by(*query.order_by)
     page.query.standard_ordering = query.standard_ordering  # reversed (QuerySet.reverse) or not
     page.query.select_related = query.select_related
+    page.query.deferred_loading = query.deferred_loading
     page._prefetch_related_lookups = items._prefetch_related_lookups  # type: ignore[attr-defined]
     return list(page)
 

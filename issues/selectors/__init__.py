@@ -25,7 +25,7 @@ subquery tested row by row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +55,8 @@ from smartcard_route.mail.models import OutboundEmail
 __all__ = [
     "IssueCounts",
     "RaRequest",
+    "Rows",
+    "for_table",
     "issue_allowed_actions",
     "issue_allowed_transitions",
     "issue_counts",
@@ -73,6 +75,7 @@ __all__ = [
     "sees_every_issue",
     "sole_lpc_of",
     "state_q",
+    "with_list_joins",
 ]
 
 
@@ -155,7 +158,7 @@ def issue_list(*, user: User | Any, state: str | None = None) -> QuerySet[Issue]
     """Visible issues, newest first, with pharmacy and reporter joined so a page of them costs a
     constant number of queries; in `state` (see `state_q`) if given. The lists' filters are
     issues.filters.IssueFilter, which starts from this."""
-    issues = issues_visible_to(user).select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
+    issues = with_list_joins(issues_visible_to(user))
     if state:
         issues = issues.filter(state_q(state))
     if sees_every_issue(user):
@@ -165,6 +168,47 @@ def issue_list(*, user: User | Any, state: str | None = None) -> QuerySet[Issue]
     # A scope is at most the user's own issues, found through its indexes, then sorted; the same
     # order, written so PostgreSQL does not walk the whole table's index looking for them.
     return issues.order_by(SortedAfterFilter("created_at").desc(), "-pk")
+
+
+# What a table of issues shows (issues.views.lists.issue_rows and the tables that print its rows:
+# the lists, both dashboards): the issue's own columns a row reads, its pharmacy's name and ODS
+# code, its RA's name. A table of 100 issues built with every column of the issue, its pharmacy,
+# RA, LPC and reporter took 10 ms of Python; with these, under half (docs/benchmarks.md).
+TABLE_FIELDS = (
+    "kind",
+    "summary",
+    "state",
+    "is_emergency",
+    "due_at",
+    "due_kind",
+    "created_at",
+    "pharmacy__name",
+    "pharmacy__ods_code",
+    "pharmacy__ra__name",
+)
+
+
+# How a list's or a dashboard's issues are read: `with_list_joins` (every column, with what the
+# API's list of issues shows joined) or `for_table` (only what a page's table shows); either with
+# `also`, more fields a row shows, "relation__field" for a related one (which is then joined).
+Rows = Callable[..., QuerySet[Issue]]
+
+
+def _relations(fields: Sequence[str]) -> list[str]:
+    return [name.rpartition("__")[0] for name in fields if "__" in name]
+
+
+def with_list_joins(issues: QuerySet[Issue], *also: str) -> QuerySet[Issue]:
+    """These issues with what a list of them shows joined (the pharmacy, its RA and LPC, the
+    reporter: the API's IssueListSerializer) and the relations of `also`, so that a page of them
+    costs a constant number of queries."""
+    return issues.select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter", *_relations(also))
+
+
+def for_table(issues: QuerySet[Issue], *also: str) -> QuerySet[Issue]:
+    """These issues with only what a table of them shows (TABLE_FIELDS) and `also`."""
+    joined = ["pharmacy", "pharmacy__ra", *_relations(also)]
+    return issues.select_related(None).select_related(*joined).only(*TABLE_FIELDS, *also)
 
 
 def pharmacies_in_scope(*, user: User | Any) -> QuerySet[Pharmacy]:

@@ -24,7 +24,7 @@ from directory.models import LPC, Pharmacy, User
 from directory.validators import LOCUM_ODS_CODE
 from issues.correspondence.inbound import REFERENCE_IN_SUBJECT, is_shared_mail_domain, unmatched_emails
 from issues.models import OPEN_STATES, InboundEmailMatch, Issue, State, UnmatchedEmail
-from issues.selectors import IssueCounts, issue_counts, issues_visible_to, sees_every_issue
+from issues.selectors import IssueCounts, Rows, issue_counts, issues_visible_to, sees_every_issue, with_list_joins
 from issues.selectors.figures import national_closed_counts
 from smartcard_route.mail.models import InboundEmail
 from smartcard_route.pagination import deferred_join
@@ -51,14 +51,15 @@ def is_cpe_it(user: User | Any) -> bool:
 
 
 def _escalations(user: User | Any) -> QuerySet[Issue]:
-    """Visible escalated issues, with what the tables show joined."""
+    """Visible escalated issues (CPE IT only)."""
     if not is_cpe_it(user):
         return Issue.objects.none()
-    return (
-        issues_visible_to(user)
-        .filter(state=State.ESCALATED)
-        .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter", "cpe_owner")
-    )
+    return issues_visible_to(user).filter(state=State.ESCALATED)
+
+
+# What an escalation's row shows besides an issue list's (issues.selectors.Rows): its triage and
+# who owns it in CPE IT (after a new escalation, the earlier owner stays as a hint).
+ESCALATION_FIELDS = ("triage_outcome", "triaged_at", "cpe_owner__full_name")
 
 
 # Not triaged since it last entered escalated: entering escalated clears the triage
@@ -66,17 +67,20 @@ def _escalations(user: User | Any) -> QuerySet[Issue]:
 AWAITING_TRIAGE = Q(triaged_at__isnull=True)
 
 
-def escalations_to_triage(*, user: User | Any) -> QuerySet[Issue]:
-    """Escalations CPE IT has not triaged since they were escalated, the earliest deadline first."""
-    return _escalations(user).filter(AWAITING_TRIAGE).order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+def escalations_to_triage(*, user: User | Any, rows: Rows = with_list_joins) -> QuerySet[Issue]:
+    """Escalations CPE IT has not triaged since they were escalated, the earliest deadline first;
+    `rows`: how their issues are read (issues.selectors.Rows; with ESCALATION_FIELDS)."""
+    return (
+        rows(_escalations(user)).filter(AWAITING_TRIAGE).order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+    )
 
 
-def triaged_escalations(*, user: User | Any) -> QuerySet[Issue]:
+def triaged_escalations(*, user: User | Any, rows: Rows = with_list_joins) -> QuerySet[Issue]:
     """Escalations triaged since they were escalated, by owner (the user's own first, then by name),
-    then the earliest deadline first."""
+    then the earliest deadline first; `rows`: as for escalations_to_triage."""
     yours_first = Case(When(cpe_owner_id=getattr(user, "pk", None), then=Value(0)), default=Value(1))
     return (
-        _escalations(user)
+        rows(_escalations(user), *ESCALATION_FIELDS)
         .exclude(AWAITING_TRIAGE)
         .filter(cpe_owner__isnull=False)
         .order_by(
@@ -105,12 +109,13 @@ class CpeDashboard:
     counts: IssueCounts
 
 
-def cpe_dashboard(*, user: User | Any) -> CpeDashboard:
-    """Everything CPE IT's dashboard shows, in six queries (empty for anyone else)."""
+def cpe_dashboard(*, user: User | Any, rows: Rows = with_list_joins) -> CpeDashboard:
+    """Everything CPE IT's dashboard shows, in six queries (empty for anyone else). `rows`: how
+    the lists' issues are read (the page: issues.selectors.for_table)."""
     # Deferred joins: each list's order is read off its index ("issue_awaiting_triage",
     # "issue_triaged_by_owner"), and only the rows shown are read with what they join.
-    to_triage = deferred_join(escalations_to_triage(user=user), 0, DASHBOARD_SIZE)
-    first_triaged = deferred_join(triaged_escalations(user=user), 0, TRIAGED_SIZE)
+    to_triage = deferred_join(escalations_to_triage(user=user, rows=rows), 0, DASHBOARD_SIZE)
+    first_triaged = deferred_join(triaged_escalations(user=user, rows=rows), 0, TRIAGED_SIZE)
     groups = [
         OwnerGroup(owner=issues[0].cpe_owner, yours=owner_id == user.pk, issues=issues)  # type: ignore[arg-type]
         for owner_id, grouped in groupby(first_triaged, key=lambda issue: issue.cpe_owner_id)

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from directory.models import LPC, Pharmacy, User
 from directory.roles import holds_roles, officer_of
 from issues.clock import subtract_working_days
-from issues.models import OPEN_STATES, Deadline, EventKind, Issue, IssueEvent, Kind, State, TriageOutcome
-from issues.selectors import issues_visible_to
+from issues.models import OPEN_STATES, Deadline, Issue, Kind, State, TriageOutcome
+from issues.selectors import Rows, issues_visible_to, with_list_joins
 from issues.windows import working_days_in_words
 from smartcard_route.expressions import InIds
 
@@ -91,14 +90,20 @@ def lpcs_of_officer(*, user: User | Any) -> list[LPC]:
 
 
 def lpc_dashboard(
-    *, user: User, lpcs: list[LPC], now: datetime | None = None, size: int = DASHBOARD_SIZE
+    *,
+    user: User,
+    lpcs: list[LPC],
+    now: datetime | None = None,
+    size: int = DASHBOARD_SIZE,
+    rows: Rows = with_list_joins,
 ) -> LpcDashboard:
     """The dashboard of an officer of `lpcs` (lpcs_of_officer): what waits on the LPC (overdue
     first, then by deadline), its other open issues (waiting on the RA, CPE IT...), and the area's
-    counts by state, per RA and per kind of problem, and the ageing of its open issues."""
+    counts by state, per RA and per kind of problem, and the ageing of its open issues. `rows`:
+    how the lists' issues are read (the page: issues.selectors.for_table)."""
     now = now or timezone.now()
     lpc_ids = [lpc.pk for lpc in lpcs]
-    involved = _involved(user=user, lpc_ids=lpc_ids)
+    involved = rows(_involved(user=user, lpc_ids=lpc_ids))
     overdue = Issue.overdue_q(now)
     waiting = list(
         involved.filter(waiting_on_lpc_q()).order_by(
@@ -111,6 +116,7 @@ def lpc_dashboard(
         .order_by(F("due_at").asc(nulls_last=True), "-created_at", "-pk")[: size + 1]
     )
     area = _area(lpc_ids)
+    by_ra, by_kind, ageing = _open_counts(area, now=now)
     return LpcDashboard(
         lpcs=lpcs,
         waiting_on_lpc=waiting[:size],
@@ -118,20 +124,15 @@ def lpc_dashboard(
         waiting_on_others=others[:size],
         more_others=len(others) > size,
         by_state=_by_state(area, now=now),
-        by_ra=_by_ra(area, now=now),
-        by_kind=_by_kind(area, now=now),
-        ageing=_ageing(area, now=now),
+        by_ra=by_ra,
+        by_kind=by_kind,
+        ageing=ageing,
     )
 
 
 def _involved(*, user: User, lpc_ids: list[int]) -> QuerySet[Issue]:
-    """The issues of these LPCs' pharmacies the LPC is involved in, within the user's scope, with
-    what a row of the lists shows joined."""
-    return (
-        issues_visible_to(user)
-        .filter(pharmacy__lpc_id__in=lpc_ids, lpc_involved_at__isnull=False)
-        .select_related("pharmacy", "pharmacy__ra", "pharmacy__lpc", "reporter")
-    )
+    """The issues of these LPCs' pharmacies the LPC is involved in, within the user's scope."""
+    return issues_visible_to(user).filter(pharmacy__lpc_id__in=lpc_ids, lpc_involved_at__isnull=False)
 
 
 def _area(lpc_ids: list[int]) -> QuerySet[Issue]:
@@ -166,28 +167,6 @@ def _row(key: str, label: str, counted: dict[str, Any] | None) -> AreaCount:
     return AreaCount(key, label, counted.get("area", 0), counted.get("involved", 0), counted.get("overdue", 0))
 
 
-def _by_ra(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
-    """Open issues per RA, the most overdue first (one query); pharmacies without an RA as one row."""
-    rows = _counted(area.filter(state__in=OPEN_STATES).values("pharmacy__ra_id", "pharmacy__ra__name"), now=now)
-    counts = [
-        AreaCount(
-            str(row["pharmacy__ra_id"] or ""),
-            row["pharmacy__ra__name"] or "No RA in the directory",
-            row["area"],
-            row["involved"],
-            row["overdue"],
-        )
-        for row in rows
-    ]
-    return sorted(counts, key=lambda c: (-c.overdue, -c.area, c.label))
-
-
-def _by_kind(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
-    """Open issues per kind of problem, in the kinds' order, kinds with none left out (one query)."""
-    found = {row["kind"]: row for row in _counted(area.filter(state__in=OPEN_STATES).values("kind"), now=now)}
-    return [_row(kind.value, str(kind.label), found[kind.value]) for kind in Kind if kind.value in found]
-
-
 def ageing_bounds(now: datetime) -> list[datetime]:
     """For each bound of AGEING_BANDS, the latest moment from which that many working days have
     passed by `now` (issues.clock.subtract_working_days): an issue that entered its state at or
@@ -205,25 +184,44 @@ def ageing_labels() -> list[str]:
     return labels
 
 
-def _ageing(area: QuerySet[Issue], *, now: datetime) -> list[AreaCount]:
-    """Open issues by working days in their current state (one query): the state was entered at the
-    issue's last status change (TRANSITION event), or when it was reported."""
-    last_change = (
-        IssueEvent.objects.filter(issue=OuterRef("pk"), kind=EventKind.TRANSITION)
-        .order_by("-created_at", "-pk")
-        .values("created_at")[:1]
-    )
+def _open_counts(area: QuerySet[Issue], *, now: datetime) -> tuple[list[AreaCount], list[AreaCount], list[AreaCount]]:
+    """The area's open issues per RA (the most overdue first; pharmacies without an RA as one
+    row), per kind of problem (in the kinds' order, kinds with none left out) and by working days
+    in their current state (Issue.in_state_since, in the bands of AGEING_BANDS): one query,
+    counted by the three at once, then added up here."""
     bounds = ageing_bounds(now)
     band = Case(
         *[When(entered__gt=bound, then=Value(number)) for number, bound in enumerate(bounds)],
         default=Value(len(bounds)),
         output_field=IntegerField(),
     )
-    banded = (
+    grouped = (
         area.filter(state__in=OPEN_STATES)
-        .annotate(entered=Coalesce(Subquery(last_change), F("created_at")))
+        .annotate(entered=Issue.in_state_since_expression())
         .annotate(band=band)
-        .values("band")
+        .values("pharmacy__ra_id", "pharmacy__ra__name", "kind", "band")
     )
-    found = {row["band"]: row for row in _counted(banded, now=now)}
-    return [_row(str(number), label, found.get(number)) for number, label in enumerate(ageing_labels())]
+    by_ra: dict[Any, dict[str, Any]] = {}
+    by_kind: dict[str, dict[str, int]] = {}
+    by_band: dict[int, dict[str, int]] = {}
+    for row in _counted(grouped, now=now):
+        ra = by_ra.setdefault(row["pharmacy__ra_id"], {"name": row["pharmacy__ra__name"]})
+        for totals in (ra, by_kind.setdefault(row["kind"], {}), by_band.setdefault(row["band"], {})):
+            for count in ("area", "involved", "overdue"):
+                totals[count] = totals.get(count, 0) + row[count]
+    ras = sorted(
+        (
+            AreaCount(
+                str(ra_id or ""),
+                counted["name"] or "No RA in the directory",
+                counted["area"],
+                counted["involved"],
+                counted["overdue"],
+            )
+            for ra_id, counted in by_ra.items()
+        ),
+        key=lambda count: (-count.overdue, -count.area, count.label),
+    )
+    kinds = [_row(kind.value, str(kind.label), by_kind[kind.value]) for kind in Kind if kind.value in by_kind]
+    ageing = [_row(str(number), label, by_band.get(number)) for number, label in enumerate(ageing_labels())]
+    return ras, kinds, ageing

@@ -53,7 +53,8 @@ class _Step:
     from_state: str
 
     def done(self, *fields: str, text: str = "", data: dict[str, Any] | None = None) -> IssueEvent:
-        """Once the FSM method has run: the clock of the new state, the save and the TRANSITION event."""
+        """Once the FSM method has run: the clock of the new state, when the state was entered, the
+        save and the TRANSITION event."""
         issue = self.issue
         clock_for_state(issue, actor=self.user, now=self.now)
         if issue.state == State.ESCALATED and self.from_state != State.ESCALATED:
@@ -63,7 +64,8 @@ class _Step:
             # TRIAGE events keep the earlier triage; its owner stays as a hint.
             issue.triage_outcome, issue.triaged_at = "", None
             fields = (*fields, "triage_outcome", "triaged_at")
-        issue.save(update_fields=["state", "updated_at", *CLOCK_FIELDS, *fields])
+        issue.state_changed_at = self.now  # the moment of the TRANSITION event below (Issue.in_state_since)
+        issue.save(update_fields=["state", "state_changed_at", "updated_at", *CLOCK_FIELDS, *fields])
         return record_event(
             issue,
             kind=EventKind.TRANSITION,

@@ -30,7 +30,7 @@ def lpc_dashboard(request: HttpRequest) -> HttpResponse:
     lpcs = lpc_selectors.lpcs_of_officer(user=user)
     if not lpcs:
         raise PermissionDenied("Only LPC officers have an LPC dashboard.")
-    board = lpc_selectors.lpc_dashboard(user=user, lpcs=lpcs)
+    board = lpc_selectors.lpc_dashboard(user=user, lpcs=lpcs, rows=selectors.for_table)
     context = {
         "board": board,
         "waiting": issue_rows(board.waiting_on_lpc),
@@ -50,7 +50,7 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not user.is_cpe_it:
         raise PermissionDenied("Only the CPE IT team has this dashboard.")
-    dashboard = cpe.cpe_dashboard(user=user)
+    dashboard = cpe.cpe_dashboard(user=user, rows=selectors.for_table)
     context = {
         "dashboard": dashboard,
         "to_triage": issue_rows(dashboard.to_triage),

@@ -21,11 +21,14 @@ PAGE_SIZE = 25
 
 
 def issue_rows(issues: Any) -> list[dict[str, Any]]:
-    """The table rows of a list of issues: its status tag, age and deadline in words."""
+    """The table rows of a list of issues: its page's path, kind, status tag, age and deadline in
+    words (issues.presentation), worked out here so that the templates only print them."""
     now = timezone.now()
     return [
         {
             "issue": issue,
+            "path": presentation.issue_path(issue.reference),
+            "kind": presentation.KIND_LABELS.get(issue.kind, issue.kind),
             "tag": presentation.status_tag(issue),
             "age": presentation.age_in_words(issue, now=now),
             "deadline": presentation.deadline_text(issue, now=now),
@@ -49,7 +52,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     filters = list_filter(request)
     valid = filters.is_valid()
-    page, pagination = paginate(request, filters.qs if valid else Issue.objects.none(), PAGE_SIZE)
+    page, pagination = paginate(request, selectors.for_table(filters.qs) if valid else Issue.objects.none(), PAGE_SIZE)
     context = {
         "form": filters.form,
         "filters_html": form_fragment("issues/_filters.jinja", filters.form),

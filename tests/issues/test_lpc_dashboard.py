@@ -147,12 +147,14 @@ def test_it_bands_open_issues_by_working_days_in_their_current_state(pharmacy, l
     now = datetime(2026, 11, 30, 12, 0, tzinfo=LONDON)  # a Monday
 
     def entered(state: str, at: datetime, *, changed: bool) -> Issue:
-        issue = make(pharmacy=pharmacy, state=state, created_at=at - timedelta(days=30) if changed else at)
-        if changed:
-            IssueEvent.objects.create(issue=issue, kind=EventKind.TRANSITION, to_state=state, created_at=at)
-            # A later reminder is no change of state.
-            IssueEvent.objects.create(issue=issue, kind=EventKind.NUDGE, created_at=now - timedelta(hours=1))
-        return issue
+        # Changed: its last status change was `at` (Issue.state_changed_at, kept by the transitions:
+        # tests/issues/test_transitions.py); not changed: it is in the state it was reported in.
+        return make(
+            pharmacy=pharmacy,
+            state=state,
+            created_at=at - timedelta(days=30) if changed else at,
+            state_changed_at=at if changed else None,
+        )
 
     entered(State.IN_PHARMACY, datetime(2026, 11, 30, 10, 0, tzinfo=LONDON), changed=False)  # 2 hours
     entered(State.RA_CONTACTED, datetime(2026, 11, 25, 12, 0, tzinfo=LONDON), changed=True)  # 3 working days

@@ -9,29 +9,42 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from issues.models import EventKind, Issue, IssueEvent, State, TriageOutcome
-from tests.issues.factories import IssueFactory
+from issues.models import EventKind, Issue, State, TriageOutcome
+from tests.issues.factories import PharmacyFactory, UserFactory
 
 BEFORE = [("issues", "0010_figures_snapshot_retention")]
 
 
-def _migrate(targets) -> None:
+def _migrate(targets) -> MigrationExecutor:
     executor = MigrationExecutor(connection)
     executor.migrate(targets)
+    return executor
 
 
 def test_it_clears_a_triage_older_than_the_last_escalation(transactional_db):
-    _migrate(BEFORE)
+    executor = _migrate(BEFORE)
     try:
+        # The models as they were then: today's have columns the tables do not have yet.
+        old = executor.loader.project_state(BEFORE).apps
+        old_issue, old_event = old.get_model("issues", "Issue"), old.get_model("issues", "IssueEvent")
+        pharmacy, reporter = PharmacyFactory.create(), UserFactory.create()
         now = timezone.now()
-        stale = IssueFactory.create(
-            state=State.ESCALATED, triage_outcome=TriageOutcome.HANDLED, triaged_at=now - timedelta(days=3)
-        )
-        fresh = IssueFactory.create(
-            state=State.ESCALATED, triage_outcome=TriageOutcome.HANDLED, triaged_at=now - timedelta(hours=1)
+        stale, fresh = (
+            old_issue.objects.create(
+                pharmacy_id=pharmacy.pk,
+                reporter_id=reporter.pk,
+                kind="locked",
+                summary="Card locked",
+                contact_name="Sam Patel",
+                contact_phone="0113 496 0002",
+                state=State.ESCALATED,
+                triage_outcome=TriageOutcome.HANDLED,
+                triaged_at=triaged_at,
+            )
+            for triaged_at in (now - timedelta(days=3), now - timedelta(hours=1))
         )
         for issue in (stale, fresh):
-            IssueEvent.objects.create(
+            old_event.objects.create(
                 issue=issue,
                 kind=EventKind.TRANSITION,
                 from_state=State.LPC_CC,

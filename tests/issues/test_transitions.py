@@ -95,6 +95,8 @@ def test_it_allows_or_refuses_each_transition(request, make_issue, role, state, 
         event = issue.events.filter(kind=EventKind.TRANSITION).get()
         assert (event.from_state, event.to_state, event.actor) == (state, target, user)
         assert event.data["transition"] == transition
+        # When it entered its state, for the ageing counts (Issue.in_state_since): the change's moment.
+        assert issue.state_changed_at == event.created_at
         return
 
     exception = IssueActionForbidden if outcome == "forbidden" else TransitionNotAllowedNow
@@ -105,6 +107,7 @@ def test_it_allows_or_refuses_each_transition(request, make_issue, role, state, 
     assert fresh.state == state
     assert issue.state == state  # the object passed in is not left half-changed
     assert fresh.events.count() == events_before
+    assert fresh.state_changed_at is None
     assert not OutboundEmail.objects.filter(issue=fresh).exists()
     if outcome == "not_now":
         assert fresh.get_state_display() in raised.value.message
