@@ -10,7 +10,7 @@ the page benchmark; it writes nothing to it) and, for each row count, in a fresh
 1. builds the export's request as CPE IT would send it (/issues/export.csv?state=all: every issue,
    newest first), takes the export view's filters (issues.views.lists.list_filter: the same
    IssueFilter and selector as the list) and streams the first N rows of that queryset (a slice:
-   LIMIT N) through the export's generator (issues.exports.issue_csv_lines) in a
+   LIMIT N) through the export's generator (issues.exports.issue_csv_pieces) in a
    StreamingHttpResponse, as issues.views.lists.issue_list_csv does;
 2. consumes the streamed response as a client would, counting the bytes, and reports the time to
    the first byte and to the last, the child's peak RSS (resource.getrusage ru_maxrss) before and
@@ -67,7 +67,7 @@ def _child(rows: int, url: str, trace: bool) -> dict[str, Any]:
     started = time.perf_counter()
     # The view's own filters and generator (issues.views.lists.issue_list_csv), over the first
     # `rows` of the list (the same queryset, sliced: LIMIT), streamed as the view streams them.
-    response = StreamingHttpResponse(exports.issue_csv_lines(filters.qs[:rows]), content_type="text/csv")
+    response = StreamingHttpResponse(exports.issue_csv_pieces(filters.qs[:rows]), content_type="text/csv")
     first_byte = None
     size = 0
     lines = 0

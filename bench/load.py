@@ -548,7 +548,8 @@ def report(name: str, rows: list[dict[str, str]], times: dict[str, list[float]],
     results = []
     for row in rows:
         page = row["Name"]
-        served = times.get(page, [])
+        # A download's whole file is the same requests as its page (bench/locustfile.py, download).
+        served = times.get(page) or times.get(page.removesuffix(", whole file"), [])
         mean = statistics.fmean(served) if served else float("nan")
         results.append(
             {

@@ -332,7 +332,7 @@ class IssueViewSet(viewsets.GenericViewSet[Issue]):
     @action(detail=False, methods=["get"], renderer_classes=[JSONRenderer, CsvRenderer])
     def export(self, request: Request) -> StreamingHttpResponse:
         issues = self.filter_queryset(self.get_queryset())
-        response = StreamingHttpResponse(exports.issue_csv_lines(issues), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(exports.issue_csv_pieces(issues), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="issues.csv"'
         response["Cache-Control"] = "no-store"
         return response

@@ -72,7 +72,7 @@ def issue_list_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     filters = list_filter(request)
     if not filters.is_valid():
         return issue_list(request)
-    response = StreamingHttpResponse(exports.issue_csv_lines(filters.qs), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exports.issue_csv_pieces(filters.qs), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="issues.csv"'
     response["Cache-Control"] = "no-store"  # names and summaries: personal data (DESIGN.md)
     return response

@@ -226,6 +226,10 @@ def test_it_reads_the_lists_rows_in_short_chunks_with_no_transaction_open(
         assert [row[0] for row in rows[1:]] == listed
         queries = [sql for sql in reads if "issues_issue" in sql]
         assert len(queries) == len(listed) // 4 + 1  # a chunk of 4 a query, the last one short
+        # The server writes a piece at a time: the headings, then one piece of whole lines a chunk
+        # (a line each was a system call each: issues.exports.issue_csv_pieces).
+        assert len(lines) == 1 + -(-len(listed) // 4)
+        assert all(piece.endswith("\r\n") for piece in lines)
 
 
 def test_an_export_of_a_slice_stops_at_its_end(pharmacy, staff):
