@@ -71,7 +71,9 @@ def escalations_to_triage(*, user: User | Any, rows: Rows = with_list_joins) -> 
     """Escalations CPE IT has not triaged since they were escalated, the earliest deadline first;
     `rows`: how their issues are read (issues.selectors.Rows; with ESCALATION_FIELDS)."""
     return (
-        rows(_escalations(user)).filter(AWAITING_TRIAGE).order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+        rows(_escalations(user), *ESCALATION_FIELDS)
+        .filter(AWAITING_TRIAGE)
+        .order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
     )
 
 

@@ -161,7 +161,9 @@ def fill(pharmacy: Any, owners: list[Any], *, n: int) -> None:
     others = [PharmacyFactory.create() for _ in range(3)]
     for i in range(n):
         place = [pharmacy, *others][i % 4]
-        escalated(place, due_at=timezone.now() + timedelta(hours=i - n // 2))
+        # Every other one escalated again after an earlier triage: its owner stays as a hint.
+        hint = {"cpe_owner": owners[i % len(owners)]} if i % 2 else {}
+        escalated(place, due_at=timezone.now() + timedelta(hours=i - n // 2), **hint)
         triaged(escalated(place), owners[i % len(owners)], list(TriageOutcome)[i % 3])
         unmatched_email(i)
         IssueFactory.create(pharmacy=place, state=State.RA_CONTACTED)
