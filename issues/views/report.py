@@ -37,10 +37,12 @@ def _reporting_pharmacies(user: User) -> QuerySet[Pharmacy]:
 def _wizard(request: HttpRequest, pharmacies: QuerySet[Pharmacy]) -> dict[str, Any]:
     """The answers so far; the pharmacy is answered for the user who has only one."""
     answers: dict[str, Any] = dict(request.session.get(REPORT_SESSION_KEY, {}))
-    choices = list(pharmacies.values_list("pk", flat=True)[:2])
+    # Unordered: in name order with a LIMIT, PostgreSQL walked the name index over every pharmacy
+    # in England to find the user's one or two (3.5 ms on each page of the report, 10,500 of them).
+    choices = list(pharmacies.order_by().values_list("pk", flat=True)[:2])
     if len(choices) == 1:
         answers["pharmacy"] = choices[0]
-    elif answers.get("pharmacy") not in set(pharmacies.values_list("pk", flat=True)):
+    elif answers.get("pharmacy") not in set(pharmacies.order_by().values_list("pk", flat=True)):
         answers.pop("pharmacy", None)
     return answers
 

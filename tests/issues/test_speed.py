@@ -297,3 +297,16 @@ def test_the_kept_roles_are_forgotten_through_a_lazy_user_too(owner, pharmacy):
     assert not user_roles(lazy).lpc_officer  # kept
     forget_roles(lazy)
     assert user_roles(lazy).lpc_officer and user_roles(owner).lpc_officer
+
+
+def test_the_report_looks_up_the_users_pharmacies_without_sorting_every_one(client, pharmacy, staff):
+    """The report's pages ask which pharmacies the user reports for (one answers the pharmacy
+    question by itself) with no ORDER BY: sorted by name with a LIMIT, PostgreSQL walked the
+    name index over every pharmacy in England to find the user's one (docs/benchmarks.md)."""
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/issues/report/").status_code == 302
+        assert client.get("/issues/report/kind/").status_code == 200
+    limited = [q["sql"] for q in queries if 'FROM "directory_pharmacy"' in q["sql"] and "LIMIT" in q["sql"]]
+    assert limited  # the lookup is there
+    assert not [sql for sql in limited if "ORDER BY" in sql]
