@@ -59,7 +59,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": issue_rows(page.object_list),
         "pagination": pagination,
-        "may_report": selectors.pharmacies_for_reporting(user=user).exists(),
+        "may_report": selectors.reports_for_a_pharmacy(user=user),
         "may_group": may_see_cases(user),
     }
     return render(request, "issues/list.jinja", context, status=200 if valid else 400)
