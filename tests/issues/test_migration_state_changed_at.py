@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, State
-from tests.issues.factories import PharmacyFactory, UserFactory
+from tests.issues.factories import PharmacyFactory, UserFactory, historical_issue
 
 BEFORE = [("issues", "0018_waiting_due_index_carries_kind_and_state")]
 
@@ -26,15 +26,8 @@ def test_it_fills_when_each_issue_entered_its_state_from_its_last_status_change(
         now = timezone.now()
 
         def issue(state: str) -> object:
-            return old_issue.objects.create(
-                pharmacy_id=pharmacy.pk,
-                reporter_id=reporter.pk,
-                kind="locked",
-                summary="Card locked",
-                contact_name="Sam Patel",
-                contact_phone="0113 496 0002",
-                state=state,
-                created_at=now - timedelta(days=20),
+            return historical_issue(
+                old_issue, pharmacy=pharmacy, reporter=reporter, state=state, created_at=now - timedelta(days=20)
             )
 
         moved, untouched = issue(State.LPC_CC), issue(State.IN_PHARMACY)

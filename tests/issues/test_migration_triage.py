@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, State, TriageOutcome
-from tests.issues.factories import PharmacyFactory, UserFactory
+from tests.issues.factories import PharmacyFactory, UserFactory, historical_issue
 
 BEFORE = [("issues", "0010_figures_snapshot_retention")]
 
@@ -30,13 +30,10 @@ def test_it_clears_a_triage_older_than_the_last_escalation(transactional_db):
         pharmacy, reporter = PharmacyFactory.create(), UserFactory.create()
         now = timezone.now()
         stale, fresh = (
-            old_issue.objects.create(
-                pharmacy_id=pharmacy.pk,
-                reporter_id=reporter.pk,
-                kind="locked",
-                summary="Card locked",
-                contact_name="Sam Patel",
-                contact_phone="0113 496 0002",
+            historical_issue(
+                old_issue,
+                pharmacy=pharmacy,
+                reporter=reporter,
                 state=State.ESCALATED,
                 triage_outcome=TriageOutcome.HANDLED,
                 triaged_at=triaged_at,
