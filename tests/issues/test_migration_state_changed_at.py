@@ -5,6 +5,7 @@ keeps None (in its reported state since `created_at`)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -25,7 +26,7 @@ def test_it_fills_when_each_issue_entered_its_state_from_its_last_status_change(
         pharmacy, reporter = PharmacyFactory.create(), UserFactory.create()
         now = timezone.now()
 
-        def issue(state: str) -> object:
+        def issue(state: str) -> Any:
             return historical_issue(
                 old_issue, pharmacy=pharmacy, reporter=reporter, state=state, created_at=now - timedelta(days=20)
             )
