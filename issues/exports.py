@@ -6,7 +6,8 @@ issues.filters.IssueFilter over the same selector as the page and the API), stre
   (`issue_chunks`: keyset pagination on the list's order, (created_at, pk) newest first), and
   each chunk's lines written as one piece (`issue_csv_pieces`), so an export of a million rows
   holds one chunk in memory, never the list, its first line comes as soon as the first chunk is
-  read, and no read stays open for the length of the download (bench/export_memory.py, bench/pages_bench.py).
+  read, and no read stays open for the length of the download (bench/export_memory.py,
+  bench/pages_bench.py).
 - UTF-8 with a byte order mark, so Excel opens names with accents as they are.
 - Formula-safe: a cell that starts with = + - @, a tab or a carriage return would be run as a
   formula by a spreadsheet (CSV injection); it is written with a single quote in front, which makes
