@@ -4,8 +4,8 @@ on and filled here for the issues there are: the moment of each issue's last TRA
 issue). An issue with no status change keeps None: it is in the state it was reported in.
 
 The fill is one UPDATE of every issue with a status change: at England's size (1,000,000
-issues, 7,500,000 events) 84 s on the benchmark machine, so it lifts the web's statement_timeout for itself
-(SET LOCAL: this migration's transaction only)."""
+issues, 7,500,000 events) 84 s on the benchmark machine, so it lifts the web's statement_timeout
+for itself (SET LOCAL: this migration's transaction only)."""
 
 from django.db import migrations, models
 

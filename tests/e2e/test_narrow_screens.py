@@ -18,6 +18,24 @@ def page_width(page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth"))
 
 
+def broken_headings(page) -> list[str]:
+    """The column headings of the issue tables' cards whose text does not read on one line (a
+    heading squeezed by its cell's content broke as "Probl em"): its lines' boxes at more than one
+    height."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('.app-issue-table .nhsuk-table__heading')]
+              .filter((heading) => heading.offsetParent !== null)
+              .filter((heading) => {
+                  const text = document.createRange();
+                  text.selectNodeContents(heading);
+                  return new Set([...text.getClientRects()].map((box) => Math.round(box.top))).size > 1;
+              })
+              .map((heading) => heading.textContent.trim())"""
+        )
+    )
+
+
 def test_the_lists_and_dashboards_fit_a_phone(page):
     ra = RegistrationAuthorityFactory.create(
         name="North East and North Cumbria Integrated Care Board Registration Authority Service"
@@ -35,8 +53,10 @@ def test_the_lists_and_dashboards_fit_a_phone(page):
     for url in (reverse("dashboards:lpc"), reverse("issues:list")):
         page.goto(url)
         assert page_width(page) <= 375, url
+        assert not broken_headings(page), url
 
     log_in(page, cpe_it.email)
     for url in (reverse("dashboards:cpe_it"), reverse("issues:list"), reverse("dashboards:figures"), "/cases/"):
         page.goto(url)
         assert page_width(page) <= 375, url
+        assert not broken_headings(page), url
