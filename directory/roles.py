@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Exists, Q, QuerySet, Value
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
-from smartcard_route.expressions import InIds
+from smartcard_route.expressions import CompiledOnce, InIds
 
 
 def holds_roles(user: Any) -> bool:
@@ -66,12 +66,28 @@ def user_roles(user: Any) -> Roles:
         return Roles()
     cached: Roles | None = getattr(user, "_roles_cache", None)
     if cached is None:
-        memberships = _exists(
-            user, pharmacy_staff=staff_of(user), pharmacy_owner=owner_of(user), lpc_officer=officer_of(user)
+        row = _memberships.row(user.pk)
+        staff, owner, officer = (bool(value) for value in row) if row else (False, False, False)
+        cached = Roles(
+            pharmacy_staff=staff,
+            pharmacy_owner=owner,
+            lpc_officer=officer,
+            cpe_it=user.is_cpe_it,
+            directory_manager=user.is_directory_manager,
         )
-        cached = Roles(**memberships, cpe_it=user.is_cpe_it, directory_manager=user.is_directory_manager)
         user._roles_cache = cached
     return cached
+
+
+def _memberships_query(user_id: int) -> QuerySet[Any]:
+    user = User(pk=user_id)
+    return _exists_query(
+        user, pharmacy_staff=staff_of(user), pharmacy_owner=owner_of(user), lpc_officer=officer_of(user)
+    )
+
+
+# Every page asks it (the scope, the navigation): written once (CompiledOnce), run by its SQL.
+_memberships = CompiledOnce(_memberships_query)
 
 
 def forget_roles(user: Any) -> None:
@@ -110,13 +126,18 @@ def pharmacy_roles(user: Any, pharmacy: Pharmacy) -> PharmacyRoles:
     return PharmacyRoles(**memberships)
 
 
-def _exists(user: User, **subqueries: QuerySet[Any] | None) -> dict[str, bool]:
-    """Whether each subquery has a row, all in one query (None: known to be False, not asked)."""
+def _exists_query(user: User, **subqueries: QuerySet[Any] | None) -> QuerySet[Any]:
+    """One row (the user's) saying whether each subquery has a row (None: known to be False)."""
     # Prefixed so that no annotation collides with a field or relation of User.
     annotations = {
         f"has_{name}": Exists(query) if query is not None else Value(False) for name, query in subqueries.items()
     }
-    row = User.objects.filter(pk=user.pk).annotate(**annotations).values(*annotations).first()
+    return User.objects.filter(pk=user.pk).annotate(**annotations).values(*annotations)
+
+
+def _exists(user: User, **subqueries: QuerySet[Any] | None) -> dict[str, bool]:
+    """Whether each subquery has a row, all in one query (None: known to be False, not asked)."""
+    row = _exists_query(user, **subqueries).first()
     return {name: bool(row[f"has_{name}"]) if row else False for name in subqueries}
 
 

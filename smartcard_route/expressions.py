@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import BooleanField, F, Func, QuerySet, Subquery
 
 
@@ -53,3 +55,47 @@ class SortedAfterFilter(Func):
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         extra_context.update(template="COALESCE(%(expressions)s, %(expressions)s)")
         return self.as_sql(compiler, connection, **extra_context)
+
+
+class CompiledOnce:
+    """A query of every request, written by the ORM once per database and then run as its SQL.
+
+    Building and compiling a queryset costs far more Python than the database spends on a small
+    query (the user's memberships: about 1.5 ms to write, 0.1 ms to run). `build(id)` must give
+    the same SQL whatever the id, with the id among its parameters (as often as it likes) and
+    nothing else that changes: the first run builds it with two different sentinel ids, compares
+    them and refuses a query in which anything but the id's places differs.
+
+        memberships = CompiledOnce(lambda user_id: User.objects.filter(pk=user_id).values(...))
+        row = memberships.row(user.pk)   # the first row as a tuple, or None
+    """
+
+    SENTINELS = (-7_349_126_551, -5_118_403_227)
+
+    def __init__(self, build: Callable[[int], QuerySet[Any]]) -> None:
+        self._build = build
+        self._sql: dict[str, tuple[str, tuple[Any, ...], tuple[int, ...]]] = {}
+
+    def _compiled(self, using: str) -> tuple[str, tuple[Any, ...], tuple[int, ...]]:
+        compiled = self._sql.get(using)
+        if compiled is None:
+            first, second = (
+                self._build(sentinel).query.get_compiler(using=using).as_sql() for sentinel in self.SENTINELS
+            )
+            (sql, params), (other_sql, other_params) = first, second
+            places = tuple(index for index, param in enumerate(params) if param == self.SENTINELS[0])
+            expected = tuple(self.SENTINELS[1] if index in places else param for index, param in enumerate(params))
+            if sql != other_sql or tuple(other_params) != expected or not places:
+                raise ValueError(f"CompiledOnce: {sql!r} does not depend on the id alone ({params!r})")
+            compiled = self._sql[using] = (sql, tuple(params), places)
+        return compiled
+
+    def row(self, id_: int, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, ...] | None:
+        sql, params, places = self._compiled(using)
+        values = list(params)
+        for index in places:
+            values[index] = id_
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, values)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
