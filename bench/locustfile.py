@@ -58,6 +58,12 @@ _people = {role: itertools.cycle(PLAN[role]) for role in ("staff", "owners", "of
 _webhook_targets = itertools.cycle(PLAN["webhook_targets"])
 
 
+def _why(response: Any) -> str:
+    """What went wrong when there was no response at all (status 0: the connection failed)."""
+    error = getattr(response, "error", None)
+    return f": {type(error).__name__}: {error}" if response.status_code == 0 and error is not None else ""
+
+
 class Person(FastHttpUser):
     """A signed-in person: their session and CSRF cookies on every request, as the proxy forwards them."""
 
@@ -79,7 +85,7 @@ class Person(FastHttpUser):
             path, name=name, headers=self.headers(name), allow_redirects=False, catch_response=True
         ) as response:
             if response.status_code != expect:
-                response.failure(f"{response.status_code} from {path}")
+                response.failure(f"{response.status_code} from {path}{_why(response)}")
             elif contains and contains not in (response.text or ""):
                 response.failure(f"{contains!r} not in {path}")
 
@@ -133,7 +139,7 @@ class Person(FastHttpUser):
         ) as response:
             location = response.headers.get("Location", "") if response.headers else ""
             if response.status_code != 302 or redirect_to not in location:
-                response.failure(f"{response.status_code} from POST {path} (to {location!r})")
+                response.failure(f"{response.status_code} from POST {path} (to {location!r}){_why(response)}")
                 return ""
             return location
 

@@ -114,16 +114,29 @@ def pharmacy_roles(user: Any, pharmacy: Pharmacy) -> PharmacyRoles:
     """The user's roles towards this pharmacy, in one query. (CPE IT is a flag: `user.is_cpe_it`.)"""
     if not holds_roles(user):
         return PharmacyRoles()
-    officer: QuerySet[Any] | None = (
-        officer_of(user).filter(lpc_id=pharmacy.lpc_id) if pharmacy.lpc_id is not None else None
-    )
-    memberships = _exists(
+    if pharmacy.lpc_id is None:
+        row = _pharmacy_memberships_without_lpc.row(user.pk, pharmacy.pk, pharmacy.owner_id)
+    else:
+        row = _pharmacy_memberships.row(user.pk, pharmacy.pk, pharmacy.owner_id, pharmacy.lpc_id)
+    staff, owner, officer = (bool(value) for value in row) if row else (False, False, False)
+    return PharmacyRoles(staff=staff, owner=owner, lpc_officer=officer)
+
+
+def _pharmacy_memberships_query(user_id: int, pharmacy_id: int, owner_id: int, lpc_id: int | None) -> QuerySet[Any]:
+    user = User(pk=user_id)
+    return _exists_query(
         user,
-        staff=staff_of(user).filter(pharmacy_id=pharmacy.pk),
-        owner=owner_of(user).filter(pharmacyowner_id=pharmacy.owner_id),
-        lpc_officer=officer,
+        staff=staff_of(user).filter(pharmacy_id=pharmacy_id),
+        owner=owner_of(user).filter(pharmacyowner_id=owner_id),
+        lpc_officer=officer_of(user).filter(lpc_id=lpc_id) if lpc_id is not None else None,
     )
-    return PharmacyRoles(**memberships)
+
+
+# Every issue page and action asks it: written once, as user_roles's.
+_pharmacy_memberships = CompiledOnce(_pharmacy_memberships_query, ids=4)
+_pharmacy_memberships_without_lpc = CompiledOnce(
+    lambda user_id, pharmacy_id, owner_id: _pharmacy_memberships_query(user_id, pharmacy_id, owner_id, None), ids=3
+)
 
 
 def _exists_query(user: User, **subqueries: QuerySet[Any] | None) -> QuerySet[Any]:

@@ -61,40 +61,53 @@ class CompiledOnce:
     """A query of every request, written by the ORM once per database and then run as its SQL.
 
     Building and compiling a queryset costs far more Python than the database spends on a small
-    query (the user's memberships: about 1.5 ms to write, 0.1 ms to run). `build(id)` must give
-    the same SQL whatever the id, with the id among its parameters (as often as it likes) and
-    nothing else that changes: the first run builds it with two different sentinel ids, compares
-    them and refuses a query in which anything but the id's places differs.
+    query (the user's memberships: about 1.5 ms to write, 0.1 ms to run). `build(*ids)` must give
+    the same SQL whatever the ids, with the ids among its parameters (each as often as it likes)
+    and nothing else that changes: the first run builds it with two sets of sentinel ids, compares
+    them and refuses a query in which anything but the ids' places differs.
 
         memberships = CompiledOnce(lambda user_id: User.objects.filter(pk=user_id).values(...))
         row = memberships.row(user.pk)   # the first row as a tuple, or None
     """
 
-    SENTINELS = (-7_349_126_551, -5_118_403_227)
+    _FIRST = -7_349_126_551
+    _SECOND = -5_118_403_227
 
-    def __init__(self, build: Callable[[int], QuerySet[Any]]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any]], ids: int = 1) -> None:
         self._build = build
-        self._sql: dict[str, tuple[str, tuple[Any, ...], tuple[int, ...]]] = {}
+        self._ids = ids
+        self._sql: dict[str, tuple[str, tuple[Any, ...], tuple[tuple[int, int], ...]]] = {}
 
-    def _compiled(self, using: str) -> tuple[str, tuple[Any, ...], tuple[int, ...]]:
+    def sentinels(self, base: int) -> tuple[int, ...]:
+        return tuple(base - 1_000 * place for place in range(self._ids))
+
+    def _compiled(self, using: str) -> tuple[str, tuple[Any, ...], tuple[tuple[int, int], ...]]:
         compiled = self._sql.get(using)
         if compiled is None:
-            first, second = (
-                self._build(sentinel).query.get_compiler(using=using).as_sql() for sentinel in self.SENTINELS
-            )
-            (sql, params), (other_sql, other_params) = first, second
-            places = tuple(index for index, param in enumerate(params) if param == self.SENTINELS[0])
-            expected = tuple(self.SENTINELS[1] if index in places else param for index, param in enumerate(params))
-            if sql != other_sql or tuple(other_params) != expected or not places:
-                raise ValueError(f"CompiledOnce: {sql!r} does not depend on the id alone ({params!r})")
+            first, second = self.sentinels(self._FIRST), self.sentinels(self._SECOND)
+            sql, params = self._build(*first).query.get_compiler(using=using).as_sql()
+            other_sql, other_params = self._build(*second).query.get_compiler(using=using).as_sql()
+            # (index of the parameter, which id goes there)
+            places = tuple((index, first.index(param)) for index, param in enumerate(params) if param in first)
+            expected = list(params)
+            for index, which in places:
+                expected[index] = second[which]
+            if (
+                sql != other_sql
+                or list(other_params) != expected
+                or {which for _, which in places} != set(range(self._ids))
+            ):
+                raise ValueError(f"CompiledOnce: {sql!r} does not depend on the ids alone ({params!r})")
             compiled = self._sql[using] = (sql, tuple(params), places)
         return compiled
 
-    def row(self, id_: int, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, ...] | None:
+    def row(self, *ids: int, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, ...] | None:
+        if len(ids) != self._ids:
+            raise TypeError(f"CompiledOnce: {self._ids} ids expected, {len(ids)} given")
         sql, params, places = self._compiled(using)
         values = list(params)
-        for index in places:
-            values[index] = id_
+        for index, which in places:
+            values[index] = ids[which]
         with connections[using].cursor() as cursor:
             cursor.execute(sql, values)
             row: tuple[Any, ...] | None = cursor.fetchone()

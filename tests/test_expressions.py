@@ -14,7 +14,7 @@ from smartcard_route.expressions import CompiledOnce
 
 pytestmark = pytest.mark.django_db
 
-SENTINEL = CompiledOnce.SENTINELS[0]
+SENTINEL = CompiledOnce._FIRST
 
 
 def test_the_memberships_are_those_the_orm_gives(staff, owner, lpc_officer, cpe_it, outsider, pharmacy):
@@ -56,7 +56,7 @@ def test_it_runs_one_query_and_compiles_once(staff, django_assert_num_queries):
     ],
 )
 def test_it_refuses_a_query_that_depends_on_more_than_the_id(staff, build):
-    with pytest.raises(ValueError, match="does not depend on the id alone"):
+    with pytest.raises(ValueError, match="does not depend on the ids alone"):
         CompiledOnce(build).row(staff.pk)
 
 
@@ -70,3 +70,45 @@ def test_it_keeps_the_constant_parameters_of_the_query(staff, pharmacy):
         )
     )
     assert compiled.row(staff.pk) == (True, "x")
+
+
+def test_it_puts_each_of_several_ids_in_its_places(staff, owner, pharmacy, outsider):
+    compiled = CompiledOnce(
+        lambda user_id, pharmacy_id: (
+            User.objects.filter(pk=user_id)
+            .annotate(works=Exists(Pharmacy.objects.filter(staff=OuterRef("pk"), pk=pharmacy_id)))
+            .values("email", "works")
+        ),
+        ids=2,
+    )
+    elsewhere = Pharmacy.objects.exclude(pk=pharmacy.pk).get()
+    assert compiled.row(staff.pk, pharmacy.pk) == (staff.email, True)
+    assert compiled.row(staff.pk, elsewhere.pk) == (staff.email, False)
+    assert compiled.row(outsider.pk, elsewhere.pk) == (outsider.email, True)
+    assert compiled.row(owner.pk, pharmacy.pk) == (owner.email, False)
+    with pytest.raises(TypeError):
+        compiled.row(staff.pk)
+    # An id the query never uses is refused too.
+    with pytest.raises(ValueError, match="does not depend on the ids alone"):
+        CompiledOnce(lambda user_id, unused: User.objects.filter(pk=user_id), ids=2).row(staff.pk, 1)
+
+
+def test_the_roles_towards_a_pharmacy_are_those_the_orm_gives(staff, owner, lpc_officer, outsider, pharmacy):
+    without_lpc = Pharmacy.objects.exclude(pk=pharmacy.pk).get()
+    Pharmacy.objects.filter(pk=without_lpc.pk).update(lpc=None)
+    without_lpc.refresh_from_db()
+    without_lpc.staff.add(lpc_officer)
+    answers = set()
+    for user in (staff, owner, lpc_officer, outsider):
+        for place in (pharmacy, without_lpc):
+            officer = roles.officer_of(user).filter(lpc_id=place.lpc_id) if place.lpc_id is not None else None
+            by_orm = roles._exists(
+                user,
+                staff=roles.staff_of(user).filter(pharmacy_id=place.pk),
+                owner=roles.owner_of(user).filter(pharmacyowner_id=place.owner_id),
+                lpc_officer=officer,
+            )
+            compiled = roles.pharmacy_roles(user, place)
+            assert compiled == roles.PharmacyRoles(**by_orm)
+            answers.add(compiled)
+    assert len(answers) >= 4  # staff, owner, officer, officer and staff elsewhere, none

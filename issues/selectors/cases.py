@@ -19,6 +19,7 @@ worked out.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -304,13 +305,38 @@ def case_suggestions(
         snapshot = (
             CaseSuggestionsSnapshot.objects.filter(computed_at__gte=fresh_since)
             .order_by("-computed_at")
-            .values_list("computed_at", "data")
+            .values_list("pk", "computed_at")
             .first()
         )
         if snapshot is not None:
-            computed_at, data = snapshot
-            return _still_suggested(suggestions_from_json(data, as_at=computed_at), limit)
+            suggestions = _snapshot_suggestions(*snapshot)
+            if suggestions is not None:
+                return _still_suggested(suggestions, limit)
     return work_out_case_suggestions(now=now, limit=limit)
+
+
+# The groups of the snapshots read lately, by id and time: a snapshot is written once and never changed
+# (issues.services.suggestions makes a new one and deletes the others), and its data, every
+# group's issues, is tens of kilobytes of JSON to read and decode on each CPE IT dashboard.
+_SNAPSHOTS_KEPT = 2
+_snapshots: dict[tuple[int, datetime], list[CaseSuggestion]] = {}
+_snapshots_lock = threading.Lock()
+
+
+def _snapshot_suggestions(pk: int, computed_at: datetime) -> list[CaseSuggestion] | None:
+    """The groups of this snapshot, read once per process; None if it was deleted meanwhile."""
+    key = (pk, computed_at)  # the time too: a database restored, or tests rolled back, reuse ids
+    suggestions = _snapshots.get(key)
+    if suggestions is None:
+        data = CaseSuggestionsSnapshot.objects.filter(pk=pk).values_list("data", flat=True).first()
+        if data is None:
+            return None
+        suggestions = suggestions_from_json(data, as_at=computed_at)
+        with _snapshots_lock:
+            for old in sorted(_snapshots)[: max(0, len(_snapshots) - _SNAPSHOTS_KEPT + 1)]:
+                del _snapshots[old]
+            _snapshots[key] = suggestions
+    return suggestions
 
 
 def _still_suggested(suggestions: list[CaseSuggestion], limit: int) -> list[CaseSuggestion]:
@@ -392,7 +418,8 @@ def suggestions_from_json(data: list[dict[str, Any]], *, as_at: datetime) -> lis
 
 def cases_dashboard_sections(*, user: User | Any) -> dict[str, Any]:
     """The CPE IT dashboard's sections on cases (templates/issues/cases/_dashboard_sections.jinja):
-    the cases not closed, with status and number of issues, and the suggested groups. Three queries."""
+    the cases not closed, with status and number of issues, and the suggested groups. Three queries
+    (four on the first read of a new snapshot of the worker's groups)."""
     return {
         "open_cases": list(case_list(user=user, status="active")[:DASHBOARD_CASES]),
         "case_suggestions": case_suggestions(user=user, limit=DASHBOARD_SUGGESTIONS),

@@ -112,8 +112,10 @@ def test_the_pages_read_the_workers_groups_less_what_changed_since(cpe_it, ra, d
     grouped = [reported(PharmacyFactory.create(ra=ra), days_ago=n + 1) for n in range(5)]
     snapshot = case_suggestions_refresh()
     assert CaseSuggestionsSnapshot.objects.get() == snapshot
-    with django_assert_num_queries(2):  # the worker's groups, and which of their issues still count
+    with django_assert_num_queries(3):  # the worker's latest, its groups, and which issues still count
         [suggestion] = case_suggestions(user=cpe_it)
+    with django_assert_num_queries(2):  # its groups are read once per process: it is never changed
+        assert case_suggestions(user=cpe_it) == [suggestion]
     assert suggestion.as_at == snapshot.computed_at and suggestion.pharmacies == 5
     assert suggestion.references == [issue.reference for issue in grouped]
 
@@ -127,6 +129,10 @@ def test_the_pages_read_the_workers_groups_less_what_changed_since(cpe_it, ra, d
     assert suggestion.pharmacies == 3
     assert suggestion.references == [issue.reference for issue in grouped[2:]]
     assert case_suggestions(user=cpe_it, limit=5) == [suggestion]
+    # The next refresh is a new snapshot, read afresh: the late issue joins its group.
+    case_suggestions_refresh()
+    [suggestion] = case_suggestions(user=cpe_it)
+    assert sorted(suggestion.references) == sorted(issue.reference for issue in [*grouped[2:], late])
 
 
 def test_a_group_left_with_too_few_pharmacies_is_no_longer_suggested(cpe_it, ra):
