@@ -13,15 +13,20 @@ of one worker share its interpreter lock, so four of them made each request wait
 Python. Under the load benchmark's 50 people on 2 CPUs (docs/benchmarks.md, "run 9"), 4 threads
 gave a 95th percentile of 220 to 240 ms over all pages, 2 threads 150 ms, with the same
 throughput; one thread would leave a worker idle behind each long download.
-Idle connections are kept alive for 75 s, longer than the proxy in front keeps its own (nginx's
-upstream keepalive_timeout and AWS's load balancers: 60 s), so that the proxy always closes an
-idle connection first. With gunicorn's default of 2 s, the worker closed idle connections while
-the other side was sending its next request on them: a request lost (status 0, never reaching
-Django) once in the load benchmark's 3,600 requests, whose people wait 1 to 3 s between pages.
+
+No keep-alive (keepalive = 0): each response closes its connection ("Connection: close"). With
+gunicorn's default of 2 s, a worker closes an idle connection just as the other side may send its
+next request on it; that request is lost (the load benchmark saw one POST in 3,600 fail with no
+response, never reaching Django). A proxy that keeps its upstream connections open (nginx with
+`keepalive`, a cloud load balancer) then answers 502 for it. Keeping them longer than the proxy
+(75 s, tried in the load benchmark) pins each connection to one worker, and one busy worker's
+connections queue while the other is idle: the bare view's 95th percentile went from 200 to 490 ms
+(docs/benchmarks.md, 3 December). nginx's default upstream, HTTP/1.0 with a connection a request,
+is what this asks of any proxy.
 """
 
 worker_class = "gthread"
 threads = 2
 timeout = 30
-keepalive = 75
+keepalive = 0
 graceful_timeout = 30

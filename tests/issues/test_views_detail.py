@@ -477,3 +477,25 @@ def test_it_titles_each_action_with_what_the_person_does_now(client, staff, issu
     page = client.get(detail(issue)).content.decode()
     assert "Move on to CIS self-service" in page
     assert "I have tried" not in page
+
+
+def test_the_timeline_asks_for_inbound_mail_only_when_it_has_some(pharmacy, staff, django_assert_num_queries):
+    from issues.selectors import issue_events
+
+    quiet = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    IssueEventFactory.create_batch(3, issue=quiet, actor=staff)
+    with django_assert_num_queries(2):  # the events with their actors; the outbox rows
+        assert len(issue_events(issue=quiet)) >= 3
+    busy = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    add_correspondence(busy, 2)
+    with django_assert_num_queries(4):  # and the inbound emails with their attachments, prefetched
+        events = issue_events(issue=busy)
+        received = [event for event in events if event.kind == EventKind.EMAIL_IN]
+        replies = [match.email.body_text for event in received for match in event.inbound_matches.all()]
+        files = [
+            a.filename for event in received for m in event.inbound_matches.all() for a in m.email.attachments.all()
+        ]
+        sent = [email.subject for event in events for email in event.emails.all()]
+    assert replies == ["Reply number 0.", "Reply number 1."]
+    assert sorted(files) == ["form-0.pdf", "form-1.pdf", "scan-0.tiff", "scan-1.tiff"]
+    assert len(sent) == 4
