@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, Q, QuerySet, Value
+from django.db.models import BooleanField, Case, Exists, Q, QuerySet, Value, When
 
 from directory.models import LPC, Pharmacy, PharmacyOwner, User
 from smartcard_route.expressions import CompiledOnce, InIds
@@ -90,11 +90,69 @@ def _memberships_query(user_id: int) -> QuerySet[Any]:
 _memberships = CompiledOnce(_memberships_query)
 
 
+@dataclass(frozen=True)
+class PharmacyScope:
+    """The pharmacies a user's memberships reach, by id (none for CPE IT, whose scope is a flag).
+
+    `acts_for`: those the user is staff of or whose owner they are a member of (every issue of
+    them); `lpc_area`: those of the LPCs the user is an officer of (the issues the LPC is involved
+    in); `ra_ids` and `lpc_ids`: the RAs and LPCs of either."""
+
+    acts_for: tuple[int, ...] = ()
+    lpc_area: tuple[int, ...] = ()
+    ra_ids: tuple[int, ...] = ()
+    lpc_ids: tuple[int, ...] = ()
+
+    @property
+    def pharmacy_ids(self) -> tuple[int, ...]:
+        return tuple(sorted({*self.acts_for, *self.lpc_area}))
+
+
+def pharmacy_scope(user: Any) -> PharmacyScope:
+    """The pharmacies of the user's memberships (PharmacyScope), in one query, asked once per user
+    object and kept on it as `user_roles` keeps the roles: every scoped query of a request (the
+    list's page and count, its RA and LPC choices) then names the ids, instead of each writing,
+    and PostgreSQL planning, the same subqueries over the memberships."""
+    if not holds_roles(user):
+        return PharmacyScope()
+    cached: PharmacyScope | None = getattr(user, "_scope_cache", None)
+    if cached is None:
+        rows = _scope_rows.rows(user.pk)
+        cached = PharmacyScope(
+            acts_for=tuple(sorted(pk for pk, _, _, acts, _ in rows if acts)),
+            lpc_area=tuple(sorted(pk for pk, _, _, _, officer in rows if officer)),
+            ra_ids=tuple(sorted({ra_id for _, ra_id, _, _, _ in rows if ra_id is not None})),
+            lpc_ids=tuple(sorted({lpc_id for _, _, lpc_id, _, _ in rows if lpc_id is not None})),
+        )
+        user._scope_cache = cached
+    return cached
+
+
+def _scope_query(user_id: int) -> QuerySet[Any]:
+    user = User(pk=user_id)
+    acts_for = pharmacy_side(user)
+    officer = Q(InIds("lpc_id", officer_of(user)))
+    return (
+        Pharmacy.objects.filter(acts_for | officer)
+        .annotate(
+            acts_for=Case(When(acts_for, then=Value(True)), default=Value(False), output_field=BooleanField()),
+            officer=Case(When(officer, then=Value(True)), default=Value(False), output_field=BooleanField()),
+        )
+        .order_by()
+        .values_list("pk", "ra_id", "lpc_id", "acts_for", "officer")
+    )
+
+
+_scope_rows = CompiledOnce(_scope_query)
+
+
 def forget_roles(user: Any) -> None:
-    """Drop the roles `user_roles` kept on this user object (after changing its memberships).
-    Through attribute access, so that a lazy `request.user` forwards it to the user itself."""
-    if getattr(user, "_roles_cache", None) is not None:
-        del user._roles_cache
+    """Drop the roles `user_roles` and the pharmacies `pharmacy_scope` kept on this user object
+    (after changing its memberships). Through attribute access, so that a lazy `request.user`
+    forwards it to the user itself."""
+    for kept in ("_roles_cache", "_scope_cache"):
+        if getattr(user, kept, None) is not None:
+            delattr(user, kept)
 
 
 @dataclass(frozen=True)

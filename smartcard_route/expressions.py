@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import BooleanField, F, Func, QuerySet, Subquery
+from django.db.models import BooleanField, Expression, F, Func, QuerySet, Subquery
 
 
 class InIds(Func):
@@ -31,6 +31,41 @@ class InIds(Func):
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         extra_context.update(arg_joiner=" = ANY(ARRAY", template="%(expressions)s)")
         return self.as_sql(compiler, connection, **extra_context)
+
+
+class InList(Expression):
+    """`column IN (ids)` for ids already read, as one parameter: on PostgreSQL `column = ANY(%s)`
+    with the ids as an array, so the SQL is the same however many there are (an owner's 2,000
+    pharmacies are one parameter, not 2,000 to write), and PostgreSQL plans with the ids
+    themselves. Elsewhere (SQLite) the plain `IN (%s, ...)`; no ids matches nothing.
+
+        Issue.objects.filter(InList("pharmacy_id", [12, 40]))
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str | F, ids: Any) -> None:
+        super().__init__()
+        self.column = F(column) if isinstance(column, str) else column
+        self.ids = sorted(set(ids))
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Any) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        sql, params = compiler.compile(self.column)
+        if not self.ids:
+            return "1 = 0", []
+        marks = ", ".join(["%s"] * len(self.ids))
+        return f"{sql} IN ({marks})", [*params, *self.ids]
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        sql, params = compiler.compile(self.column)
+        return f"{sql} = ANY(%s)", [*params, self.ids]
 
 
 class SortedAfterFilter(Func):
@@ -68,6 +103,7 @@ class CompiledOnce:
 
         memberships = CompiledOnce(lambda user_id: User.objects.filter(pk=user_id).values(...))
         row = memberships.row(user.pk)   # the first row as a tuple, or None
+        rows = memberships.rows(user.pk)  # every row
     """
 
     _FIRST = -7_349_126_551
@@ -102,6 +138,12 @@ class CompiledOnce:
         return compiled
 
     def row(self, *ids: int, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, ...] | None:
+        """The first row, as a tuple (None: no row)."""
+        rows = self.rows(*ids, using=using, first=True)
+        return rows[0] if rows else None
+
+    def rows(self, *ids: int, using: str = DEFAULT_DB_ALIAS, first: bool = False) -> list[tuple[Any, ...]]:
+        """Every row, as tuples (only the first when `first`)."""
         if len(ids) != self._ids:
             raise TypeError(f"CompiledOnce: {self._ids} ids expected, {len(ids)} given")
         sql, params, places = self._compiled(using)
@@ -110,5 +152,7 @@ class CompiledOnce:
             values[index] = ids[which]
         with connections[using].cursor() as cursor:
             cursor.execute(sql, values)
-            row: tuple[Any, ...] | None = cursor.fetchone()
-        return row
+            if first:
+                row = cursor.fetchone()
+                return [row] if row is not None else []
+            return list(cursor.fetchall())

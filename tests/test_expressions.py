@@ -112,3 +112,41 @@ def test_the_roles_towards_a_pharmacy_are_those_the_orm_gives(staff, owner, lpc_
             assert compiled == roles.PharmacyRoles(**by_orm)
             answers.add(compiled)
     assert len(answers) >= 4  # staff, owner, officer, officer and staff elsewhere, none
+
+
+def test_in_list_keeps_the_rows_of_in_and_their_negation(pharmacy, staff, outsider):
+    from issues.models import Issue
+    from smartcard_route.expressions import InList
+    from tests.issues.factories import IssueFactory
+
+    mine = IssueFactory.create(pharmacy=pharmacy, reporter=staff)
+    other = IssueFactory.create()
+    assert list(Issue.objects.filter(InList("pharmacy_id", [pharmacy.pk]))) == [mine]
+    assert list(Issue.objects.exclude(InList("pharmacy_id", [pharmacy.pk]))) == [other]
+    assert list(Issue.objects.filter(InList("pharmacy_id", []))) == []
+    assert set(Issue.objects.exclude(InList("pharmacy_id", []))) == {mine, other}
+    both = Issue.objects.filter(InList("pharmacy_id", [pharmacy.pk]) | InList("pharmacy_id", [other.pharmacy_id]))
+    assert set(both) == {mine, other}
+
+
+def test_the_pharmacy_scope_is_what_the_memberships_reach(staff, owner, lpc_officer, outsider, cpe_it, pharmacy):
+    from directory.roles import PharmacyScope, forget_roles, pharmacy_scope
+    from tests.issues.factories import PharmacyFactory
+
+    elsewhere = Pharmacy.objects.exclude(pk=pharmacy.pk).get()
+    same_lpc = PharmacyFactory.create(lpc=pharmacy.lpc)
+    assert pharmacy_scope(staff) == PharmacyScope(
+        acts_for=(pharmacy.pk,), ra_ids=(pharmacy.ra_id,), lpc_ids=(pharmacy.lpc_id,)
+    )
+    assert pharmacy_scope(owner).acts_for == (pharmacy.pk,)  # the owner's one pharmacy
+    officer = pharmacy_scope(lpc_officer)
+    assert officer.acts_for == () and officer.lpc_area == tuple(sorted([pharmacy.pk, same_lpc.pk]))
+    assert set(officer.ra_ids) == {pharmacy.ra_id, same_lpc.ra_id} and officer.lpc_ids == (pharmacy.lpc_id,)
+    assert pharmacy_scope(outsider).acts_for == (elsewhere.pk,)
+    assert pharmacy_scope(cpe_it) == PharmacyScope()  # everything, by its flag
+    # Kept on the user object until its memberships change and forget_roles is called.
+    elsewhere.staff.add(staff)
+    assert pharmacy_scope(staff).acts_for == (pharmacy.pk,)
+    forget_roles(staff)
+    assert pharmacy_scope(staff).acts_for == tuple(sorted([pharmacy.pk, elsewhere.pk]))
+    assert pharmacy_scope(staff).pharmacy_ids == tuple(sorted([pharmacy.pk, elsewhere.pk]))

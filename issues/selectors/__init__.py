@@ -14,13 +14,13 @@ withdrawn, reopened). A user with several roles sees the union. Everything else 
 user's scope is ever listed, counted or shown: outside it, `issue_get_visible` raises Http404.
 
 Speed (docs/benchmarks.md, "Pages"): the scope is a union of two index-served parts on the issue's
-own `pharmacy_id`, each a list of pharmacy ids worked out once inside the same query
-(smartcard_route.expressions.InIds): the pharmacies the user acts for (staff or owner), served by
-"issue_pharmacy_scope"; the pharmacies of the user's LPCs with the LPC involved, served by the
-partial index "issue_lpc_scope"; only the parts the user's roles give (an OR with an empty part
-costs a heap read of every issue). Both indexes carry `created_at`, the lists' order. So a list, a
-count or a page costs what the user can see, not the whole table: no join to the pharmacy and no
-subquery tested row by row.
+own `pharmacy_id`, each a list of pharmacy ids read once a request (directory.roles.
+pharmacy_scope) and passed as one array (smartcard_route.expressions.InList): the pharmacies
+the user acts for (staff or owner), served by "issue_pharmacy_scope"; the pharmacies of the
+user's LPCs with the LPC involved, served by the partial index "issue_lpc_scope"; only the
+parts the user's roles give (an OR with an empty part costs a heap read of every issue). Both
+indexes carry `created_at`, the lists' order. So a list, a count or a page costs what the user
+can see, not the whole table: no join to the pharmacy and no subquery tested row by row.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from directory.models import LPC, Pharmacy, RegistrationAuthority, User
-from directory.roles import holds_roles, officer_of, pharmacy_side, user_roles
+from directory.roles import holds_roles, officer_of, pharmacy_scope, pharmacy_side, user_roles
 from issues.correspondence.outbound import RaRequest, issue_ra_request_preview
 from issues.models import (
     OPEN_STATES,
@@ -50,7 +50,7 @@ from issues.models import (
 )
 from issues.permissions import Roles, roles_for
 from issues.route import allowed_actions
-from smartcard_route.expressions import InIds, SortedAfterFilter
+from smartcard_route.expressions import InIds, InList, SortedAfterFilter
 from smartcard_route.mail.models import OutboundEmail
 
 __all__ = [
@@ -95,18 +95,20 @@ def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
     # Only the parts of the user's roles: an OR with a part that finds nothing still makes
     # PostgreSQL read both indexes into a bitmap and recheck every issue's row on the heap, where
     # one part alone is an index-only scan (an owner's 18,965 issues counted: 47 ms to 2 ms).
-    roles = user_roles(user)
+    # The pharmacies by id (directory.roles.pharmacy_scope, read once a request): the parts are
+    # `pharmacy_id = ANY(ids)`, served by the scope indexes as the subqueries were.
+    scope = pharmacy_scope(user)
     parts: list[Q] = []
-    if roles.pharmacy_staff or roles.pharmacy_owner:
-        parts.append(Q(InIds("pharmacy_id", Pharmacy.objects.filter(pharmacy_side(user)).order_by().values("pk"))))
-    if roles.lpc_officer:
-        parts.append(_lpc_scope_q(officer_of(user)))
+    if scope.acts_for:
+        parts.append(Q(InList("pharmacy_id", scope.acts_for)))
+    if scope.lpc_area:
+        parts.append(Q(InList("pharmacy_id", scope.lpc_area), lpc_involved_at__isnull=False))
     if not parts:
         return Issue.objects.none()
-    scope = parts[0]
+    visible = parts[0]
     for part in parts[1:]:
-        scope |= part
-    return Issue.objects.filter(scope)
+        visible |= part
+    return Issue.objects.filter(visible)
 
 
 def issues_visible_to_officers_of(lpc_id: int) -> QuerySet[Issue]:
@@ -220,25 +222,29 @@ def pharmacies_in_scope(*, user: User | Any) -> QuerySet[Pharmacy]:
         return Pharmacy.objects.none()
     if user.is_cpe_it:
         return Pharmacy.objects.all()
-    return Pharmacy.objects.filter(pharmacy_side(user) | Q(InIds("lpc_id", officer_of(user))))
+    return Pharmacy.objects.filter(InList("pk", pharmacy_scope(user).pharmacy_ids))
 
 
-# The filters' RA and LPC choices: the scope's pharmacies worked out once (InIds, index-served in
-# their OR), then their RAs or LPCs by id. As `pk IN (pharmacies...)` with `lpc_id IN (...)` in
+# The filters' RA and LPC choices: by id, from the scope's pharmacies (directory.roles.
+# pharmacy_scope, read once a request). As `pk IN (pharmacies...)` with `lpc_id IN (...)` in
 # the OR, PostgreSQL read every pharmacy of every RA and tested each: 6 ms a list for a pharmacy's
 # staff and an LPC officer, twice a page (1,000,000 issues' directory of 10,500 pharmacies).
 
 
 def ras_in_scope(*, user: User | Any) -> QuerySet[RegistrationAuthority]:
     """The RAs of the pharmacies in the user's scope (the list's RA filter), by name."""
-    pharmacies = pharmacies_in_scope(user=user).order_by().values("ra_id")
-    return RegistrationAuthority.objects.filter(InIds("pk", pharmacies)).order_by("name")
+    if holds_roles(user) and user.is_cpe_it:
+        pharmacies = Pharmacy.objects.order_by().values("ra_id")
+        return RegistrationAuthority.objects.filter(InIds("pk", pharmacies)).order_by("name")
+    return RegistrationAuthority.objects.filter(InList("pk", pharmacy_scope(user).ra_ids)).order_by("name")
 
 
 def lpcs_in_scope(*, user: User | Any) -> QuerySet[LPC]:
     """The LPCs of the pharmacies in the user's scope (the list's LPC filter), by name."""
-    pharmacies = pharmacies_in_scope(user=user).order_by().values("lpc_id")
-    return LPC.objects.filter(InIds("pk", pharmacies)).order_by("name")
+    if holds_roles(user) and user.is_cpe_it:
+        pharmacies = Pharmacy.objects.order_by().values("lpc_id")
+        return LPC.objects.filter(InIds("pk", pharmacies)).order_by("name")
+    return LPC.objects.filter(InList("pk", pharmacy_scope(user).lpc_ids)).order_by("name")
 
 
 def issue_events(*, issue: Issue) -> list[IssueEvent]:

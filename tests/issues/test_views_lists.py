@@ -116,7 +116,7 @@ def test_it_reads_the_list_in_a_constant_number_of_queries(client, pharmacy, sta
     IssueFactory.create_batch(40, pharmacy=other_pharmacy, reporter=staff, state=State.LPC_CC)
     IssueFactory.create_batch(40, pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
     assert queries_for(client, LIST) == few
-    assert few <= 8
+    assert few <= 9  # session, user, roles, scope (directory.roles.pharmacy_scope), count, page, RAs, LPCs, ...
 
 
 def test_it_shows_the_lpc_dashboard_to_lpc_officers_only(client, staff, owner, cpe_it, directory_manager, lpc_officer):
