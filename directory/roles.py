@@ -206,12 +206,6 @@ def _exists_query(user: User, **subqueries: QuerySet[Any] | None) -> QuerySet[An
     return User.objects.filter(pk=user.pk).annotate(**annotations).values(*annotations)
 
 
-def _exists(user: User, **subqueries: QuerySet[Any] | None) -> dict[str, bool]:
-    """Whether each subquery has a row, all in one query (None: known to be False, not asked)."""
-    row = _exists_query(user, **subqueries).first()
-    return {name: bool(row[f"has_{name}"]) if row else False for name in subqueries}
-
-
 def may_edit_directory(user: Any) -> bool:
     """The directory manager (and a superuser) edits the directory and handles correction reports."""
     return holds_roles(user) and bool(user.is_directory_manager or user.is_superuser)

@@ -102,7 +102,7 @@ def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
     if scope.acts_for:
         parts.append(Q(InList("pharmacy_id", scope.acts_for)))
     if scope.lpc_area:
-        parts.append(Q(InList("pharmacy_id", scope.lpc_area), lpc_involved_at__isnull=False))
+        parts.append(_lpc_scope_q(InList("pharmacy_id", scope.lpc_area)))
     if not parts:
         return Issue.objects.none()
     visible = parts[0]
@@ -114,15 +114,15 @@ def issues_visible_to(user: User | Any) -> QuerySet[Issue]:
 def issues_visible_to_officers_of(lpc_id: int) -> QuerySet[Issue]:
     """What an officer of this LPC, and of no other and no pharmacy, sees (`issues_visible_to`):
     the worker's LPC figures (issues.services.figures) are worked out over it."""
-    return Issue.objects.filter(_lpc_scope_q([lpc_id]))
-
-
-def _lpc_scope_q(lpc_ids: Any) -> Q:
-    """The LPC officer's part of the scope: the issues of the LPCs' pharmacies, once involved."""
-    return Q(
-        InIds("pharmacy_id", Pharmacy.objects.filter(lpc_id__in=lpc_ids).order_by().values("pk")),
-        lpc_involved_at__isnull=False,
+    return Issue.objects.filter(
+        _lpc_scope_q(InIds("pharmacy_id", Pharmacy.objects.filter(lpc_id=lpc_id).order_by().values("pk")))
     )
+
+
+def _lpc_scope_q(of_the_lpcs_pharmacies: Any) -> Q:
+    """The LPC officer's part of the scope: the issues of the LPCs' pharmacies (a condition on
+    `pharmacy_id`), once the LPC is involved."""
+    return Q(of_the_lpcs_pharmacies, lpc_involved_at__isnull=False)
 
 
 def sole_lpc_of(user: User | Any) -> int | None:
