@@ -14,6 +14,15 @@ Python. Under the load benchmark's 50 people on 2 CPUs (docs/benchmarks.md, "run
 gave a 95th percentile of 220 to 240 ms over all pages, 2 threads 150 ms, with the same
 throughput; one thread would leave a worker idle behind each long download.
 
+A worker takes a connection only when one of its threads is free (worker_connections = threads).
+gunicorn's default, 1,000, has each worker accept whatever arrives and queue it behind its own
+threads, so a request can wait behind a slow dashboard in one worker while the other worker is
+idle. With the limit, the waiting requests stay in the listening socket's queue, which both workers
+read, and the first free thread takes the next one. Four load runs, alternately with and without
+the limit on fresh copies of the data set (docs/benchmarks.md, 3 December, afternoon), gave the
+bare view's 95th percentile 110 and 65 ms with it, 180 and 120 ms without, and over all pages
+200 and 160 ms against 220 and 210 ms. The medians and the CPU a request were the same.
+
 No keep-alive (keepalive = 0): each response closes its connection ("Connection: close"). With
 gunicorn's default of 2 s, a worker closes an idle connection just as the other side may send its
 next request on it; that request is lost (the load benchmark saw one POST in 3,600 fail with no
@@ -27,6 +36,7 @@ is what this asks of any proxy.
 
 worker_class = "gthread"
 threads = 2
+worker_connections = threads
 timeout = 30
 keepalive = 0
 graceful_timeout = 30
