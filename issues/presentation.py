@@ -13,10 +13,9 @@ from datetime import datetime
 from django.conf import settings
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
 
 from issues.clock import working_time_between
-from issues.models import Deadline, Issue, Kind, State, format_reference, kind_needs_ra
+from issues.models import Deadline, Issue, Kind, State, TriageOutcome, format_reference, kind_needs_ra
 from issues.windows import window_in_words, working_time_in_words
 from smartcard_route.dates import moment_in_words
 
@@ -95,8 +94,38 @@ def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:
 
 def age_in_words(issue: Issue, *, now: datetime | None = None) -> str:
     """How long ago it was reported: '3 days', '2 hours', 'less than a minute'."""
-    text = timesince(issue.created_at, now=now or timezone.now(), depth=1)
-    return "less than a minute" if text.startswith("0\xa0") or text.startswith("0 ") else text
+    return time_ago_in_words(issue.created_at, now=now or timezone.now())
+
+
+# The units between a month and a minute, the longest first, in seconds.
+_LONGER_THAN_A_MINUTE = (("week", 7 * 24 * 3600), ("day", 24 * 3600), ("hour", 3600))
+
+
+def time_ago_in_words(then: datetime, *, now: datetime) -> str:
+    """The time from `then` to `now` in its largest whole unit: '2 years', '1 month', '3 weeks',
+    '4 days', '5 hours', '6 minutes', or 'less than a minute' (also for a `then` after `now`).
+    Months and years are calendar months (a month from 31 January 09:00 has passed at the start of
+    1 March, not on 28 February); the number and its unit are joined by a no-break space, so
+    a table's cell never breaks between them. The words of `timesince(then, now, depth=1)`, at
+    about a tenth of its cost (the lists and dashboards print one a row)."""
+    seconds = (now - then).total_seconds()
+    if seconds < 60:
+        return "less than a minute"
+    months = (now.year - then.year) * 12 + now.month - then.month
+    if (then.day, then.time()) > (now.day, now.time()):
+        months -= 1  # the last month is not complete yet
+    if months >= 12:
+        return _count(months // 12, "year")
+    if months >= 1:
+        return _count(months, "month")
+    for unit, length in _LONGER_THAN_A_MINUTE:
+        if seconds >= length:
+            return _count(int(seconds // length), unit)
+    return _count(int(seconds // 60), "minute")
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number}\xa0{unit}" if number == 1 else f"{number}\xa0{unit}s"
 
 
 def format_smartcard_number(number: str) -> str:
@@ -125,3 +154,4 @@ def _around_reference(urlconf: str, script_prefix: str) -> tuple[str, str]:
 # Each kind's label, looked up once (a row's `get_kind_display()` is a lookup through the field's
 # choices each time).
 KIND_LABELS: dict[str, str] = {kind.value: str(kind.label) for kind in Kind}
+TRIAGE_OUTCOME_LABELS: dict[str, str] = {outcome.value: str(outcome.label) for outcome in TriageOutcome}

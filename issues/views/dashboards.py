@@ -15,7 +15,7 @@ from issues.selectors import cpe
 from issues.selectors import lpc as lpc_selectors
 from issues.selectors.cases import cases_dashboard_sections
 from issues.views.figures import figures_context
-from issues.views.lists import issue_rows
+from issues.views.lists import escalation_rows, issue_rows
 from issues.views.shared import _user
 from smartcard_route.dates import moment_in_words
 
@@ -54,7 +54,7 @@ def cpe_dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "dashboard": dashboard,
         "to_triage": issue_rows(dashboard.to_triage),
-        "triaged": [{"group": group, "rows": issue_rows(group.issues)} for group in dashboard.triaged],
+        "triaged": [{"group": group, "rows": escalation_rows(group.issues)} for group in dashboard.triaged],
         "triaged_shown": sum(len(group.issues) for group in dashboard.triaged),
         "counts": _state_counts(dashboard.counts),
         "overdue_count": dashboard.counts.overdue,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -14,6 +15,7 @@ from issues.filters import IssueFilter
 from issues.models import Issue
 from issues.selectors.cases import may_see_cases
 from issues.views.shared import _user
+from smartcard_route.dates import moment_in_words
 from smartcard_route.fragments import form_fragment
 from smartcard_route.pagination import paginate
 
@@ -26,16 +28,36 @@ def issue_rows(issues: Any) -> list[dict[str, Any]]:
     now = timezone.now()
     return [
         {
-            "issue": issue,
-            "path": presentation.issue_path(issue.reference),
-            "kind": presentation.KIND_LABELS.get(issue.kind, issue.kind),
+            **_row(issue, now),
             "tag": presentation.status_tag(issue),
             "age": presentation.age_in_words(issue, now=now),
-            "deadline": presentation.deadline_text(issue, now=now),
-            "overdue": presentation.is_overdue(issue, now=now),
         }
         for issue in issues
     ]
+
+
+def escalation_rows(issues: Any) -> list[dict[str, Any]]:
+    """The rows of CPE IT's triaged escalations: as issue_rows, with the triage's outcome and when
+    it was made instead of the status and the age, which that table does not show."""
+    now = timezone.now()
+    return [
+        {
+            **_row(issue, now),
+            "outcome": presentation.TRIAGE_OUTCOME_LABELS.get(issue.triage_outcome, issue.triage_outcome),
+            "triaged": moment_in_words(issue.triaged_at, now=now),
+        }
+        for issue in issues
+    ]
+
+
+def _row(issue: Issue, now: datetime) -> dict[str, Any]:
+    return {
+        "issue": issue,
+        "path": presentation.issue_path(issue.reference),
+        "kind": presentation.KIND_LABELS.get(issue.kind, issue.kind),
+        "deadline": presentation.deadline_text(issue, now=now),
+        "overdue": presentation.is_overdue(issue, now=now),
+    }
 
 
 def list_filter(request: HttpRequest) -> IssueFilter:
