@@ -34,7 +34,7 @@ class InIds(Func):
 
 
 class InList(Expression):
-    """`column IN (ids)` for ids already read, as one parameter: on PostgreSQL `column = ANY(%s)`
+    """`column IN (ids)` for ids already read, as one parameter: on PostgreSQL `column = ANY(%s::type[])`
     with the ids as an array, so the SQL is the same however many there are (an owner's 2,000
     pharmacies are one parameter, not 2,000 to write), and PostgreSQL plans with the ids
     themselves. Elsewhere (SQLite) the plain `IN (%s, ...)`; no ids matches nothing.
@@ -47,7 +47,7 @@ class InList(Expression):
 
     def __init__(self, column: str | F, ids: Any) -> None:
         super().__init__()
-        self.column = F(column) if isinstance(column, str) else column
+        self.column: Any = F(column) if isinstance(column, str) else column
         self.ids = sorted(set(ids))
 
     def get_source_expressions(self) -> list[Any]:
@@ -64,8 +64,13 @@ class InList(Expression):
         return f"{sql} IN ({marks})", [*params, *self.ids]
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # The array is cast to the column's own type: the ids arrive as an integer[], and against
+        # a bigint column `= ANY` then compares across types, which PostgreSQL does not hash, so
+        # where the ids are a filter rather than an index condition it tested each row against
+        # every id (836 ids over 16,000 rows: 47 ms, against 2.5 ms for the same ids hashed).
         sql, params = compiler.compile(self.column)
-        return f"{sql} = ANY(%s)", [*params, self.ids]
+        db_type = self.column.output_field.cast_db_type(connection)  # resolved by now: a Col
+        return f"{sql} = ANY(%s::{db_type}[])", [*params, self.ids]
 
 
 class SortedAfterFilter(Func):

@@ -4,8 +4,10 @@ ORM gives, and refuses a query that depends on anything but the id."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
+from django.db import connection
 from django.db.models import Exists, OuterRef, Value
 
 from directory import roles
@@ -129,6 +131,22 @@ def test_in_list_keeps_the_rows_of_in_and_their_negation(pharmacy, staff, outsid
     assert set(Issue.objects.exclude(InList("pharmacy_id", []))) == {mine, other}
     both = Issue.objects.filter(InList("pharmacy_id", [pharmacy.pk]) | InList("pharmacy_id", [other.pharmacy_id]))
     assert set(both) == {mine, other}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the array and its cast are PostgreSQL's")
+def test_in_list_names_the_ids_as_an_array_of_the_columns_own_type(pharmacy):
+    """A bigint column against an integer[] compares across types, which PostgreSQL does not hash
+    (a filter of 836 ids took 47 ms instead of 2.5): the array is cast to the column's type."""
+    from issues.models import Issue
+    from smartcard_route.expressions import InList
+
+    sql, params = Issue.objects.filter(InList("pk", [3, 1, 2])).values("pk").query.sql_with_params()
+    assert '"issues_issue"."id" = ANY(%s::bigint[])' in sql
+    assert [3, 1, 2] not in params and [1, 2, 3] in params
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params)
+        plan = json.dumps(cursor.fetchone()[0])
+    assert "'{1,2,3}'::bigint[]" in plan
 
 
 def test_the_pharmacy_scope_is_what_the_memberships_reach(staff, owner, lpc_officer, outsider, cpe_it, pharmacy):

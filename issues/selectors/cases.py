@@ -49,6 +49,7 @@ from issues.models import (
     format_reference,
     parse_number,
 )
+from smartcard_route.expressions import InList
 
 __all__ = [
     "CaseEvidence",
@@ -356,7 +357,9 @@ def _still_suggested(suggestions: list[CaseSuggestion], limit: int) -> list[Case
         batch, pending = pending[:limit], pending[limit:]
         ids = [pk for suggestion in batch for pk in suggestion.issue_ids]
         still = set(
-            _open_recent(Issue.objects.filter(pk__in=ids), timezone.now()).values_list("pk", flat=True).order_by()
+            _open_recent(Issue.objects.filter(InList("pk", ids)), timezone.now())
+            .values_list("pk", flat=True)
+            .order_by()
         )
         for suggestion in batch:
             pairs = [

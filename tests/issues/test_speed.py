@@ -57,11 +57,11 @@ def many_issues(*, pharmacy: Pharmacy, staff: object, n: int, same_time_every: i
 
 def test_it_writes_the_scope_as_ids_an_index_can_serve(staff, pharmacy):
     """The scope's pharmacies are read once (directory.roles.pharmacy_scope) and named by id: on
-    PostgreSQL `pharmacy_id = ANY(%s)`, one array parameter, so the SQL is the same however many
+    PostgreSQL `pharmacy_id = ANY(%s::bigint[])`, one array parameter, so the SQL is the same however many
     pharmacies; elsewhere the plain `IN (...)`. No join to the pharmacy, no subquery."""
     sql, params = issues_visible_to(staff).query.sql_with_params()
     if connection.vendor == "postgresql":
-        assert '"pharmacy_id" = ANY(%s)' in sql and [pharmacy.pk] in params
+        assert '"pharmacy_id" = ANY(%s::bigint[])' in sql and [pharmacy.pk] in params
         for _ in range(2):
             PharmacyFactory.create(staff=[staff])
         forget_roles(staff)
