@@ -8,6 +8,7 @@ only when it is not this year's.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, tzinfo
 
 from django.utils import timezone
@@ -33,7 +34,14 @@ MONTHS = (
 
 
 def _this_year(now: datetime | None) -> int:
-    return timezone.localtime(now or timezone.now()).year
+    return _year_of(now or timezone.now(), timezone.get_current_timezone())
+
+
+@functools.lru_cache(maxsize=16)
+def _year_of(now: datetime, zone: tzinfo) -> int:
+    """The year of `now` in `zone`: a table's rows share one `now`, so its local time is worked
+    out once, not for every moment the table prints."""
+    return timezone.localtime(now, zone).year
 
 
 def moment_in_words(moment: datetime | None, *, now: datetime | None = None, with_year: bool = False) -> str:
@@ -44,7 +52,7 @@ def moment_in_words(moment: datetime | None, *, now: datetime | None = None, wit
         return ""
     local = timezone.localtime(moment)
     year = f" {local.year}" if with_year or local.year != _this_year(now) else ""
-    return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}{year}, {local:%H:%M}"
+    return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}{year}, {local.hour:02}:{local.minute:02}"
 
 
 def day_in_words(day: date | datetime | None, *, now: datetime | None = None) -> str:
