@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from issues import services
 from issues.models import Deadline, EventKind, Issue, State, TriageOutcome, UnmatchedEmail
+from smartcard_route.dates import moment_in_words
 from smartcard_route.mail.models import InboundEmail
 from tests.issues.factories import IssueFactory, PharmacyFactory, UserFactory
 
@@ -107,6 +108,7 @@ def test_it_groups_the_triaged_escalations_by_owner_yours_first(client, cpe_it, 
     assert by_owner.index("Yours (1)") < by_owner.index(mine.reference)
     assert by_owner.index(mine.reference) < by_owner.index("Robin Adeyemi (1)") < by_owner.index(theirs.reference)
     assert "Linked to a systemic case" in by_owner and "Returned to the LPC with advice" in by_owner
+    assert moment_in_words(mine.triaged_at) in by_owner  # when each was triaged
     assert "LPC follow-up due by" in by_owner  # the LPC is awaited again
     assert resolved.reference not in page
     client.force_login(colleague)
