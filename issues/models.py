@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import models
@@ -285,6 +286,13 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     def overdue_q(now: datetime) -> Q:
         """`is_overdue_at` as a filter, written beside it so the two cannot drift apart."""
         return Q(due_at__isnull=False, due_at__lte=now) & ~Q(due_kind="")
+
+    @property
+    def state_fields(self) -> tuple[FSMField, ...]:
+        """django-fsm's state fields, which ConcurrentTransitionMixin reads in every __init__ (to
+        remember the state a save must still find): its own version tests each of the model's 30
+        fields, a third of the cost of making an issue from a row (a table of 150: 3 ms)."""
+        return (cast(FSMField, self._meta.get_field("state")),)
 
     # Transitions. Bodies stay empty: guards, permissions and effects live in issues.services.
 

@@ -33,8 +33,8 @@ MONTHS = (
 )
 
 
-def _this_year(now: datetime | None) -> int:
-    return _year_of(now or timezone.now(), timezone.get_current_timezone())
+def _this_year(now: datetime | None, zone: tzinfo) -> int:
+    return _year_of(now or timezone.now(), zone)
 
 
 @functools.lru_cache(maxsize=16)
@@ -50,8 +50,10 @@ def moment_in_words(moment: datetime | None, *, now: datetime | None = None, wit
     years, like a timeline event's). '' for None."""
     if moment is None:
         return ""
-    local = timezone.localtime(moment)
-    year = f" {local.year}" if with_year or local.year != _this_year(now) else ""
+    # The zone looked up once: each lookup reads a thread-local (a table's rows print hundreds).
+    zone = timezone.get_current_timezone()
+    local = timezone.localtime(moment, zone)
+    year = f" {local.year}" if with_year or local.year != _this_year(now, zone) else ""
     return f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}{year}, {local.hour:02}:{local.minute:02}"
 
 
@@ -59,9 +61,10 @@ def day_in_words(day: date | datetime | None, *, now: datetime | None = None) ->
     """'2 December'; '2 December 2025' when it is not the year of `now`. '' for None."""
     if day is None:
         return ""
+    zone = timezone.get_current_timezone()
     if isinstance(day, datetime):
-        day = timezone.localtime(day).date()
-    year = "" if day.year == _this_year(now) else f" {day.year}"
+        day = timezone.localtime(day, zone).date()
+    year = "" if day.year == _this_year(now, zone) else f" {day.year}"
     return f"{day.day} {MONTHS[day.month - 1]}{year}"
 
 

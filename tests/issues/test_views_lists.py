@@ -175,7 +175,7 @@ def test_it_reads_the_cpe_dashboard_in_a_constant_number_of_queries(client, phar
     IssueFactory.create_batch(80, pharmacy=pharmacy, reporter=staff, state=State.ESCALATED)
     IssueFactory.create_batch(40, pharmacy=pharmacy, reporter=staff, state=State.RESOLVED)
     assert queries_for(client, CPE) == few
-    assert few <= 20  # tests/issues/test_cpe_dashboard.py pins it with every section full
+    assert few <= 21  # tests/issues/test_cpe_dashboard.py pins it with every section full
 
 
 def test_it_shows_the_same_status_and_deadline_as_the_issue_page(client, pharmacy, staff, lpc_officer, cpe_it):
