@@ -372,6 +372,12 @@ class AreaCountSerializer(serializers.Serializer[Any]):
 
 class AreaCountsSerializer(serializers.Serializer[Any]):
     by_state = AreaCountSerializer(many=True, read_only=True, help_text="Every issue of the area, by state.")
+    closed_as_of = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the closed states of by_state (resolved, withdrawn) were counted, with the figures; "
+        "the open states are counted now. null: all counted now.",
+    )
     by_ra = AreaCountSerializer(
         many=True, read_only=True, help_text='Open issues per RA (key "" for pharmacies without one).'
     )

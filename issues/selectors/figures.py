@@ -64,6 +64,7 @@ __all__ = [
     "figures_from_json",
     "figures_period",
     "figures_to_json",
+    "lpc_area_closed_counts",
     "lpc_figures",
     "may_see_figures",
     "national_closed_counts",
@@ -154,6 +155,10 @@ class Figures:
     # The closed issues of the country by state, counted with the snapshot (the CPE IT dashboard's
     # counts read them from here: a million rows are not counted for a page). Empty when not a snapshot.
     closed_by_state: dict[str, int] | None = None
+    # An LPC's snapshot: the closed issues of its whole area (its pharmacies' issues, involved or
+    # not) by state, as [all of them, those the LPC is involved in]: its dashboard's counts by
+    # state read them from here (issues.selectors.lpc). Empty when not an LPC's snapshot.
+    area_closed_by_state: dict[str, list[int]] | None = None
 
     @property
     def is_stale(self) -> bool:
@@ -199,7 +204,19 @@ def lpc_figures(*, lpc: LPC, weeks: int, now: datetime | None = None) -> Figures
     """The figures an officer of `lpc` alone sees (issues_visible_to_officers_of), worked out now
     from the rows (the worker's LPC snapshot)."""
     figures = _figures(issues_visible_to_officers_of(lpc.pk), figures_period(weeks=weeks, now=now), every_issue=False)
-    return replace(figures, snapshot_at=figures.period.now, scope=lpc.name)
+    closed = {
+        row["state"]: [row["area"], row["involved"]]
+        for row in Issue.objects.filter(pharmacy__lpc=lpc, state__in=CLOSED_STATES)
+        .values("state")
+        .annotate(area=Count("*"), involved=Count("lpc_involved_at"))
+        .order_by()
+    }
+    return replace(
+        figures,
+        snapshot_at=figures.period.now,
+        scope=lpc.name,
+        area_closed_by_state={state: closed.get(state, [0, 0]) for state in CLOSED_STATES},
+    )
 
 
 def national_figures(*, weeks: int, now: datetime | None = None) -> Figures:
@@ -223,6 +240,25 @@ def national_closed_counts() -> tuple[dict[str, int], datetime] | None:
     if row is None or not row.get("closed_by_state"):
         return None
     return row["closed_by_state"], datetime.fromisoformat(row["snapshot_at"])
+
+
+def lpc_area_closed_counts(lpc_ids: list[int]) -> tuple[dict[str, list[int]], datetime] | None:
+    """The closed issues of these LPCs' areas by state, as [all, the LPC involved] (added up over
+    the LPCs: a pharmacy is in one LPC), from each LPC's newest snapshot, and when the oldest of
+    those was worked out; None unless every one of them has one (an LPC without an officer has
+    none, nor has any before the worker's first refresh)."""
+    newest: dict[int, dict[str, Any]] = {}
+    snapshots = FiguresSnapshot.objects.filter(lpc_id__in=lpc_ids).order_by("lpc_id", "-computed_at")
+    for lpc_id, data in snapshots.values_list("lpc_id", "data"):
+        newest.setdefault(lpc_id, data)
+    if not lpc_ids or any(not newest.get(pk, {}).get("area_closed_by_state") for pk in lpc_ids):
+        return None
+    totals: dict[str, list[int]] = {state: [0, 0] for state in CLOSED_STATES}
+    for data in newest.values():
+        for state, (area, involved) in data["area_closed_by_state"].items():
+            totals[state][0] += area
+            totals[state][1] += involved
+    return totals, min(datetime.fromisoformat(data["snapshot_at"]) for data in newest.values())
 
 
 def _figures(visible: Any, period: Period, *, every_issue: bool) -> Figures:
@@ -263,6 +299,7 @@ def figures_to_json(figures: Figures) -> dict[str, Any]:
         "snapshot_at": figures.snapshot_at.isoformat() if figures.snapshot_at else None,
         "scope": figures.scope,
         "closed_by_state": figures.closed_by_state,
+        "area_closed_by_state": figures.area_closed_by_state,
     }
 
 
@@ -295,6 +332,7 @@ def figures_from_json(data: dict[str, Any]) -> Figures:
         snapshot_at=datetime.fromisoformat(data["snapshot_at"]) if data.get("snapshot_at") else None,
         scope=data.get("scope") or ("every LPC" if data.get("snapshot_at") else None),
         closed_by_state=data.get("closed_by_state"),
+        area_closed_by_state=data.get("area_closed_by_state"),
     )
 
 

@@ -37,6 +37,7 @@ def lpc_dashboard(request: HttpRequest) -> HttpResponse:
         "others": issue_rows(board.waiting_on_others),
         # The list's LPC filter, when the officer has one LPC (several: the list shows all theirs).
         "lpc_query": f"&lpc={lpcs[0].pk}" if len(lpcs) == 1 else "",
+        "closed_as_of": moment_in_words(board.closed_as_of) if board.closed_as_of else None,
         "limit": lpc_selectors.DASHBOARD_SIZE,
         **figures_context(request),
     }

@@ -45,7 +45,7 @@ def seeded(db: None, frozen: time_machine.Traveller) -> figures_data.Seeded:
 def _numbers(figures) -> dict:
     """The figures' numbers, without when and how they were worked out."""
     data = figures_to_json(figures)
-    for key in ("snapshot_at", "scope", "closed_by_state"):
+    for key in ("snapshot_at", "scope", "closed_by_state", "area_closed_by_state"):
         data.pop(key)
     return data
 
@@ -218,3 +218,79 @@ def test_an_officers_figures_page_reads_the_snapshot_in_a_few_queries(client, se
     client.force_login(seeded.officer)
     with django_assert_max_num_queries(8):
         assert client.get(URL, {"weeks": 52}).status_code == 200
+
+
+def _area_by_state(html: str) -> dict[str, list[int]]:
+    """The LPC dashboard's "Issues in your area by status": each status's [in the area, involved]."""
+    table = re.search(
+        r"<table class=\"nhsuk-table app-area-counts\">\s*<caption[^>]*>Issues in your area by status<.*?</table>",
+        html,
+        re.S,
+    )
+    assert table
+    rows = re.findall(r'<th scope="row" class="nhsuk-table__cell">(.*?)</th>(.*?)</tr>', table.group(0), re.S)
+    return {
+        label.strip(): [int(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)]
+        for label, cells in rows
+    }
+
+
+def test_the_lpc_dashboard_counts_its_areas_closed_issues_with_the_snapshot_and_open_ones_now(client, seeded):
+    north = LPC.objects.get(name="North LPC")
+    area = Issue.objects.filter(pharmacy__lpc=north)
+
+    def counted(state: str) -> list[int]:
+        return [area.filter(state=state).count(), area.filter(state=state, lpc_involved_at__isnull=False).count()]
+
+    client.force_login(seeded.officer)
+    before = client.get("/dashboard/lpc/").content.decode()
+    assert _area_by_state(before)["Resolved"] == counted(State.RESOLVED)  # no snapshot yet: all counted now
+    assert "as counted at" not in before
+
+    figures_refresh()
+    resolved_then, in_pharmacy_then = counted(State.RESOLVED), counted(State.IN_PHARMACY)
+    assert resolved_then[0] > resolved_then[1] > 0  # the area holds issues the LPC is not involved in
+    assert (
+        FiguresSnapshot.objects.get(lpc=north, weeks=13).data["area_closed_by_state"][State.RESOLVED] == resolved_then
+    )
+    pharmacy = seeded.issues[0].pharmacy
+    assert pharmacy.lpc == north
+    IssueFactory.create(pharmacy=pharmacy, state=State.IN_PHARMACY)
+    IssueFactory.create(
+        pharmacy=pharmacy, state=State.RESOLVED, resolved_at=figures_data.NOW, lpc_involved_at=figures_data.NOW
+    )
+
+    html = client.get("/dashboard/lpc/").content.decode()
+    counts = _area_by_state(html)
+    assert counts["Resolved"] == resolved_then  # as counted with the snapshot
+    assert counts["Trying to fix it in the pharmacy"] == [in_pharmacy_then[0] + 1, in_pharmacy_then[1]]  # counted now
+    assert "Resolved and withdrawn issues as counted at Thursday 26 November, 12:00" in html
+    body = client.get("/api/v1/dashboards/lpc/").json()
+    assert body["counts"]["closed_as_of"].startswith("2026-11-26T12:00")
+    assert {row["key"]: [row["area"], row["involved"]] for row in body["counts"]["by_state"]}[
+        State.RESOLVED
+    ] == resolved_then
+
+
+def test_an_officer_of_two_lpcs_has_both_areas_closed_counts_added_up(client, seeded):
+    figures_refresh()
+    both = Issue.objects.filter(pharmacy__lpc__name__in=["North LPC", "South LPC"], state=State.RESOLVED)
+    LPC.objects.get(name="South LPC").officers.add(seeded.officer)
+    client.force_login(seeded.officer)
+    IssueFactory.create(pharmacy=seeded.issues[0].pharmacy, state=State.RESOLVED, resolved_at=figures_data.NOW)
+    html = client.get("/dashboard/lpc/").content.decode()
+    assert _area_by_state(html)["Resolved"] == [both.count() - 1, both.filter(lpc_involved_at__isnull=False).count()]
+    assert "as counted at" in html
+
+
+def test_an_lpc_without_a_snapshot_has_its_officers_counts_all_counted_now(client, seeded):
+    figures_refresh()
+    west = LPC.objects.create(name="West LPC", code="WST")
+    west.officers.add(seeded.officer)  # no snapshot for West until the next refresh
+    PharmacyFactory.create(lpc=west)
+    client.force_login(seeded.officer)
+    IssueFactory.create(pharmacy=seeded.issues[0].pharmacy, state=State.RESOLVED, resolved_at=figures_data.NOW)
+    html = client.get("/dashboard/lpc/").content.decode()
+    north_resolved = Issue.objects.filter(pharmacy__lpc__name="North LPC", state=State.RESOLVED).count()
+    assert _area_by_state(html)["Resolved"][0] == north_resolved  # the new one included: counted now
+    assert "as counted at" not in html

@@ -236,7 +236,7 @@ def test_the_api_reads_the_dashboard(area, lpc_officer, other_lpc_issue, django_
     assert {row["key"]: row["area"] for row in body["counts"]["by_state"]} == {
         row.key: row.area for row in board.by_state
     }
-    assert set(body["counts"]) == {"by_state", "by_ra", "by_kind", "ageing"}
+    assert set(body["counts"]) == {"by_state", "by_ra", "by_kind", "ageing", "closed_as_of"}
     assert [lpc["name"] for lpc in body["lpcs"]] == [lpc_officer.lpcs.get().name]
 
 
