@@ -28,7 +28,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
 from issues import presentation
-from issues.models import Deadline, Issue, Kind, format_reference, overdue_at
+from issues.models import Issue, format_reference, overdue_at
 from smartcard_route.dates import moment_iso
 from smartcard_route.expressions import SortedAfterFilter
 
@@ -80,9 +80,9 @@ COLUMNS: list[tuple[str, Callable[[Any, datetime, tzinfo], Any]]] = [
     ("ODS code", lambda row, now, zone: row.pharmacy__ods_code),
     ("Registration Authority", lambda row, now, zone: row.pharmacy__ra__name or ""),
     ("LPC", lambda row, now, zone: row.pharmacy__lpc__name or ""),
-    ("Kind of problem", lambda row, now, zone: Kind(row.kind).label),
+    ("Kind of problem", lambda row, now, zone: presentation.KIND_LABELS.get(row.kind, row.kind)),
     ("Status", lambda row, now, zone: presentation.status_label_for(state=row.state, kind=row.kind)),
-    ("Waiting for", lambda row, now, zone: Deadline(row.due_kind).label if row.due_kind else ""),
+    ("Waiting for", lambda row, now, zone: presentation.DEADLINE_LABELS.get(row.due_kind, row.due_kind)),
     ("Deadline", lambda row, now, zone: moment_iso(row.due_at, zone=zone) if row.due_kind else ""),
     ("Overdue", lambda row, now, zone: _yes_no(overdue_at(due_at=row.due_at, due_kind=row.due_kind, now=now))),
     ("Emergency", lambda row, now, zone: _yes_no(row.is_emergency)),

@@ -46,7 +46,7 @@ def is_ready_to_contact_ra(*, state: str, kind: str) -> bool:
 
 def status_label_for(*, state: str, kind: str) -> str:
     """What the status of an issue of this kind in this state reads."""
-    return READY_TO_CONTACT_RA if is_ready_to_contact_ra(state=state, kind=kind) else State(state).label
+    return READY_TO_CONTACT_RA if is_ready_to_contact_ra(state=state, kind=kind) else STATE_LABELS[state]
 
 
 def status_label(issue: Issue) -> str:
@@ -61,7 +61,7 @@ def status_tag(issue: Issue) -> dict[str, str]:
 
 def state_tag(state: str) -> dict[str, str]:
     """The tag of a state itself (the counts by state on the dashboards)."""
-    return {"text": State(state).label, "colour": STATE_TAG_COLOURS.get(state, "grey")}
+    return {"text": STATE_LABELS[state], "colour": STATE_TAG_COLOURS.get(state, "grey")}
 
 
 def status_labels_by_state(issue: Issue) -> dict[str, str]:
@@ -82,7 +82,7 @@ def deadline_text(issue: Issue, *, now: datetime | None = None) -> str:
     if issue.due_at is None or not issue.due_kind:
         return ""
     now = now or timezone.now()
-    waited_for = Deadline(issue.due_kind).label
+    waited_for = DEADLINE_LABELS[issue.due_kind]
     when = moment_in_words(issue.due_at, now=now)
     if is_overdue(issue, now=now):
         return f"{waited_for} overdue since {when} ({working_time_in_words(working_time_between(issue.due_at, now))})"
@@ -155,3 +155,5 @@ def _around_reference(urlconf: str, script_prefix: str) -> tuple[str, str]:
 # choices each time).
 KIND_LABELS: dict[str, str] = {kind.value: str(kind.label) for kind in Kind}
 TRIAGE_OUTCOME_LABELS: dict[str, str] = {outcome.value: str(outcome.label) for outcome in TriageOutcome}
+STATE_LABELS: dict[str, str] = {state.value: str(state.label) for state in State}
+DEADLINE_LABELS: dict[str, str] = {deadline.value: str(deadline.label) for deadline in Deadline}
