@@ -32,15 +32,7 @@ response, never reaching Django). A proxy that keeps its upstream connections op
 connections queue while the other is idle: the bare view's 95th percentile went from 200 to 490 ms
 (docs/benchmarks.md, 3 December). nginx's default upstream, HTTP/1.0 with a connection a request,
 is what this asks of any proxy.
-
-Each worker freezes what it loaded before its first request (gc.freeze, post_worker_init): Django,
-the apps and their modules, about 96,000 objects, which the cyclic garbage collector would
-otherwise walk again at every full collection, a pause of 33 to 39 ms (measured on the 2-CPU
-machine) in whichever request happens to trigger it. They live as long as the worker, so freezing
-them keeps nothing that would have been freed.
 """
-
-import gc
 
 worker_class = "gthread"
 threads = 2
@@ -48,7 +40,3 @@ worker_connections = threads
 timeout = 30
 keepalive = 0
 graceful_timeout = 30
-
-
-def post_worker_init(worker: object) -> None:
-    gc.freeze()
