@@ -291,7 +291,7 @@ class Issue(ConcurrentTransitionMixin, models.Model):
     def state_fields(self) -> tuple[FSMField, ...]:
         """django-fsm's state fields, which ConcurrentTransitionMixin reads in every __init__ (to
         remember the state a save must still find): its own version tests each of the model's 30
-        fields, a third of the cost of making an issue from a row (a table of 150: 3 ms)."""
+        fields with a lambda, 4,650 calls for the CPE IT dashboard's 150 rows."""
         return (cast(FSMField, self._meta.get_field("state")),)
 
     # Transitions. Bodies stay empty: guards, permissions and effects live in issues.services.

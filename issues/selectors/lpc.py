@@ -170,11 +170,12 @@ def _by_state(
     open ones as _open_counts counted them now (`open_by_state`). Before the worker's first
     count, all now, in one more query."""
     closed = lpc_area_closed_counts(lpc_ids)
+    as_of: datetime | None = None
     if closed is None:
         found = {row["state"]: row for row in _counted(area.values("state"), now=now)}
-        return [_row(state.value, str(state.label), found.get(state.value)) for state in State], None
-    by_state, as_of = closed
-    found = {**open_by_state, **{state: {"area": n, "involved": involved} for state, (n, involved) in by_state.items()}}
+    else:
+        by_state, as_of = closed
+        found = {**open_by_state, **{state: {"area": n, "involved": m} for state, (n, m) in by_state.items()}}
     return [_row(state.value, str(state.label), found.get(state.value)) for state in State], as_of
 
 
